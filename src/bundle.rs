@@ -1,0 +1,185 @@
+//! The Bundle: the one intermediate form every command shares. An ordered list of typed
+//! Kubernetes objects, each knowing the component it belongs to.
+
+use crate::error::Error;
+use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
+use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Service, ServiceAccount};
+use k8s_openapi::api::networking::v1::Ingress;
+use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use serde::Serialize;
+
+/// Every kind amctl renders. Serializes as the object itself (apiVersion and kind included).
+#[derive(Clone, Debug, Serialize, PartialEq)]
+#[serde(untagged)]
+pub enum Object {
+    Namespace(Namespace),
+    ServiceAccount(ServiceAccount),
+    Role(Role),
+    RoleBinding(RoleBinding),
+    ConfigMap(ConfigMap),
+    Service(Service),
+    StatefulSet(StatefulSet),
+    Deployment(Deployment),
+    Job(Job),
+    HorizontalPodAutoscaler(HorizontalPodAutoscaler),
+    Ingress(Ingress),
+}
+
+impl Object {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Object::Namespace(_) => "Namespace",
+            Object::ServiceAccount(_) => "ServiceAccount",
+            Object::Role(_) => "Role",
+            Object::RoleBinding(_) => "RoleBinding",
+            Object::ConfigMap(_) => "ConfigMap",
+            Object::Service(_) => "Service",
+            Object::StatefulSet(_) => "StatefulSet",
+            Object::Deployment(_) => "Deployment",
+            Object::Job(_) => "Job",
+            Object::HorizontalPodAutoscaler(_) => "HorizontalPodAutoscaler",
+            Object::Ingress(_) => "Ingress",
+        }
+    }
+
+    pub fn metadata(&self) -> &ObjectMeta {
+        match self {
+            Object::Namespace(o) => &o.metadata,
+            Object::ServiceAccount(o) => &o.metadata,
+            Object::Role(o) => &o.metadata,
+            Object::RoleBinding(o) => &o.metadata,
+            Object::ConfigMap(o) => &o.metadata,
+            Object::Service(o) => &o.metadata,
+            Object::StatefulSet(o) => &o.metadata,
+            Object::Deployment(o) => &o.metadata,
+            Object::Job(o) => &o.metadata,
+            Object::HorizontalPodAutoscaler(o) => &o.metadata,
+            Object::Ingress(o) => &o.metadata,
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        self.metadata().name.as_deref().unwrap_or("")
+    }
+
+    /// Apply order: what others refer to comes first (namespace, identities, config, services),
+    /// then workloads, then what refers to workloads.
+    pub fn rank(&self) -> u8 {
+        match self {
+            Object::Namespace(_) => 0,
+            Object::ServiceAccount(_) => 1,
+            Object::Role(_) => 2,
+            Object::RoleBinding(_) => 3,
+            Object::ConfigMap(_) => 4,
+            Object::Service(_) => 5,
+            Object::StatefulSet(_) | Object::Deployment(_) => 6,
+            Object::Job(_) => 7,
+            Object::HorizontalPodAutoscaler(_) => 8,
+            Object::Ingress(_) => 9,
+        }
+    }
+}
+
+/// One rendered object and the platform component it belongs to.
+#[derive(Clone, Debug)]
+pub struct Item {
+    pub component: &'static str,
+    pub object: Object,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Bundle {
+    pub namespace: String,
+    pub items: Vec<Item>,
+}
+
+impl Bundle {
+    pub fn push(&mut self, component: &'static str, object: Object) {
+        self.items.push(Item { component, object });
+    }
+
+    /// Puts the items in apply order; stable, so components keep their order within a rank.
+    pub fn sort(&mut self) {
+        self.items.sort_by_key(|i| i.object.rank());
+    }
+
+    /// One multi-document YAML stream for `kubectl apply -f -`.
+    pub fn to_yaml(&self) -> Result<String, Error> {
+        let mut out = String::with_capacity(64 * 1024);
+        for (i, item) in self.items.iter().enumerate() {
+            if i > 0 {
+                out.push_str("---\n");
+            }
+            out.push_str(&format!(
+                "# Source: amctl/{}/{}\n",
+                item.component,
+                file_name(item)
+            ));
+            out.push_str(&to_yaml(&item.object)?);
+        }
+        Ok(out)
+    }
+
+    /// A `v1` List, as `kubectl get -o json` prints several objects.
+    pub fn to_json(&self) -> Result<String, Error> {
+        #[derive(Serialize)]
+        struct List<'a> {
+            #[serde(rename = "apiVersion")]
+            api_version: &'static str,
+            kind: &'static str,
+            items: Vec<&'a Object>,
+        }
+        let list = List {
+            api_version: "v1",
+            kind: "List",
+            items: self.items.iter().map(|i| &i.object).collect(),
+        };
+        let mut s = serde_json::to_string_pretty(&list)
+            .map_err(|e| Error::Render(format!("cannot serialize to JSON: {e}")))?;
+        s.push('\n');
+        Ok(s)
+    }
+
+    /// One file per object plus a kustomization.yaml listing them in apply order.
+    pub fn to_files(&self) -> Result<Vec<(String, String)>, Error> {
+        let mut files = Vec::with_capacity(self.items.len() + 1);
+        for (i, item) in self.items.iter().enumerate() {
+            let name = format!("{:03}-{}", i, file_name(item));
+            files.push((name, to_yaml(&item.object)?));
+        }
+        #[derive(Serialize)]
+        struct Kustomization<'a> {
+            #[serde(rename = "apiVersion")]
+            api_version: &'static str,
+            kind: &'static str,
+            resources: Vec<&'a str>,
+        }
+        let k = Kustomization {
+            api_version: "kustomize.config.k8s.io/v1beta1",
+            kind: "Kustomization",
+            resources: files.iter().map(|(n, _)| n.as_str()).collect(),
+        };
+        let text = format!("{}{}", crate::output::MANAGED_MARKER, to_yaml(&k)?);
+        files.push(("kustomization.yaml".to_string(), text));
+        Ok(files)
+    }
+}
+
+fn file_name(item: &Item) -> String {
+    format!(
+        "{}-{}.yaml",
+        item.object.kind().to_ascii_lowercase(),
+        item.object.name()
+    )
+}
+
+/// YAML for one document; long single-line strings stay on one line (no folding), multi-line
+/// strings (config files) become literal blocks.
+pub fn to_yaml<T: Serialize>(value: &T) -> Result<String, Error> {
+    let opts = serde_saphyr::ser_options! { folded_wrap_chars: usize::MAX / 2 };
+    serde_saphyr::to_string_with_options(value, opts)
+        .map_err(|e| Error::Render(format!("cannot serialize to YAML: {e}")))
+}

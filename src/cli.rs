@@ -1,0 +1,84 @@
+//! Command-line interface: every flag is defined here, once, with its documentation.
+
+use amctl::commands::render::{self, Format, RenderArgs};
+use amctl::render::DEFAULT_NAMESPACE;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0  success (diff: no differences)
+  1  the profile is invalid, or there are differences
+  2  usage or input error (unreadable file, malformed TOML, unknown key, bad value)";
+
+/// Render, validate, diff and migrate the Audience Manager data platform on Kubernetes.
+///
+/// PROFILE is a built-in profile (`demo`, `prod`) or the path of a profile TOML file.
+#[derive(Parser, Debug)]
+#[command(name = "amctl", version, after_help = EXIT_CODES, max_term_width = 100)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Render every Kubernetes manifest and config file of the platform.
+    ///
+    /// Prints one multi-document YAML stream in apply order, ready for `kubectl apply -f -`.
+    #[command(after_help = EXIT_CODES)]
+    Render(RenderCmd),
+}
+
+/// Options shared by every command that loads a profile.
+#[derive(Args, Debug, Clone)]
+pub struct ProfileArgs {
+    /// Built-in profile name (demo, prod) or path to a profile TOML file.
+    #[arg(value_name = "PROFILE")]
+    pub profile: String,
+
+    /// Namespace to install into.
+    #[arg(short = 'n', long, default_value = DEFAULT_NAMESPACE, value_name = "NAMESPACE")]
+    pub namespace: String,
+
+    /// Override a profile value, typed by the profile schema (repeatable):
+    /// `--set kafka.brokers=3`, `--set api.services[segment-api].replicas=2`.
+    #[arg(long = "set", value_name = "KEY.PATH=VALUE")]
+    pub sets: Vec<String>,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum OutputFormat {
+    Yaml,
+    Json,
+}
+
+#[derive(Args, Debug)]
+pub struct RenderCmd {
+    #[command(flatten)]
+    pub profile: ProfileArgs,
+
+    /// Output format: a YAML stream, or a JSON `v1` List.
+    #[arg(short = 'o', long = "output", value_enum, default_value = "yaml")]
+    pub output: OutputFormat,
+
+    /// Write one file per object plus kustomization.yaml into DIR (replaced atomically)
+    /// instead of printing.
+    #[arg(long, value_name = "DIR")]
+    pub out_dir: Option<PathBuf>,
+}
+
+pub fn run(cli: Cli) -> anyhow::Result<i32> {
+    match cli.command {
+        Command::Render(cmd) => Ok(render::run(&RenderArgs {
+            profile: cmd.profile.profile,
+            namespace: cmd.profile.namespace,
+            sets: cmd.profile.sets,
+            format: match cmd.output {
+                OutputFormat::Yaml => Format::Yaml,
+                OutputFormat::Json => Format::Json,
+            },
+            out_dir: cmd.out_dir,
+        })?),
+    }
+}

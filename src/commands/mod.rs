@@ -1,0 +1,3 @@
+//! One module per user action, over the shared pipeline.
+
+pub mod render;

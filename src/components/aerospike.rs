@@ -1,0 +1,341 @@
+//! Aerospike: a StatefulSet with aerospike.conf in the syntax of the pinned server version.
+
+use crate::bundle::{Bundle, Object};
+use crate::error::Error;
+use crate::profile::{AsStorageEngine, Medium, StorageMode};
+use crate::render::k8s::{self, PodParts, StatefulSetParts};
+use crate::render::{Ctx, image_tag};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+pub const NAME: &str = "aerospike";
+pub const SERVICE_PORT: i32 = 3000;
+pub const FABRIC_PORT: i32 = 3001;
+pub const HEARTBEAT_PORT: i32 = 3002;
+const UID: i64 = 1000;
+const DATA_DIR: &str = "/opt/aerospike/data";
+const WORK_DIR: &str = "/opt/aerospike/work";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Edition {
+    Community,
+    Enterprise,
+}
+
+/// The server edition and version, read from the image reference.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Server {
+    pub edition: Edition,
+    /// e.g. [8, 0, 0, 10] for `8.0.0.10_1`.
+    pub version: Vec<u32>,
+}
+
+impl Server {
+    pub fn from_image(image: &str) -> Result<Server, String> {
+        let (repo, tag) = image
+            .rsplit_once(':')
+            .filter(|(r, _)| !r.is_empty())
+            .ok_or_else(|| format!("`{image}` has no tag; pin a server version, e.g. `aerospike/aerospike-server:8.0.0.10_1`"))?;
+        let repo_name = repo.rsplit('/').next().unwrap_or(repo);
+        let edition = match repo_name {
+            "aerospike-server" => Edition::Community,
+            "aerospike-server-enterprise" | "aerospike-server-federal" => Edition::Enterprise,
+            other => {
+                return Err(format!(
+                    "`{other}` is not an Aerospike server image; use aerospike/aerospike-server (Community) or aerospike/aerospike-server-enterprise"
+                ));
+            }
+        };
+        // Tags look like 8.0.0.10, 8.0.0.10_1 (rebuild) or 8.0.0.10-jammy.
+        let numeric = tag.split(['_', '-']).next().unwrap_or(tag);
+        let version: Option<Vec<u32>> = numeric.split('.').map(|p| p.parse().ok()).collect();
+        match version {
+            Some(v) if v.len() >= 2 => Ok(Server {
+                edition,
+                version: v,
+            }),
+            _ => Err(format!(
+                "image tag `{tag}` is not a server version; pin one such as `8.0.0.10_1` (amctl reads the config syntax from it)"
+            )),
+        }
+    }
+
+    pub fn at_least(&self, want: &[u32]) -> bool {
+        let mut v = self.version.clone();
+        v.resize(want.len().max(v.len()), 0);
+        v.as_slice()[..want.len()] >= *want
+    }
+
+    /// Maximum namespaces the edition allows.
+    pub fn max_namespaces(&self) -> usize {
+        match self.edition {
+            Edition::Community => 2,
+            Edition::Enterprise => 32,
+        }
+    }
+
+    /// Smallest `data-size` the server accepts (as/src/base/cfg.c, per version).
+    pub fn min_data_size(&self) -> u64 {
+        const MIB: u64 = 1 << 20;
+        if self.at_least(&[8, 1]) {
+            512 * MIB
+        } else if self.at_least(&[7, 2, 0, 4])
+            || (self.at_least(&[7, 1, 0, 10]) && !self.at_least(&[7, 2]))
+        {
+            256 * MIB
+        } else if self.at_least(&[7, 2]) {
+            // 7.2.0.0 – 7.2.0.3 kept the 7.1.0.0 minimum.
+            128 * MIB
+        } else if self.at_least(&[7, 1]) {
+            128 * MIB
+        } else {
+            1024 * MIB
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct NsContext {
+    name: String,
+    replication_factor: u32,
+    default_ttl: u64,
+    nsup_period: u64,
+    index_stage_size: Option<String>,
+    engine: &'static str,
+    data_size: Option<String>,
+    file: Option<String>,
+    filesize: Option<String>,
+    /// Pre-7 keys the profile insists on (rendered as given; validate flags them).
+    legacy_memory_size: Option<String>,
+    legacy_data_in_memory: Option<bool>,
+    sets: Vec<String>,
+}
+
+#[derive(Serialize)]
+struct ConfContext {
+    namespace: String,
+    cluster_name: String,
+    edition: Edition,
+    version: String,
+    seeds: Vec<String>,
+    heartbeat_port: i32,
+    fabric_port: i32,
+    service_port: i32,
+    work_dir: &'static str,
+    feature_key_file: Option<String>,
+    namespaces: Vec<NsContext>,
+}
+
+pub fn aerospike_conf(ctx: &Ctx, server: &Server) -> Result<String, Error> {
+    let a = &ctx.profile.aerospike;
+    let seeds = (0..a.replicas)
+        .map(|i| format!("{NAME}-{i}.aerospike-headless.{}.svc", ctx.ns))
+        .collect();
+    let namespaces = a
+        .namespaces
+        .iter()
+        .map(|n| NsContext {
+            name: n.name.clone(),
+            replication_factor: n.replication_factor,
+            default_ttl: n.default_ttl,
+            nsup_period: n.nsup_period,
+            index_stage_size: n.index_stage_size.as_ref().map(|s| s.as_str().to_string()),
+            engine: match n.storage_engine {
+                AsStorageEngine::Memory => "memory",
+                AsStorageEngine::Device => "device",
+            },
+            data_size: n.data_size.as_ref().map(|s| s.as_str().to_string()),
+            file: (n.storage_engine == AsStorageEngine::Device)
+                .then(|| format!("{DATA_DIR}/{}.dat", n.name)),
+            filesize: n.filesize.as_ref().map(|s| s.as_str().to_string()),
+            legacy_memory_size: n.memory_size.as_ref().map(|s| s.as_str().to_string()),
+            legacy_data_in_memory: n.data_in_memory,
+            sets: n.sets.clone(),
+        })
+        .collect();
+    ctx.template(
+        "aerospike/aerospike.conf.j2",
+        ConfContext {
+            namespace: ctx.ns.to_string(),
+            cluster_name: ctx.ns.to_string(),
+            edition: server.edition,
+            version: server
+                .version
+                .iter()
+                .map(u32::to_string)
+                .collect::<Vec<_>>()
+                .join("."),
+            seeds,
+            heartbeat_port: HEARTBEAT_PORT,
+            fabric_port: FABRIC_PORT,
+            service_port: SERVICE_PORT,
+            work_dir: WORK_DIR,
+            feature_key_file: a
+                .feature_key_secret
+                .as_ref()
+                .map(|_| "/etc/aerospike-features/features.conf".to_string()),
+            namespaces,
+        },
+    )
+}
+
+pub fn render(ctx: &Ctx, bundle: &mut Bundle) -> Result<(), Error> {
+    let a = &ctx.profile.aerospike;
+    let ns = ctx.ns;
+    let server = Server::from_image(&a.image).map_err(Error::Render)?;
+    let labels = ctx.labels(NAME, "cache", image_tag(&a.image));
+    let selector = ctx.selector(NAME);
+
+    bundle.push(NAME, ctx.service_account(NAME, labels.clone(), false));
+    let config = ctx.config_map(
+        "aerospike-config",
+        labels.clone(),
+        BTreeMap::from([("aerospike.conf".to_string(), aerospike_conf(ctx, &server)?)]),
+    );
+    let annotations = ctx.pod_annotations(&[&config], None);
+    bundle.push(NAME, Object::ConfigMap(config));
+
+    bundle.push(
+        NAME,
+        Object::Service(k8s::service(
+            k8s::meta("aerospike-headless", ns, labels.clone()),
+            selector.clone(),
+            vec![
+                k8s::service_port("service", SERVICE_PORT),
+                k8s::service_port("fabric", FABRIC_PORT),
+                k8s::service_port("heartbeat", HEARTBEAT_PORT),
+            ],
+            true,
+            None,
+        )),
+    );
+    bundle.push(
+        NAME,
+        Object::Service(k8s::service(
+            k8s::meta(NAME, ns, labels.clone()),
+            selector.clone(),
+            vec![k8s::service_port("service", SERVICE_PORT)],
+            false,
+            Some("ClusterIP"),
+        )),
+    );
+
+    let mut container = k8s::container(NAME, &a.image, k8s::resources(&a.resources), true);
+    // Run the server directly: the image's entrypoint would regenerate the config from env vars.
+    container.command = Some(vec![
+        "asd".into(),
+        "--foreground".into(),
+        "--config-file".into(),
+        "/etc/aerospike-config/aerospike.conf".into(),
+    ]);
+    container.ports = Some(vec![
+        k8s::container_port("service", SERVICE_PORT),
+        k8s::container_port("fabric", FABRIC_PORT),
+        k8s::container_port("heartbeat", HEARTBEAT_PORT),
+    ]);
+    container.readiness_probe = Some(k8s::tcp_probe("service", 5, 10, 3));
+    container.liveness_probe = Some(k8s::tcp_probe("service", 30, 15, 6));
+    let mut mounts = vec![
+        k8s::mount("config", "/etc/aerospike-config", true),
+        k8s::mount("tmp", "/tmp", false),
+    ];
+    let mut volumes = vec![
+        k8s::config_volume("config", "aerospike-config", None),
+        k8s::empty_dir("tmp", Medium::Disk, "64Mi"),
+    ];
+    if let Some(secret) = &a.feature_key_secret {
+        mounts.push(k8s::mount("features", "/etc/aerospike-features", true));
+        volumes.push(k8s_openapi::api::core::v1::Volume {
+            name: "features".into(),
+            secret: Some(k8s_openapi::api::core::v1::SecretVolumeSource {
+                secret_name: Some(secret.clone()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        });
+    }
+    // Namespace files (device storage) and the system metadata (UDFs, index definitions) live
+    // on the data volume when there is one.
+    let mut claims = Vec::new();
+    match &a.storage {
+        Some(st) => {
+            let storage = st.effective(&ctx.profile.storage);
+            let (vol, claim) = k8s::data_volume("data", &storage, &labels);
+            volumes.extend(vol);
+            claims.extend(claim);
+            mounts.push(k8s::mount("data", DATA_DIR, false));
+            let mut work = k8s::mount("data", WORK_DIR, false);
+            work.sub_path = Some("work".into());
+            if storage.mode == StorageMode::Persistent {
+                mounts.push(work);
+            } else {
+                mounts.push(k8s::mount("work", WORK_DIR, false));
+                volumes.push(k8s::empty_dir("work", Medium::Disk, "256Mi"));
+            }
+        }
+        None => {
+            mounts.push(k8s::mount("work", WORK_DIR, false));
+            volumes.push(k8s::empty_dir("work", Medium::Disk, "256Mi"));
+        }
+    }
+    container.volume_mounts = Some(mounts);
+
+    let template = k8s::pod_template(PodParts {
+        labels: labels.clone(),
+        annotations,
+        service_account: NAME.into(),
+        security: k8s::pod_security(UID, UID),
+        init_containers: vec![],
+        containers: vec![container],
+        volumes,
+        termination_grace_seconds: Some(60),
+    });
+    bundle.push(
+        NAME,
+        Object::StatefulSet(k8s::stateful_set(StatefulSetParts {
+            meta: k8s::meta(NAME, ns, labels),
+            selector,
+            replicas: a.replicas,
+            service_name: "aerospike-headless".into(),
+            // Mesh peers find each other through the headless Service; start them together.
+            parallel: true,
+            template,
+            claims,
+        })),
+    );
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_edition_and_version_from_the_image() {
+        let s = Server::from_image("aerospike/aerospike-server:8.0.0.10_1").unwrap();
+        assert_eq!(s.edition, Edition::Community);
+        assert_eq!(s.version, vec![8, 0, 0, 10]);
+        let e = Server::from_image("aerospike/aerospike-server-enterprise:7.2.0.4").unwrap();
+        assert_eq!(e.edition, Edition::Enterprise);
+        assert!(Server::from_image("aerospike/aerospike-server:latest").is_err());
+        assert!(Server::from_image("aerospike/aerospike-server").is_err());
+        assert!(Server::from_image("redis:7.2").is_err());
+    }
+
+    #[test]
+    fn minimum_data_size_follows_the_server_version() {
+        let min = |tag: &str| {
+            Server::from_image(&format!("aerospike/aerospike-server:{tag}"))
+                .unwrap()
+                .min_data_size()
+                >> 20
+        };
+        assert_eq!(min("7.0.0.5"), 1024);
+        assert_eq!(min("7.1.0.9"), 128);
+        assert_eq!(min("7.1.0.10"), 256);
+        assert_eq!(min("7.2.0.4"), 256);
+        assert_eq!(min("8.0.0.10_1"), 256);
+        assert_eq!(min("8.1.0.0"), 512);
+    }
+}

@@ -1,0 +1,296 @@
+//! The JVM API services: a Deployment, Service and Spring Boot application.yaml each, an
+//! optional HorizontalPodAutoscaler each, and one Ingress in front of them.
+
+use crate::bundle::{Bundle, Object};
+use crate::components::{aerospike, kafka, postgres};
+use crate::error::Error;
+use crate::profile::{ApiAuth, Backend, EffectiveApi, Medium, MonitoringLevel, ServiceType};
+use crate::render::k8s::{self, PodParts};
+use crate::render::{Ctx, image_tag};
+use k8s_openapi::api::autoscaling::v2::{
+    CrossVersionObjectReference, HorizontalPodAutoscaler, HorizontalPodAutoscalerSpec, MetricSpec,
+    MetricTarget, ResourceMetricSource,
+};
+use k8s_openapi::api::networking::v1::{
+    HTTPIngressPath, HTTPIngressRuleValue, Ingress, IngressBackend, IngressRule,
+    IngressServiceBackend, IngressSpec, ServiceBackendPort,
+};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+pub const COMPONENT: &str = "api";
+pub const HTTP_PORT: i32 = 8080;
+pub const MANAGEMENT_PORT: i32 = 8081;
+const UID: i64 = 1000;
+
+#[derive(Serialize)]
+struct AppContext<'a> {
+    name: &'a str,
+    namespace: &'a str,
+    http_port: i32,
+    management_port: i32,
+    tomcat_max_threads: u32,
+    postgres: Option<PgContext>,
+    kafka: Option<KafkaContext<'a>>,
+    aerospike: Option<AsContext>,
+    basic_auth: bool,
+    prometheus: bool,
+}
+
+#[derive(Serialize)]
+struct PgContext {
+    url: String,
+    username: String,
+    pool_size: u32,
+}
+
+#[derive(Serialize)]
+struct KafkaContext<'a> {
+    bootstrap: String,
+    concurrency: u32,
+    group_id: &'a str,
+    topics: &'a [String],
+}
+
+#[derive(Serialize)]
+struct AsContext {
+    host: String,
+    port: i32,
+    namespaces: Vec<AsNamespace>,
+}
+
+#[derive(Serialize)]
+struct AsNamespace {
+    name: String,
+    sets: Vec<String>,
+}
+
+pub fn application_yaml(ctx: &Ctx, svc: &EffectiveApi) -> Result<String, Error> {
+    let p = ctx.profile;
+    let uses = |b: Backend| svc.uses.contains(&b);
+    ctx.template(
+        "api/application.yaml.j2",
+        AppContext {
+            name: svc.name,
+            namespace: ctx.ns,
+            http_port: HTTP_PORT,
+            management_port: MANAGEMENT_PORT,
+            tomcat_max_threads: svc.tomcat_max_threads,
+            postgres: uses(Backend::Postgres).then(|| PgContext {
+                url: format!(
+                    "jdbc:postgresql://{}:{}/{}",
+                    ctx.dns(postgres::NAME),
+                    postgres::PORT,
+                    p.postgres.database
+                ),
+                username: p.postgres.user.clone(),
+                pool_size: svc.db_pool_size,
+            }),
+            kafka: uses(Backend::Kafka).then(|| KafkaContext {
+                bootstrap: kafka::bootstrap(ctx),
+                concurrency: svc.kafka_consumer_concurrency,
+                group_id: svc.name,
+                topics: svc.topics,
+            }),
+            aerospike: uses(Backend::Aerospike).then(|| AsContext {
+                host: ctx.dns(aerospike::NAME),
+                port: aerospike::SERVICE_PORT,
+                namespaces: p
+                    .aerospike
+                    .namespaces
+                    .iter()
+                    .map(|n| AsNamespace {
+                        name: n.name.clone(),
+                        sets: n.sets.clone(),
+                    })
+                    .collect(),
+            }),
+            basic_auth: p.security.api_auth == ApiAuth::Basic,
+            prometheus: p.monitoring.level == MonitoringLevel::Essential,
+        },
+    )
+}
+
+pub fn render(ctx: &Ctx, bundle: &mut Bundle) -> Result<(), Error> {
+    let api = &ctx.profile.api;
+    let ns = ctx.ns;
+    for svc in api.effective() {
+        let name = svc.name;
+        let labels = ctx.labels(name, "api", image_tag(&svc.image));
+        let selector = ctx.selector(name);
+        bundle.push(COMPONENT, ctx.service_account(name, labels.clone(), false));
+
+        let config_name = format!("{name}-config");
+        let config = ctx.config_map(
+            &config_name,
+            labels.clone(),
+            BTreeMap::from([("application.yaml".to_string(), application_yaml(ctx, &svc)?)]),
+        );
+        let metrics = (ctx.profile.monitoring.level == MonitoringLevel::Essential)
+            .then_some((MANAGEMENT_PORT, "/actuator/prometheus"));
+        let annotations = ctx.pod_annotations(&[&config], metrics);
+        bundle.push(COMPONENT, Object::ConfigMap(config));
+
+        let service_type = match api.service_type {
+            ServiceType::ClusterIP => "ClusterIP",
+            ServiceType::NodePort => "NodePort",
+        };
+        bundle.push(
+            COMPONENT,
+            Object::Service(k8s::service(
+                k8s::meta(name, ns, labels.clone()),
+                selector.clone(),
+                vec![k8s::service_port("http", HTTP_PORT)],
+                false,
+                Some(service_type),
+            )),
+        );
+
+        let mut c = k8s::container(name, &svc.image, k8s::resources(svc.resources), true);
+        let mut env = vec![
+            k8s::env("JAVA_OPTS", svc.java_opts),
+            k8s::env(
+                "SPRING_CONFIG_ADDITIONAL_LOCATION",
+                format!("file:/etc/{name}/application.yaml"),
+            ),
+        ];
+        if svc.uses.contains(&Backend::Postgres) {
+            env.push(k8s::env_secret(
+                "POSTGRES_PASSWORD",
+                &ctx.profile.postgres.password_secret,
+                "password",
+            ));
+        }
+        if ctx.profile.security.api_auth == ApiAuth::Basic {
+            let secret = &ctx.profile.security.api_credentials_secret;
+            env.push(k8s::env_secret("API_USERNAME", secret, "username"));
+            env.push(k8s::env_secret("API_PASSWORD", secret, "password"));
+        }
+        c.env = Some(env);
+        c.ports = Some(vec![
+            k8s::container_port("http", HTTP_PORT),
+            k8s::container_port("management", MANAGEMENT_PORT),
+        ]);
+        c.readiness_probe = Some(k8s::http_probe(
+            "/actuator/health/readiness",
+            "management",
+            10,
+            10,
+            3,
+        ));
+        c.liveness_probe = Some(k8s::http_probe(
+            "/actuator/health/liveness",
+            "management",
+            0,
+            15,
+            4,
+        ));
+        // Spring Boot start-up on a small CPU share takes a while; don't kill it meanwhile.
+        c.startup_probe = Some(k8s::http_probe(
+            "/actuator/health/liveness",
+            "management",
+            10,
+            5,
+            36,
+        ));
+        c.volume_mounts = Some(vec![
+            k8s::mount("config", &format!("/etc/{name}"), true),
+            k8s::mount("tmp", "/tmp", false),
+        ]);
+        let template = k8s::pod_template(PodParts {
+            labels: labels.clone(),
+            annotations,
+            service_account: name.into(),
+            security: k8s::pod_security(UID, UID),
+            init_containers: vec![],
+            containers: vec![c],
+            volumes: vec![
+                k8s::config_volume("config", &config_name, None),
+                k8s::empty_dir("tmp", Medium::Disk, "256Mi"),
+            ],
+            termination_grace_seconds: Some(30),
+        });
+        // With an autoscaler the replica count is the HPA's: leaving it out of the Deployment
+        // keeps every `kubectl apply` from resetting it.
+        let replicas = svc.autoscaling.is_none().then_some(svc.replicas);
+        bundle.push(
+            COMPONENT,
+            Object::Deployment(k8s::deployment(
+                k8s::meta(name, ns, labels.clone()),
+                selector,
+                replicas,
+                template,
+            )),
+        );
+
+        if let Some(a) = svc.autoscaling {
+            bundle.push(
+                COMPONENT,
+                Object::HorizontalPodAutoscaler(HorizontalPodAutoscaler {
+                    metadata: k8s::meta(name, ns, labels),
+                    spec: Some(HorizontalPodAutoscalerSpec {
+                        scale_target_ref: CrossVersionObjectReference {
+                            api_version: Some("apps/v1".into()),
+                            kind: "Deployment".into(),
+                            name: name.into(),
+                        },
+                        min_replicas: Some(a.min_replicas as i32),
+                        max_replicas: a.max_replicas as i32,
+                        metrics: Some(vec![MetricSpec {
+                            type_: "Resource".into(),
+                            resource: Some(ResourceMetricSource {
+                                name: "cpu".into(),
+                                target: MetricTarget {
+                                    type_: "Utilization".into(),
+                                    average_utilization: Some(a.target_cpu_percent as i32),
+                                    ..Default::default()
+                                },
+                            }),
+                            ..Default::default()
+                        }]),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                }),
+            );
+        }
+    }
+
+    if let Some(ingress) = &api.ingress {
+        let paths = api
+            .services
+            .iter()
+            .map(|s| HTTPIngressPath {
+                path: Some(format!("/{}", s.name)),
+                path_type: "Prefix".into(),
+                backend: IngressBackend {
+                    service: Some(IngressServiceBackend {
+                        name: s.name.clone(),
+                        port: Some(ServiceBackendPort {
+                            name: Some("http".into()),
+                            ..Default::default()
+                        }),
+                    }),
+                    ..Default::default()
+                },
+            })
+            .collect();
+        let labels = ctx.labels("api", "api", "");
+        bundle.push(
+            COMPONENT,
+            Object::Ingress(Ingress {
+                metadata: k8s::meta("api", ns, labels),
+                spec: Some(IngressSpec {
+                    ingress_class_name: ingress.class_name.clone(),
+                    rules: Some(vec![IngressRule {
+                        host: Some(ingress.host.clone()),
+                        http: Some(HTTPIngressRuleValue { paths }),
+                    }]),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }),
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,399 @@
+//! Apache Flink in session mode: a JobManager Deployment and Service, TaskManagers, and the
+//! Flink 2.x config.yaml. With `[flink.high_availability]`, Kubernetes HA services and the RBAC
+//! they need.
+
+use crate::bundle::{Bundle, Object};
+use crate::error::Error;
+use crate::profile::{JvmOverhead, Medium, MonitoringLevel, Setting};
+use crate::render::k8s::{self, PodParts};
+use crate::render::{Ctx, image_tag};
+use k8s_openapi::api::core::v1::Container;
+use k8s_openapi::api::rbac::v1::{PolicyRule, Role, RoleBinding, RoleRef, Subject};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+pub const NAME: &str = "flink";
+pub const JM: &str = "flink-jobmanager";
+pub const TM: &str = "flink-taskmanager";
+pub const RPC_PORT: i32 = 6123;
+pub const BLOB_PORT: i32 = 6124;
+pub const REST_PORT: i32 = 8081;
+pub const TM_RPC_PORT: i32 = 6122;
+pub const METRICS_PORT: i32 = 9249;
+/// The official image's flink user.
+const UID: i64 = 9999;
+pub const DEFAULT_HA_CLUSTER_ID: &str = "audience-manager-flink";
+
+/// Whether a Flink path needs the S3 filesystem plugin.
+pub fn needs_s3(path: &str) -> bool {
+    path.starts_with("s3://") || path.starts_with("s3a://") || path.starts_with("s3p://")
+}
+
+fn uses_s3(ctx: &Ctx) -> bool {
+    let f = &ctx.profile.flink;
+    needs_s3(&f.checkpoint_dir)
+        || f.high_availability
+            .as_ref()
+            .is_some_and(|ha| needs_s3(&ha.storage_dir))
+}
+
+/// Every config.yaml key amctl writes, in order, as (key, YAML scalar).
+pub fn config_entries(ctx: &Ctx) -> Vec<(String, String)> {
+    let f = &ctx.profile.flink;
+    let mut e: Vec<(String, String)> = Vec::new();
+    let mut put = |k: &str, v: String| e.push((k.to_string(), v));
+    let s = |v: &str| serde_json::Value::String(v.to_string()).to_string();
+    put("jobmanager.rpc.address", s(&ctx.dns(JM)));
+    put("jobmanager.rpc.port", RPC_PORT.to_string());
+    put("jobmanager.bind-host", s("0.0.0.0"));
+    put("taskmanager.bind-host", s("0.0.0.0"));
+    put("taskmanager.rpc.port", TM_RPC_PORT.to_string());
+    put("blob.server.port", BLOB_PORT.to_string());
+    put("rest.port", REST_PORT.to_string());
+    put("rest.bind-address", s("0.0.0.0"));
+
+    let jm = &f.jobmanager;
+    put(
+        "jobmanager.memory.process.size",
+        s(jm.process_size.as_str()),
+    );
+    if let Some(v) = &jm.jvm_metaspace {
+        put("jobmanager.memory.jvm-metaspace.size", s(v.as_str()));
+    }
+    if let Some(v) = &jm.off_heap {
+        put("jobmanager.memory.off-heap.size", s(v.as_str()));
+    }
+    overhead(&mut put, "jobmanager", &jm.jvm_overhead);
+
+    let tm = &f.taskmanager;
+    put(
+        "taskmanager.memory.process.size",
+        s(tm.process_size.as_str()),
+    );
+    put("taskmanager.numberOfTaskSlots", tm.task_slots.to_string());
+    let sizes = [
+        ("taskmanager.memory.managed.size", &tm.managed_size),
+        ("taskmanager.memory.network.min", &tm.network_min),
+        ("taskmanager.memory.network.max", &tm.network_max),
+        ("taskmanager.memory.jvm-metaspace.size", &tm.jvm_metaspace),
+        ("taskmanager.memory.framework.heap.size", &tm.framework_heap),
+        (
+            "taskmanager.memory.framework.off-heap.size",
+            &tm.framework_off_heap,
+        ),
+        ("taskmanager.memory.task.off-heap.size", &tm.task_off_heap),
+    ];
+    if let Some(v) = tm.managed_fraction {
+        put("taskmanager.memory.managed.fraction", v.to_string());
+    }
+    if let Some(v) = tm.network_fraction {
+        put("taskmanager.memory.network.fraction", v.to_string());
+    }
+    for (k, v) in sizes {
+        if let Some(v) = v {
+            put(k, s(v.as_str()));
+        }
+    }
+    overhead(&mut put, "taskmanager", &tm.jvm_overhead);
+
+    put("parallelism.default", f.parallelism_default.to_string());
+    put(
+        "state.backend.type",
+        s(match f.state_backend {
+            crate::profile::StateBackend::Rocksdb => "rocksdb",
+            crate::profile::StateBackend::Hashmap => "hashmap",
+        }),
+    );
+    if f.state_backend == crate::profile::StateBackend::Rocksdb {
+        put(
+            "state.backend.rocksdb.memory.managed",
+            f.rocksdb_memory_managed.to_string(),
+        );
+    }
+    put("execution.checkpointing.dir", s(&f.checkpoint_dir));
+    put(
+        "execution.checkpointing.interval",
+        s(f.checkpoint_interval.as_str()),
+    );
+    if let Some(ha) = &f.high_availability {
+        put("high-availability.type", s("kubernetes"));
+        put("high-availability.storageDir", s(&ha.storage_dir));
+        put(
+            "kubernetes.cluster-id",
+            s(ha.cluster_id.as_deref().unwrap_or(DEFAULT_HA_CLUSTER_ID)),
+        );
+        put("kubernetes.namespace", s(ctx.ns));
+    }
+    if ctx.profile.monitoring.level == MonitoringLevel::Essential {
+        put(
+            "metrics.reporter.prom.factory.class",
+            s("org.apache.flink.metrics.prometheus.PrometheusReporterFactory"),
+        );
+        put("metrics.reporter.prom.port", METRICS_PORT.to_string());
+    }
+    for (k, v) in &f.settings {
+        let value = match v {
+            Setting::Str(x) => s(x),
+            other => other.to_string(),
+        };
+        put(k, value);
+    }
+    e
+}
+
+fn overhead(put: &mut impl FnMut(&str, String), process: &str, o: &JvmOverhead) {
+    if let Some(v) = o.fraction {
+        put(
+            &format!("{process}.memory.jvm-overhead.fraction"),
+            v.to_string(),
+        );
+    }
+    if let Some(v) = &o.min {
+        put(
+            &format!("{process}.memory.jvm-overhead.min"),
+            serde_json::Value::String(v.as_str().into()).to_string(),
+        );
+    }
+    if let Some(v) = &o.max {
+        put(
+            &format!("{process}.memory.jvm-overhead.max"),
+            serde_json::Value::String(v.as_str().into()).to_string(),
+        );
+    }
+}
+
+#[derive(Serialize)]
+struct InitContext {
+    s3: bool,
+}
+
+pub fn render(ctx: &Ctx, bundle: &mut Bundle) -> Result<(), Error> {
+    let f = &ctx.profile.flink;
+    let ns = ctx.ns;
+    let version = image_tag(&f.image);
+    let labels = ctx.labels(NAME, "stream-processing", version);
+    let ha = f.high_availability.is_some();
+    let s3 = uses_s3(ctx);
+
+    // Kubernetes HA keeps leader information in ConfigMaps and leases: only then does Flink
+    // need an API token.
+    bundle.push(NAME, ctx.service_account(NAME, labels.clone(), ha));
+    if ha {
+        bundle.push(
+            NAME,
+            Object::Role(Role {
+                metadata: k8s::meta("flink-ha", ns, labels.clone()),
+                rules: Some(vec![
+                    PolicyRule {
+                        api_groups: Some(vec![String::new()]),
+                        resources: Some(vec!["configmaps".into()]),
+                        verbs: [
+                            "get", "list", "watch", "create", "update", "patch", "delete",
+                        ]
+                        .map(String::from)
+                        .to_vec(),
+                        ..Default::default()
+                    },
+                    PolicyRule {
+                        api_groups: Some(vec!["coordination.k8s.io".into()]),
+                        resources: Some(vec!["leases".into()]),
+                        verbs: [
+                            "get", "list", "watch", "create", "update", "patch", "delete",
+                        ]
+                        .map(String::from)
+                        .to_vec(),
+                        ..Default::default()
+                    },
+                ]),
+            }),
+        );
+        bundle.push(
+            NAME,
+            Object::RoleBinding(RoleBinding {
+                metadata: k8s::meta("flink-ha", ns, labels.clone()),
+                role_ref: RoleRef {
+                    api_group: "rbac.authorization.k8s.io".into(),
+                    kind: "Role".into(),
+                    name: "flink-ha".into(),
+                },
+                subjects: Some(vec![Subject {
+                    kind: "ServiceAccount".into(),
+                    name: NAME.into(),
+                    namespace: Some(ns.into()),
+                    ..Default::default()
+                }]),
+            }),
+        );
+    }
+
+    let config_yaml = ctx.template(
+        "flink/config.yaml.j2",
+        serde_json::json!({ "namespace": ns, "entries": config_entries(ctx) }),
+    )?;
+    let init_script = ctx.template("flink/prepare.sh.j2", InitContext { s3 })?;
+    let config = ctx.config_map(
+        "flink-config",
+        labels.clone(),
+        BTreeMap::from([
+            ("config.yaml".to_string(), config_yaml),
+            ("prepare.sh".to_string(), init_script),
+        ]),
+    );
+    let metrics = (ctx.profile.monitoring.level == MonitoringLevel::Essential)
+        .then_some((METRICS_PORT, "/metrics"));
+    let annotations = ctx.pod_annotations(&[&config], metrics);
+    bundle.push(NAME, Object::ConfigMap(config));
+
+    let jm_selector = ctx.selector(JM);
+    let mut jm_labels = labels.clone();
+    jm_labels.extend(jm_selector.clone());
+    bundle.push(
+        NAME,
+        Object::Service(k8s::service(
+            k8s::meta(JM, ns, jm_labels.clone()),
+            jm_selector.clone(),
+            vec![
+                k8s::service_port("rpc", RPC_PORT),
+                k8s::service_port("blob", BLOB_PORT),
+                k8s::service_port("rest", REST_PORT),
+            ],
+            false,
+            Some("ClusterIP"),
+        )),
+    );
+
+    // JobManager
+    let jm = &f.jobmanager;
+    let mut jm_container = flink_container(ctx, "jobmanager", &jm.resources, s3);
+    let mut args = vec!["jobmanager".to_string()];
+    let mut env = jm_container.env.take().unwrap_or_default();
+    if ha {
+        // Each JobManager advertises its own address; TaskManagers find the leader via HA.
+        env.push(k8s::env_field("POD_IP", "status.podIP"));
+        env.push(k8s::env("JOB_MANAGER_RPC_ADDRESS", "$(POD_IP)"));
+        args.push("$(POD_IP)".into());
+    } else {
+        env.push(k8s::env("JOB_MANAGER_RPC_ADDRESS", ctx.dns(JM)));
+    }
+    jm_container.env = Some(env);
+    jm_container.args = Some(args);
+    let mut ports = vec![
+        k8s::container_port("rpc", RPC_PORT),
+        k8s::container_port("blob", BLOB_PORT),
+        k8s::container_port("rest", REST_PORT),
+    ];
+    if metrics.is_some() {
+        ports.push(k8s::container_port("metrics", METRICS_PORT));
+    }
+    jm_container.ports = Some(ports);
+    jm_container.readiness_probe = Some(k8s::tcp_probe("rest", 10, 10, 3));
+    jm_container.liveness_probe = Some(k8s::tcp_probe("rpc", 30, 15, 6));
+    let template = k8s::pod_template(PodParts {
+        labels: jm_labels.clone(),
+        annotations: annotations.clone(),
+        service_account: NAME.into(),
+        security: k8s::pod_security(UID, UID),
+        init_containers: vec![prepare_container(ctx)],
+        containers: vec![jm_container],
+        volumes: flink_volumes(),
+        termination_grace_seconds: None,
+    });
+    bundle.push(
+        NAME,
+        Object::Deployment(k8s::deployment(
+            k8s::meta(JM, ns, jm_labels),
+            jm_selector,
+            Some(jm.replicas),
+            template,
+        )),
+    );
+
+    // TaskManagers
+    let tm = &f.taskmanager;
+    let tm_selector = ctx.selector(TM);
+    let mut tm_labels = labels;
+    tm_labels.extend(tm_selector.clone());
+    let mut tm_container = flink_container(ctx, "taskmanager", &tm.resources, s3);
+    let mut env = tm_container.env.take().unwrap_or_default();
+    env.push(k8s::env("JOB_MANAGER_RPC_ADDRESS", ctx.dns(JM)));
+    tm_container.env = Some(env);
+    tm_container.args = Some(vec!["taskmanager".into()]);
+    let mut ports = vec![k8s::container_port("rpc", TM_RPC_PORT)];
+    if metrics.is_some() {
+        ports.push(k8s::container_port("metrics", METRICS_PORT));
+    }
+    tm_container.ports = Some(ports);
+    tm_container.liveness_probe = Some(k8s::tcp_probe("rpc", 30, 15, 6));
+    let template = k8s::pod_template(PodParts {
+        labels: tm_labels.clone(),
+        annotations,
+        service_account: NAME.into(),
+        security: k8s::pod_security(UID, UID),
+        init_containers: vec![prepare_container(ctx)],
+        containers: vec![tm_container],
+        volumes: flink_volumes(),
+        termination_grace_seconds: None,
+    });
+    bundle.push(
+        NAME,
+        Object::Deployment(k8s::deployment(
+            k8s::meta(TM, ns, tm_labels),
+            tm_selector,
+            Some(tm.replicas),
+            template,
+        )),
+    );
+    Ok(())
+}
+
+fn flink_container(ctx: &Ctx, name: &str, res: &crate::profile::Resources, s3: bool) -> Container {
+    let f = &ctx.profile.flink;
+    let mut c = k8s::container(name, &f.image, k8s::resources(res), true);
+    let mut env = Vec::new();
+    if s3 && let Some(secret) = &f.s3_credentials_secret {
+        env.push(k8s::env_secret(
+            "AWS_ACCESS_KEY_ID",
+            secret,
+            "AWS_ACCESS_KEY_ID",
+        ));
+        env.push(k8s::env_secret(
+            "AWS_SECRET_ACCESS_KEY",
+            secret,
+            "AWS_SECRET_ACCESS_KEY",
+        ));
+    }
+    c.env = Some(env);
+    c.volume_mounts = Some(vec![
+        // The entrypoint edits files in conf/, so conf/ is a writable copy (see prepare.sh).
+        k8s::mount("conf", "/opt/flink/conf", false),
+        k8s::mount("plugins", "/opt/flink/plugins", false),
+        k8s::mount("log", "/opt/flink/log", false),
+        k8s::mount("tmp", "/tmp", false),
+    ]);
+    c
+}
+
+/// Copies the image's conf/ and plugins/ into writable volumes and puts amctl's config.yaml
+/// (and the S3 filesystem plugin when a path needs it) in place.
+fn prepare_container(ctx: &Ctx) -> Container {
+    let f = &ctx.profile.flink;
+    let mut c = k8s::container("prepare", &f.image, k8s::helper_resources(), true);
+    c.command = Some(vec!["/bin/sh".into(), "/etc/flink-amctl/prepare.sh".into()]);
+    c.volume_mounts = Some(vec![
+        k8s::mount("flink-config", "/etc/flink-amctl", true),
+        k8s::mount("conf", "/flink-conf", false),
+        k8s::mount("plugins", "/flink-plugins", false),
+    ]);
+    c
+}
+
+fn flink_volumes() -> Vec<k8s_openapi::api::core::v1::Volume> {
+    vec![
+        k8s::config_volume("flink-config", "flink-config", None),
+        k8s::empty_dir("conf", Medium::Disk, "16Mi"),
+        k8s::empty_dir("plugins", Medium::Disk, "512Mi"),
+        k8s::empty_dir("log", Medium::Disk, "512Mi"),
+        // Local checkpoints (`file:///tmp/...`) and RocksDB working files.
+        k8s::empty_dir("tmp", Medium::Disk, "2Gi"),
+    ]
+}

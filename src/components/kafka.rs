@@ -1,0 +1,313 @@
+//! Kafka: a KRaft StatefulSet on the official image (every broker is also a controller), plus a
+//! Job that creates the profile's topics.
+
+use crate::bundle::{Bundle, Object};
+use crate::error::Error;
+use crate::profile::{Medium, Setting};
+use crate::render::k8s::{self, PodParts, StatefulSetParts};
+use crate::render::{Ctx, hex, image_tag};
+use k8s_openapi::api::batch::v1::{Job, JobSpec};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+
+pub const NAME: &str = "kafka";
+pub const CLIENT_PORT: i32 = 9092;
+pub const CONTROLLER_PORT: i32 = 9093;
+/// The official image's appuser.
+const UID: i64 = 1000;
+const CONFIG_DIR: &str = "/etc/kafka/amctl";
+const DATA_DIR: &str = "/var/lib/kafka/data";
+const WORK_DIR: &str = "/var/run/kafka";
+
+/// The KRaft cluster id: the profile's, or one derived from the namespace so that every render
+/// of the same installation agrees (22 characters of base64url, as `kafka-storage.sh random-uuid`).
+pub fn cluster_id(ctx: &Ctx) -> String {
+    if let Some(id) = &ctx.profile.kafka.cluster_id {
+        return id.clone();
+    }
+    let digest = Sha256::digest(format!("amctl-kafka:{}", ctx.ns).as_bytes());
+    base64url(&digest[..16])
+}
+
+fn base64url(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (b[0] as u32) << 16 | (b[1] as u32) << 8 | b[2] as u32;
+        let chars = chunk.len() + 1;
+        for i in 0..chars {
+            out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
+        }
+    }
+    out
+}
+
+/// The bootstrap address clients use.
+pub fn bootstrap(ctx: &Ctx) -> String {
+    format!("{}:{CLIENT_PORT}", ctx.dns(NAME))
+}
+
+#[derive(Serialize)]
+struct PropsContext<'a> {
+    namespace: &'a str,
+    voters: String,
+    headless: String,
+    client_port: i32,
+    controller_port: i32,
+    data_dir: &'static str,
+    num_partitions: u32,
+    default_replication_factor: u32,
+    min_insync_replicas: u32,
+    offsets_topic_replication_factor: u32,
+    transaction_state_log_replication_factor: u32,
+    transaction_state_log_min_isr: u32,
+    log_retention_hours: u32,
+    auto_create_topics: bool,
+    settings: Vec<(String, String)>,
+}
+
+pub fn server_properties(ctx: &Ctx) -> Result<String, Error> {
+    let k = &ctx.profile.kafka;
+    let headless = format!("kafka-headless.{}.svc", ctx.ns);
+    let voters = (0..k.brokers)
+        .map(|i| format!("{i}@{NAME}-{i}.{headless}:{CONTROLLER_PORT}"))
+        .collect::<Vec<_>>()
+        .join(",");
+    ctx.template(
+        "kafka/server.properties.j2",
+        PropsContext {
+            namespace: ctx.ns,
+            voters,
+            headless,
+            client_port: CLIENT_PORT,
+            controller_port: CONTROLLER_PORT,
+            data_dir: DATA_DIR,
+            num_partitions: k.num_partitions,
+            default_replication_factor: k.default_replication_factor,
+            min_insync_replicas: k.min_insync_replicas,
+            offsets_topic_replication_factor: k.offsets_topic_replication_factor,
+            transaction_state_log_replication_factor: k.transaction_state_log_replication_factor,
+            transaction_state_log_min_isr: k.transaction_state_log_min_isr,
+            log_retention_hours: k.log_retention_hours,
+            auto_create_topics: k.auto_create_topics,
+            settings: k
+                .settings
+                .iter()
+                .map(|(key, v)| {
+                    let value = match v {
+                        Setting::Str(s) => s.clone(),
+                        other => other.to_string(),
+                    };
+                    (key.clone(), value)
+                })
+                .collect(),
+        },
+    )
+}
+
+#[derive(Serialize)]
+struct TopicContext {
+    name: String,
+    partitions: u32,
+    replication_factor: u32,
+    retention_ms: u64,
+}
+
+fn topics_script(ctx: &Ctx) -> Result<String, Error> {
+    let k = &ctx.profile.kafka;
+    let topics: Vec<TopicContext> = k
+        .topics
+        .iter()
+        .map(|t| TopicContext {
+            name: t.name.clone(),
+            partitions: t.partitions.unwrap_or(k.num_partitions),
+            replication_factor: t.replication_factor.unwrap_or(k.default_replication_factor),
+            retention_ms: u64::from(t.retention_hours.unwrap_or(k.log_retention_hours)) * 3_600_000,
+        })
+        .collect();
+    ctx.template(
+        "kafka/create-topics.sh.j2",
+        serde_json::json!({ "bootstrap": bootstrap(ctx), "topics": topics }),
+    )
+}
+
+pub fn render(ctx: &Ctx, bundle: &mut Bundle) -> Result<(), Error> {
+    let k = &ctx.profile.kafka;
+    let ns = ctx.ns;
+    let labels = ctx.labels(NAME, "messaging", image_tag(&k.image));
+    let selector = ctx.selector(NAME);
+
+    bundle.push(NAME, ctx.service_account(NAME, labels.clone(), false));
+    let config = ctx.config_map(
+        "kafka-config",
+        labels.clone(),
+        BTreeMap::from([
+            ("server.properties".to_string(), server_properties(ctx)?),
+            (
+                "start.sh".to_string(),
+                ctx.template(
+                    "kafka/start.sh.j2",
+                    serde_json::json!({ "config_dir": CONFIG_DIR, "work_dir": WORK_DIR }),
+                )?,
+            ),
+        ]),
+    );
+    let annotations = ctx.pod_annotations(&[&config], None);
+    bundle.push(NAME, Object::ConfigMap(config));
+
+    bundle.push(
+        NAME,
+        Object::Service(k8s::service(
+            k8s::meta("kafka-headless", ns, labels.clone()),
+            selector.clone(),
+            vec![
+                k8s::service_port("client", CLIENT_PORT),
+                k8s::service_port("controller", CONTROLLER_PORT),
+            ],
+            true,
+            None,
+        )),
+    );
+    bundle.push(
+        NAME,
+        Object::Service(k8s::service(
+            k8s::meta(NAME, ns, labels.clone()),
+            selector.clone(),
+            vec![k8s::service_port("client", CLIENT_PORT)],
+            false,
+            Some("ClusterIP"),
+        )),
+    );
+
+    let storage = k.storage.effective(&ctx.profile.storage);
+    let (data_volume, claim) = k8s::data_volume("data", &storage, &labels);
+    let mut container = k8s::container(NAME, &k.image, k8s::resources(&k.resources), true);
+    container.command = Some(vec!["/bin/sh".into(), format!("{CONFIG_DIR}/start.sh")]);
+    container.env = Some(vec![
+        k8s::env("KAFKA_HEAP_OPTS", k.heap_opts.as_str()),
+        k8s::env("CLUSTER_ID", cluster_id(ctx)),
+        k8s::env("LOG_DIR", "/opt/kafka/logs"),
+    ]);
+    container.ports = Some(vec![
+        k8s::container_port("client", CLIENT_PORT),
+        k8s::container_port("controller", CONTROLLER_PORT),
+    ]);
+    container.readiness_probe = Some(k8s::tcp_probe("client", 10, 10, 3));
+    container.liveness_probe = Some(k8s::tcp_probe("controller", 60, 15, 6));
+    container.volume_mounts = Some(vec![
+        k8s::mount("config", CONFIG_DIR, true),
+        k8s::mount("data", DATA_DIR, false),
+        k8s::mount("work", WORK_DIR, false),
+        k8s::mount("logs", "/opt/kafka/logs", false),
+        k8s::mount("tmp", "/tmp", false),
+    ]);
+    let mut volumes = vec![
+        k8s::config_volume("config", "kafka-config", None),
+        k8s::empty_dir("work", Medium::Disk, "16Mi"),
+        k8s::empty_dir("logs", Medium::Disk, "512Mi"),
+        k8s::empty_dir("tmp", Medium::Disk, "128Mi"),
+    ];
+    volumes.extend(data_volume);
+
+    let template = k8s::pod_template(PodParts {
+        labels: labels.clone(),
+        annotations,
+        service_account: NAME.into(),
+        security: k8s::pod_security(UID, UID),
+        init_containers: vec![],
+        containers: vec![container],
+        volumes,
+        // Controlled shutdown moves partition leadership away before the broker stops.
+        termination_grace_seconds: Some(120),
+    });
+    bundle.push(
+        NAME,
+        Object::StatefulSet(k8s::stateful_set(StatefulSetParts {
+            meta: k8s::meta(NAME, ns, labels.clone()),
+            selector,
+            replicas: k.brokers,
+            service_name: "kafka-headless".into(),
+            // Controllers need a quorum before any broker is Ready: start them together.
+            parallel: true,
+            template,
+            claims: claim.into_iter().collect(),
+        })),
+    );
+
+    if !k.topics.is_empty() {
+        bundle.push(NAME, Object::Job(topics_job(ctx, &labels)?));
+    }
+    Ok(())
+}
+
+/// A Job that creates the topics (idempotent). Its name carries a hash of the script: a Job's pod
+/// template is immutable, so a changed topic list is a new Job, never a rejected update.
+fn topics_job(ctx: &Ctx, labels: &k8s::Labels) -> Result<Job, Error> {
+    let k = &ctx.profile.kafka;
+    let script = topics_script(ctx)?;
+    let hash = hex(&Sha256::digest(script.as_bytes()))[..8].to_string();
+    let name = format!("kafka-topics-{hash}");
+    let mut job_labels = labels.clone();
+    job_labels.insert("app.kubernetes.io/name".into(), "kafka-topics".into());
+    let mut container = k8s::container("create-topics", &k.image, k8s::helper_resources(), true);
+    container.resources = Some(k8s_openapi::api::core::v1::ResourceRequirements {
+        requests: Some(BTreeMap::from([
+            ("cpu".into(), k8s::q("100m")),
+            ("memory".into(), k8s::q("256Mi")),
+        ])),
+        limits: Some(BTreeMap::from([
+            ("cpu".into(), k8s::q("500m")),
+            ("memory".into(), k8s::q("256Mi")),
+        ])),
+        ..Default::default()
+    });
+    container.command = Some(vec!["/bin/sh".into(), "-c".into(), script]);
+    container.env = Some(vec![
+        k8s::env("KAFKA_HEAP_OPTS", "-Xmx128m -Xms64m"),
+        k8s::env("LOG_DIR", "/tmp/logs"),
+    ]);
+    container.volume_mounts = Some(vec![k8s::mount("tmp", "/tmp", false)]);
+    let mut template = k8s::pod_template(PodParts {
+        labels: job_labels.clone(),
+        annotations: BTreeMap::new(),
+        service_account: NAME.into(),
+        security: k8s::pod_security(UID, UID),
+        init_containers: vec![],
+        containers: vec![container],
+        volumes: vec![k8s::empty_dir("tmp", Medium::Disk, "64Mi")],
+        termination_grace_seconds: None,
+    });
+    if let Some(spec) = template.spec.as_mut() {
+        spec.restart_policy = Some("OnFailure".into());
+    }
+    Ok(Job {
+        metadata: k8s::meta(&name, ctx.ns, job_labels),
+        spec: Some(JobSpec {
+            backoff_limit: Some(6),
+            active_deadline_seconds: Some(900),
+            ttl_seconds_after_finished: Some(3600),
+            template,
+            ..Default::default()
+        }),
+        ..Default::default()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64url_matches_kafka_cluster_id_shape() {
+        let id = base64url(&[0u8; 16]);
+        assert_eq!(id, "AAAAAAAAAAAAAAAAAAAAAA");
+        assert_eq!(base64url(&[0xff; 16]).len(), 22);
+        assert_eq!(base64url(b"Man"), "TWFu");
+    }
+}

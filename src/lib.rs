@@ -1,0 +1,17 @@
+//! amctl: render, validate, diff and migrate the Audience Manager data platform on Kubernetes.
+//!
+//! The pipeline: a profile (TOML) is loaded and merged ([`profile`]), rendered into a
+//! [`bundle::Bundle`] of typed Kubernetes objects ([`render`], one module per component in
+//! [`components`]), and emitted as YAML, JSON or a directory ([`output`]).
+
+pub mod bundle;
+pub mod commands;
+pub mod components;
+pub mod error;
+pub mod output;
+pub mod profile;
+pub mod render;
+pub mod source;
+pub mod units;
+
+pub use error::{Error, exit};

@@ -1,0 +1,28 @@
+//! The amctl binary: parse arguments, call the library, map errors to exit codes.
+
+mod cli;
+
+use clap::Parser;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = match cli::Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            // clap prints help/version to stdout (exit 0) and usage errors to stderr (exit 2).
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+        }
+    };
+    match cli::run(cli) {
+        Ok(code) => ExitCode::from(code as u8),
+        Err(e) => {
+            let code = e
+                .downcast_ref::<amctl::Error>()
+                .map(amctl::Error::exit_code)
+                .unwrap_or(amctl::exit::INPUT);
+            eprintln!("error: {e:#}");
+            ExitCode::from(code as u8)
+        }
+    }
+}

@@ -1,0 +1,656 @@
+//! The profile: everything amctl knows about one installation, one table per concern.
+//!
+//! Every struct denies unknown keys so a typo is an error with a suggestion, never a silently
+//! ignored setting. Units are typed ([`Memory`], [`JvmSize`], [`PgSize`], [`AsSize`]) so a value
+//! cannot be read in the wrong notation.
+
+pub mod check;
+pub mod de;
+pub mod load;
+pub mod node;
+
+use crate::units::{AsSize, Cpu, Duration, JvmSize, Memory, PgSize};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+pub use load::{LoadOptions, Loaded, load};
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Profile {
+    /// A built-in profile name or a path (relative to this file) this profile overrides.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extends: Option<String>,
+    #[serde(default)]
+    pub description: String,
+    pub cluster: Cluster,
+    pub postgres: Postgres,
+    pub aerospike: Aerospike,
+    pub kafka: Kafka,
+    pub flink: Flink,
+    pub api: Api,
+    pub security: Security,
+    pub storage: Storage,
+    pub monitoring: Monitoring,
+}
+
+// ---------------------------------------------------------------- cluster
+
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Distribution {
+    /// k3s, as Rancher Desktop runs it.
+    K3s,
+    /// kind (kubeadm defaults inside a container).
+    Kind,
+    /// A managed cloud node (EKS/GKE/AKS-style reservations).
+    Managed,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Amounts {
+    pub memory: Memory,
+    pub cpu: Cpu,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Cluster {
+    pub distribution: Distribution,
+    /// Number of worker nodes that run the platform.
+    pub nodes: u32,
+    /// Capacity of each node, as the machine (or VM) has it.
+    pub node_memory: Memory,
+    pub node_cpu: Cpu,
+    /// The kubelet's `--kube-reserved`; unset means the distribution's default.
+    #[serde(default)]
+    pub kube_reserved: Option<Amounts>,
+    /// The kubelet's `--system-reserved`; unset means the distribution's default.
+    #[serde(default)]
+    pub system_reserved: Option<Amounts>,
+    /// The kubelet's hard eviction threshold `memory.available`; unset means 100Mi.
+    #[serde(default)]
+    pub eviction_hard_memory: Option<Memory>,
+    /// What the distribution itself uses outside pods and outside the reservations (the k3s
+    /// server process, containerd); unset means the distribution's default.
+    #[serde(default)]
+    pub distribution_overhead: Option<Amounts>,
+    /// Requests of the distribution's own system pods (coredns, metrics-server, ...).
+    #[serde(default)]
+    pub system_pods: Option<Amounts>,
+    /// Availability zones the nodes are spread over (empty: one zone).
+    #[serde(default)]
+    pub zones: Vec<String>,
+}
+
+// ---------------------------------------------------------------- shared pieces
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Resources {
+    pub requests: Amounts,
+    pub limits: Amounts,
+}
+
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum StorageMode {
+    /// An emptyDir: data is lost when the pod goes.
+    Ephemeral,
+    /// A PersistentVolumeClaim per pod (volumeClaimTemplates).
+    Persistent,
+}
+
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Medium {
+    /// Node disk.
+    Disk,
+    /// tmpfs: fast, but every byte written is charged to the pod's memory limit.
+    Memory,
+}
+
+/// Defaults for every component's data volume.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Storage {
+    pub mode: StorageMode,
+    /// StorageClass for persistent volumes (unset: the cluster's default class).
+    #[serde(default)]
+    pub class: Option<String>,
+    /// Backing of ephemeral volumes.
+    #[serde(default = "default_medium")]
+    pub ephemeral_medium: Medium,
+}
+
+fn default_medium() -> Medium {
+    Medium::Disk
+}
+
+/// A component's data volume; unset fields fall back to `[storage]`.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ComponentStorage {
+    /// emptyDir sizeLimit (ephemeral) or PVC request (persistent).
+    pub size: Memory,
+    #[serde(default)]
+    pub mode: Option<StorageMode>,
+    #[serde(default)]
+    pub class: Option<String>,
+    #[serde(default)]
+    pub ephemeral_medium: Option<Medium>,
+}
+
+/// A component's data volume with `[storage]` defaults applied.
+#[derive(Clone, Debug)]
+pub struct EffectiveStorage {
+    pub size: Memory,
+    pub mode: StorageMode,
+    pub class: Option<String>,
+    pub medium: Medium,
+}
+
+impl ComponentStorage {
+    pub fn effective(&self, defaults: &Storage) -> EffectiveStorage {
+        EffectiveStorage {
+            size: self.size.clone(),
+            mode: self.mode.unwrap_or(defaults.mode),
+            class: self.class.clone().or_else(|| defaults.class.clone()),
+            medium: self.ephemeral_medium.unwrap_or(defaults.ephemeral_medium),
+        }
+    }
+}
+
+/// A free-form config value passed through to a component's config file.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(untagged)]
+pub enum Setting {
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Str(String),
+}
+
+impl std::fmt::Display for Setting {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Setting::Bool(b) => write!(f, "{b}"),
+            Setting::Int(i) => write!(f, "{i}"),
+            Setting::Float(x) => write!(f, "{x}"),
+            Setting::Str(s) => f.write_str(s),
+        }
+    }
+}
+
+// ---------------------------------------------------------------- postgres
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Postgres {
+    pub image: String,
+    pub resources: Resources,
+    pub storage: ComponentStorage,
+    pub shared_buffers: PgSize,
+    /// A planner hint: allocates nothing.
+    pub effective_cache_size: PgSize,
+    pub max_connections: u32,
+    #[serde(default = "pg_work_mem")]
+    pub work_mem: PgSize,
+    #[serde(default = "pg_maintenance_work_mem")]
+    pub maintenance_work_mem: PgSize,
+    #[serde(default = "pg_hash_mem_multiplier")]
+    pub hash_mem_multiplier: f64,
+    #[serde(default = "pg_autovacuum_max_workers")]
+    pub autovacuum_max_workers: u32,
+    #[serde(default = "pg_superuser_reserved")]
+    pub superuser_reserved_connections: u32,
+    /// Size of the memory-backed /dev/shm (parallel query, shared memory segments).
+    #[serde(default = "pg_shm_size")]
+    pub shm_size: Memory,
+    #[serde(default = "pg_database")]
+    pub database: String,
+    #[serde(default = "pg_user")]
+    pub user: String,
+    /// Name of the Secret (key `password`) holding the database password; amctl never sees it.
+    #[serde(default = "pg_password_secret")]
+    pub password_secret: String,
+    /// Further postgresql.conf settings, written as given.
+    #[serde(default)]
+    pub settings: BTreeMap<String, Setting>,
+}
+
+fn pg_work_mem() -> PgSize {
+    PgSize::parse("4MB").expect("constant")
+}
+fn pg_maintenance_work_mem() -> PgSize {
+    PgSize::parse("64MB").expect("constant")
+}
+fn pg_hash_mem_multiplier() -> f64 {
+    2.0
+}
+fn pg_autovacuum_max_workers() -> u32 {
+    3
+}
+fn pg_superuser_reserved() -> u32 {
+    3
+}
+fn pg_shm_size() -> Memory {
+    Memory::parse("64Mi").expect("constant")
+}
+fn pg_database() -> String {
+    "audience".into()
+}
+fn pg_user() -> String {
+    "audience".into()
+}
+fn pg_password_secret() -> String {
+    "postgres-credentials".into()
+}
+
+// ---------------------------------------------------------------- aerospike
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Aerospike {
+    /// `aerospike/aerospike-server:VERSION` (Community) or `aerospike/aerospike-server-enterprise:VERSION`:
+    /// the edition and the server version (which decides the config syntax) are read from it.
+    pub image: String,
+    pub replicas: u32,
+    pub resources: Resources,
+    /// Volume for `device`-storage namespace files (unused when every namespace is in memory).
+    #[serde(default)]
+    pub storage: Option<ComponentStorage>,
+    /// Enterprise only: Secret holding `features.conf`.
+    #[serde(default)]
+    pub feature_key_secret: Option<String>,
+    pub namespaces: Vec<AerospikeNamespace>,
+}
+
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum AsStorageEngine {
+    /// Data in RAM (`storage-engine memory { data-size ... }`).
+    Memory,
+    /// Data on SSD/file, index in RAM (`storage-engine device { file ... filesize ... }`).
+    Device,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AerospikeNamespace {
+    pub name: String,
+    pub storage_engine: AsStorageEngine,
+    /// In-memory data size (`storage-engine memory`).
+    #[serde(default)]
+    pub data_size: Option<AsSize>,
+    /// File size (`storage-engine device`).
+    #[serde(default)]
+    pub filesize: Option<AsSize>,
+    pub replication_factor: u32,
+    /// Primary index arena stage (128M–16G; the server's default 1G is allocated up front).
+    #[serde(default)]
+    pub index_stage_size: Option<AsSize>,
+    /// Records expected per node, for the primary index budget (64 bytes each × RF).
+    #[serde(default)]
+    pub expected_records: u64,
+    /// Default time-to-live in seconds (0: never expire).
+    #[serde(default)]
+    pub default_ttl: u64,
+    /// Seconds between expiry/eviction sweeps (required for a non-zero default_ttl).
+    #[serde(default)]
+    pub nsup_period: u64,
+    /// Sets (tables) this namespace holds; documentation for the API config and the budget.
+    #[serde(default)]
+    pub sets: Vec<String>,
+    /// Pre-7.0 syntax, accepted only so amctl can say why the server would refuse it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_size: Option<AsSize>,
+    /// Pre-7.0 syntax, see `memory_size`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_in_memory: Option<bool>,
+}
+
+// ---------------------------------------------------------------- kafka
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Kafka {
+    pub image: String,
+    /// Brokers; each is also a KRaft controller (combined mode).
+    pub brokers: u32,
+    /// KAFKA_HEAP_OPTS, e.g. "-Xmx800m -Xms800m".
+    pub heap_opts: String,
+    pub resources: Resources,
+    pub storage: ComponentStorage,
+    pub num_partitions: u32,
+    pub default_replication_factor: u32,
+    pub min_insync_replicas: u32,
+    pub offsets_topic_replication_factor: u32,
+    pub transaction_state_log_replication_factor: u32,
+    pub transaction_state_log_min_isr: u32,
+    pub log_retention_hours: u32,
+    #[serde(default = "yes")]
+    pub auto_create_topics: bool,
+    /// KRaft cluster id (22 characters, base64url of 16 bytes); unset: derived from the namespace.
+    #[serde(default)]
+    pub cluster_id: Option<String>,
+    /// Topics created by the topic Job.
+    #[serde(default)]
+    pub topics: Vec<KafkaTopic>,
+    /// Further server.properties, written as given.
+    #[serde(default)]
+    pub settings: BTreeMap<String, Setting>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct KafkaTopic {
+    pub name: String,
+    /// Unset: `num_partitions`.
+    #[serde(default)]
+    pub partitions: Option<u32>,
+    /// Unset: `default_replication_factor`.
+    #[serde(default)]
+    pub replication_factor: Option<u32>,
+    /// Unset: `log_retention_hours`.
+    #[serde(default)]
+    pub retention_hours: Option<u32>,
+}
+
+// ---------------------------------------------------------------- flink
+
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum StateBackend {
+    Rocksdb,
+    Hashmap,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Flink {
+    pub image: String,
+    pub parallelism_default: u32,
+    pub state_backend: StateBackend,
+    #[serde(default = "yes")]
+    pub rocksdb_memory_managed: bool,
+    /// `execution.checkpointing.dir`: `file://`, `s3://` (enables the S3 plugin) or `hdfs://`.
+    pub checkpoint_dir: String,
+    pub checkpoint_interval: Duration,
+    /// Secret with `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY` for `s3://` checkpoints (unset:
+    /// the pods' cloud identity must grant access).
+    #[serde(default)]
+    pub s3_credentials_secret: Option<String>,
+    /// The Kafka topic the segment-evaluation job reads (for parallelism vs partitions).
+    #[serde(default)]
+    pub source_topic: Option<String>,
+    /// Kubernetes HA services for the JobManager (required for more than one JobManager).
+    #[serde(default)]
+    pub high_availability: Option<FlinkHa>,
+    pub jobmanager: JobManager,
+    pub taskmanager: TaskManager,
+    /// Further config.yaml keys, written as given.
+    #[serde(default)]
+    pub settings: BTreeMap<String, Setting>,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct FlinkHa {
+    /// `high-availability.storageDir`: where JobManager metadata survives failover.
+    pub storage_dir: String,
+    /// `kubernetes.cluster-id`; unset: `audience-manager-flink`.
+    #[serde(default)]
+    pub cluster_id: Option<String>,
+}
+
+/// Flink's JVM overhead: a fraction of the process size clamped to [min, max].
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct JvmOverhead {
+    #[serde(default)]
+    pub fraction: Option<f64>,
+    #[serde(default)]
+    pub min: Option<JvmSize>,
+    #[serde(default)]
+    pub max: Option<JvmSize>,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobManager {
+    pub replicas: u32,
+    /// `jobmanager.memory.process.size`.
+    pub process_size: JvmSize,
+    pub resources: Resources,
+    #[serde(default)]
+    pub jvm_metaspace: Option<JvmSize>,
+    #[serde(default)]
+    pub off_heap: Option<JvmSize>,
+    #[serde(default)]
+    pub jvm_overhead: JvmOverhead,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TaskManager {
+    pub replicas: u32,
+    /// `taskmanager.memory.process.size`.
+    pub process_size: JvmSize,
+    /// `taskmanager.numberOfTaskSlots`.
+    pub task_slots: u32,
+    pub resources: Resources,
+    #[serde(default)]
+    pub managed_fraction: Option<f64>,
+    #[serde(default)]
+    pub managed_size: Option<JvmSize>,
+    #[serde(default)]
+    pub network_fraction: Option<f64>,
+    #[serde(default)]
+    pub network_min: Option<JvmSize>,
+    #[serde(default)]
+    pub network_max: Option<JvmSize>,
+    #[serde(default)]
+    pub jvm_metaspace: Option<JvmSize>,
+    #[serde(default)]
+    pub framework_heap: Option<JvmSize>,
+    #[serde(default)]
+    pub framework_off_heap: Option<JvmSize>,
+    #[serde(default)]
+    pub task_off_heap: Option<JvmSize>,
+    #[serde(default)]
+    pub jvm_overhead: JvmOverhead,
+}
+
+// ---------------------------------------------------------------- api services
+
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
+pub enum ServiceType {
+    ClusterIP,
+    NodePort,
+}
+
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq, PartialOrd, Ord)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    Postgres,
+    Kafka,
+    Aerospike,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Ingress {
+    pub host: String,
+    /// `spec.ingressClassName`; unset: the cluster's default class.
+    #[serde(default)]
+    pub class_name: Option<String>,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Autoscaling {
+    pub min_replicas: u32,
+    pub max_replicas: u32,
+    pub target_cpu_percent: u32,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Api {
+    /// Image repository prefix: each service runs `{registry}/{name}:{version}`.
+    pub registry: String,
+    pub version: String,
+    pub replicas: u32,
+    pub resources: Resources,
+    /// JAVA_OPTS.
+    pub java_opts: String,
+    /// `server.tomcat.threads.max`.
+    pub tomcat_max_threads: u32,
+    /// `spring.kafka.consumer.concurrency`.
+    pub kafka_consumer_concurrency: u32,
+    /// `spring.datasource.hikari.maximum-pool-size` per replica.
+    pub db_pool_size: u32,
+    pub service_type: ServiceType,
+    /// Exposes every service under this host (path `/{name}`); prod's ClusterIP + Ingress.
+    #[serde(default)]
+    pub ingress: Option<Ingress>,
+    /// A HorizontalPodAutoscaler per service.
+    #[serde(default)]
+    pub autoscaling: Option<Autoscaling>,
+    pub services: Vec<ApiService>,
+}
+
+/// One API service; every sizing key overrides the shared `[api]` value.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiService {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    /// The backends it talks to (decides its config and, with network policies, its egress).
+    pub uses: Vec<Backend>,
+    /// Topics it consumes (Kafka consumers) or produces to, for its config.
+    #[serde(default)]
+    pub topics: Vec<String>,
+    #[serde(default)]
+    pub image: Option<String>,
+    #[serde(default)]
+    pub replicas: Option<u32>,
+    #[serde(default)]
+    pub resources: Option<Resources>,
+    #[serde(default)]
+    pub java_opts: Option<String>,
+    #[serde(default)]
+    pub tomcat_max_threads: Option<u32>,
+    #[serde(default)]
+    pub kafka_consumer_concurrency: Option<u32>,
+    #[serde(default)]
+    pub db_pool_size: Option<u32>,
+    #[serde(default)]
+    pub autoscaling: Option<Autoscaling>,
+}
+
+/// An API service with the shared `[api]` values applied.
+#[derive(Clone, Debug)]
+pub struct EffectiveApi<'a> {
+    pub name: &'a str,
+    pub description: &'a str,
+    pub uses: &'a [Backend],
+    pub topics: &'a [String],
+    pub image: String,
+    pub replicas: u32,
+    pub resources: &'a Resources,
+    pub java_opts: &'a str,
+    pub tomcat_max_threads: u32,
+    pub kafka_consumer_concurrency: u32,
+    pub db_pool_size: u32,
+    pub autoscaling: Option<&'a Autoscaling>,
+}
+
+impl Api {
+    pub fn effective(&self) -> impl Iterator<Item = EffectiveApi<'_>> {
+        self.services.iter().map(move |s| EffectiveApi {
+            name: &s.name,
+            description: &s.description,
+            uses: &s.uses,
+            topics: &s.topics,
+            image: s
+                .image
+                .clone()
+                .unwrap_or_else(|| format!("{}/{}:{}", self.registry, s.name, self.version)),
+            replicas: s.replicas.unwrap_or(self.replicas),
+            resources: s.resources.as_ref().unwrap_or(&self.resources),
+            java_opts: s.java_opts.as_deref().unwrap_or(&self.java_opts),
+            tomcat_max_threads: s.tomcat_max_threads.unwrap_or(self.tomcat_max_threads),
+            kafka_consumer_concurrency: s
+                .kafka_consumer_concurrency
+                .unwrap_or(self.kafka_consumer_concurrency),
+            db_pool_size: s.db_pool_size.unwrap_or(self.db_pool_size),
+            autoscaling: s.autoscaling.as_ref().or(self.autoscaling.as_ref()),
+        })
+    }
+}
+
+// ---------------------------------------------------------------- security, monitoring
+
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum PodSecurity {
+    Privileged,
+    Baseline,
+    Restricted,
+}
+
+impl PodSecurity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PodSecurity::Privileged => "privileged",
+            PodSecurity::Baseline => "baseline",
+            PodSecurity::Restricted => "restricted",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum ApiAuth {
+    /// No authentication on the API services (isolated demo).
+    None,
+    /// HTTP basic auth; credentials from `api_credentials_secret`.
+    Basic,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Security {
+    /// Pod Security Standard enforced on the namespace.
+    pub pod_security: PodSecurity,
+    pub api_auth: ApiAuth,
+    /// Secret (keys `username`, `password`) for basic auth.
+    #[serde(default = "api_credentials_secret")]
+    pub api_credentials_secret: String,
+}
+
+fn api_credentials_secret() -> String {
+    "api-credentials".into()
+}
+
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum MonitoringLevel {
+    None,
+    /// Prometheus scrape annotations on every pod with a metrics endpoint.
+    Essential,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Monitoring {
+    pub level: MonitoringLevel,
+}

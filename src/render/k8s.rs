@@ -1,0 +1,408 @@
+//! Small constructors for the Kubernetes objects every component builds, so each component
+//! module reads as what it deploys rather than as struct plumbing.
+
+use crate::profile::{EffectiveStorage, Medium, Resources};
+use k8s_openapi::api::core::v1::{
+    Capabilities, ConfigMapVolumeSource, Container, ContainerPort, EmptyDirVolumeSource, EnvVar,
+    EnvVarSource, ExecAction, HTTPGetAction, PersistentVolumeClaim, PersistentVolumeClaimSpec,
+    PodSecurityContext, Probe, ResourceRequirements, SeccompProfile, SecretKeySelector,
+    SecurityContext, ServicePort, TCPSocketAction, Volume, VolumeMount, VolumeResourceRequirements,
+};
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use std::collections::BTreeMap;
+
+pub type Labels = BTreeMap<String, String>;
+
+pub fn q(s: impl Into<String>) -> Quantity {
+    Quantity(s.into())
+}
+
+pub fn meta(name: &str, namespace: &str, labels: Labels) -> ObjectMeta {
+    ObjectMeta {
+        name: Some(name.to_string()),
+        namespace: Some(namespace.to_string()),
+        labels: Some(labels),
+        ..Default::default()
+    }
+}
+
+pub fn resources(r: &Resources) -> ResourceRequirements {
+    let amounts = |memory: &str, cpu: &str| {
+        BTreeMap::from([
+            ("cpu".to_string(), q(cpu)),
+            ("memory".to_string(), q(memory)),
+        ])
+    };
+    ResourceRequirements {
+        requests: Some(amounts(
+            r.requests.memory.0.as_str(),
+            r.requests.cpu.0.as_str(),
+        )),
+        limits: Some(amounts(r.limits.memory.0.as_str(), r.limits.cpu.0.as_str())),
+        ..Default::default()
+    }
+}
+
+/// Small fixed resources for helper containers (init steps, jobs).
+pub fn helper_resources() -> ResourceRequirements {
+    let amounts = |memory: &str, cpu: &str| {
+        BTreeMap::from([
+            ("cpu".to_string(), q(cpu)),
+            ("memory".to_string(), q(memory)),
+        ])
+    };
+    ResourceRequirements {
+        requests: Some(amounts("64Mi", "50m")),
+        limits: Some(amounts("128Mi", "200m")),
+        ..Default::default()
+    }
+}
+
+/// The restricted Pod Security Standard's container requirements; `read_only` where the image
+/// tolerates a read-only root filesystem (writable paths get emptyDirs).
+pub fn container_security(read_only: bool) -> SecurityContext {
+    SecurityContext {
+        allow_privilege_escalation: Some(false),
+        read_only_root_filesystem: Some(read_only),
+        run_as_non_root: Some(true),
+        capabilities: Some(Capabilities {
+            drop: Some(vec!["ALL".to_string()]),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+/// Runs the pod as the image's own unprivileged user, with volumes group-owned by it.
+pub fn pod_security(uid: i64, gid: i64) -> PodSecurityContext {
+    PodSecurityContext {
+        run_as_non_root: Some(true),
+        run_as_user: Some(uid),
+        run_as_group: Some(gid),
+        fs_group: Some(gid),
+        fs_group_change_policy: Some("OnRootMismatch".to_string()),
+        seccomp_profile: Some(SeccompProfile {
+            type_: "RuntimeDefault".to_string(),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+pub fn env(name: &str, value: impl Into<String>) -> EnvVar {
+    EnvVar {
+        name: name.to_string(),
+        value: Some(value.into()),
+        ..Default::default()
+    }
+}
+
+pub fn env_secret(name: &str, secret: &str, key: &str) -> EnvVar {
+    EnvVar {
+        name: name.to_string(),
+        value_from: Some(EnvVarSource {
+            secret_key_ref: Some(SecretKeySelector {
+                name: secret.to_string(),
+                key: key.to_string(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+pub fn env_field(name: &str, field_path: &str) -> EnvVar {
+    EnvVar {
+        name: name.to_string(),
+        value_from: Some(EnvVarSource {
+            field_ref: Some(k8s_openapi::api::core::v1::ObjectFieldSelector {
+                field_path: field_path.to_string(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+pub fn container_port(name: &str, port: i32) -> ContainerPort {
+    ContainerPort {
+        name: Some(name.to_string()),
+        container_port: port,
+        protocol: Some("TCP".to_string()),
+        ..Default::default()
+    }
+}
+
+pub fn service_port(name: &str, port: i32) -> ServicePort {
+    ServicePort {
+        name: Some(name.to_string()),
+        port,
+        target_port: Some(IntOrString::String(name.to_string())),
+        protocol: Some("TCP".to_string()),
+        ..Default::default()
+    }
+}
+
+pub fn empty_dir(name: &str, medium: Medium, size: &str) -> Volume {
+    Volume {
+        name: name.to_string(),
+        empty_dir: Some(EmptyDirVolumeSource {
+            medium: match medium {
+                Medium::Memory => Some("Memory".to_string()),
+                Medium::Disk => None,
+            },
+            size_limit: Some(q(size)),
+        }),
+        ..Default::default()
+    }
+}
+
+pub fn config_volume(name: &str, config_map: &str, mode: Option<i32>) -> Volume {
+    Volume {
+        name: name.to_string(),
+        config_map: Some(ConfigMapVolumeSource {
+            name: config_map.to_string(),
+            default_mode: mode,
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+pub fn mount(name: &str, path: &str, read_only: bool) -> VolumeMount {
+    VolumeMount {
+        name: name.to_string(),
+        mount_path: path.to_string(),
+        read_only: read_only.then_some(true),
+        ..Default::default()
+    }
+}
+
+pub fn exec_probe(command: &[&str], initial: i32, period: i32, failures: i32) -> Probe {
+    Probe {
+        exec: Some(ExecAction {
+            command: Some(command.iter().map(|s| s.to_string()).collect()),
+        }),
+        initial_delay_seconds: Some(initial),
+        period_seconds: Some(period),
+        timeout_seconds: Some(5),
+        failure_threshold: Some(failures),
+        ..Default::default()
+    }
+}
+
+pub fn tcp_probe(port: &str, initial: i32, period: i32, failures: i32) -> Probe {
+    Probe {
+        tcp_socket: Some(TCPSocketAction {
+            port: IntOrString::String(port.to_string()),
+            ..Default::default()
+        }),
+        initial_delay_seconds: Some(initial),
+        period_seconds: Some(period),
+        timeout_seconds: Some(5),
+        failure_threshold: Some(failures),
+        ..Default::default()
+    }
+}
+
+pub fn http_probe(path: &str, port: &str, initial: i32, period: i32, failures: i32) -> Probe {
+    Probe {
+        http_get: Some(HTTPGetAction {
+            path: Some(path.to_string()),
+            port: IntOrString::String(port.to_string()),
+            scheme: Some("HTTP".to_string()),
+            ..Default::default()
+        }),
+        initial_delay_seconds: Some(initial),
+        period_seconds: Some(period),
+        timeout_seconds: Some(5),
+        failure_threshold: Some(failures),
+        ..Default::default()
+    }
+}
+
+/// A component's data volume: an emptyDir in the pod (ephemeral) or a claim template
+/// (persistent). Returns the pod volume, if any, and the claim template, if any.
+pub fn data_volume(
+    name: &str,
+    storage: &EffectiveStorage,
+    labels: &Labels,
+) -> (Option<Volume>, Option<PersistentVolumeClaim>) {
+    match storage.mode {
+        crate::profile::StorageMode::Ephemeral => (
+            Some(empty_dir(name, storage.medium, storage.size.0.as_str())),
+            None,
+        ),
+        crate::profile::StorageMode::Persistent => (
+            None,
+            Some(PersistentVolumeClaim {
+                metadata: ObjectMeta {
+                    name: Some(name.to_string()),
+                    labels: Some(labels.clone()),
+                    ..Default::default()
+                },
+                spec: Some(PersistentVolumeClaimSpec {
+                    access_modes: Some(vec!["ReadWriteOnce".to_string()]),
+                    storage_class_name: storage.class.clone(),
+                    resources: Some(VolumeResourceRequirements {
+                        requests: Some(BTreeMap::from([(
+                            "storage".to_string(),
+                            q(storage.size.0.as_str()),
+                        )])),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }),
+        ),
+    }
+}
+
+/// A container with the fields every amctl container sets.
+pub fn container(name: &str, image: &str, res: ResourceRequirements, read_only: bool) -> Container {
+    Container {
+        name: name.to_string(),
+        image: Some(image.to_string()),
+        image_pull_policy: Some("IfNotPresent".to_string()),
+        resources: Some(res),
+        security_context: Some(container_security(read_only)),
+        ..Default::default()
+    }
+}
+
+/// A pod template with amctl's pod-level defaults.
+pub struct PodParts {
+    pub labels: Labels,
+    pub annotations: BTreeMap<String, String>,
+    pub service_account: String,
+    pub security: PodSecurityContext,
+    pub init_containers: Vec<Container>,
+    pub containers: Vec<Container>,
+    pub volumes: Vec<Volume>,
+    pub termination_grace_seconds: Option<i64>,
+}
+
+pub fn pod_template(p: PodParts) -> k8s_openapi::api::core::v1::PodTemplateSpec {
+    use k8s_openapi::api::core::v1::{PodSpec, PodTemplateSpec};
+    PodTemplateSpec {
+        metadata: Some(ObjectMeta {
+            labels: Some(p.labels),
+            annotations: (!p.annotations.is_empty()).then_some(p.annotations),
+            ..Default::default()
+        }),
+        spec: Some(PodSpec {
+            service_account_name: Some(p.service_account),
+            // The token is mounted only where the ServiceAccount allows it.
+            security_context: Some(p.security),
+            init_containers: (!p.init_containers.is_empty()).then_some(p.init_containers),
+            containers: p.containers,
+            volumes: (!p.volumes.is_empty()).then_some(p.volumes),
+            termination_grace_period_seconds: p.termination_grace_seconds,
+            enable_service_links: Some(false),
+            ..Default::default()
+        }),
+    }
+}
+
+pub fn label_selector(
+    selector: Labels,
+) -> k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector {
+    k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector {
+        match_labels: Some(selector),
+        ..Default::default()
+    }
+}
+
+pub struct StatefulSetParts {
+    pub meta: ObjectMeta,
+    pub selector: Labels,
+    pub replicas: u32,
+    pub service_name: String,
+    /// Start every pod at once: needed where peers must form a quorum before any is Ready.
+    pub parallel: bool,
+    pub template: k8s_openapi::api::core::v1::PodTemplateSpec,
+    pub claims: Vec<PersistentVolumeClaim>,
+}
+
+pub fn stateful_set(p: StatefulSetParts) -> k8s_openapi::api::apps::v1::StatefulSet {
+    use k8s_openapi::api::apps::v1::{
+        StatefulSet, StatefulSetPersistentVolumeClaimRetentionPolicy, StatefulSetSpec,
+    };
+    let has_claims = !p.claims.is_empty();
+    StatefulSet {
+        metadata: p.meta,
+        spec: Some(StatefulSetSpec {
+            replicas: Some(p.replicas as i32),
+            selector: label_selector(p.selector),
+            service_name: Some(p.service_name),
+            pod_management_policy: Some(
+                if p.parallel {
+                    "Parallel"
+                } else {
+                    "OrderedReady"
+                }
+                .to_string(),
+            ),
+            template: p.template,
+            // Data outlives the StatefulSet: deleting or scaling it down never deletes claims.
+            persistent_volume_claim_retention_policy: has_claims.then(|| {
+                StatefulSetPersistentVolumeClaimRetentionPolicy {
+                    when_deleted: Some("Retain".to_string()),
+                    when_scaled: Some("Retain".to_string()),
+                }
+            }),
+            volume_claim_templates: has_claims.then_some(p.claims),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+pub fn deployment(
+    meta: ObjectMeta,
+    selector: Labels,
+    replicas: Option<u32>,
+    template: k8s_openapi::api::core::v1::PodTemplateSpec,
+) -> k8s_openapi::api::apps::v1::Deployment {
+    use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec};
+    Deployment {
+        metadata: meta,
+        spec: Some(DeploymentSpec {
+            replicas: replicas.map(|r| r as i32),
+            selector: label_selector(selector),
+            template,
+            revision_history_limit: Some(5),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+/// A Service; `headless` for the stable per-pod DNS names of a StatefulSet.
+pub fn service(
+    meta: ObjectMeta,
+    selector: Labels,
+    ports: Vec<ServicePort>,
+    headless: bool,
+    type_: Option<&str>,
+) -> k8s_openapi::api::core::v1::Service {
+    use k8s_openapi::api::core::v1::{Service, ServiceSpec};
+    Service {
+        metadata: meta,
+        spec: Some(ServiceSpec {
+            selector: Some(selector),
+            ports: Some(ports),
+            cluster_ip: headless.then(|| "None".to_string()),
+            // Peers must find each other before they are Ready (quorum, mesh).
+            publish_not_ready_addresses: headless.then_some(true),
+            type_: type_.map(str::to_string),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
