@@ -28,6 +28,31 @@ pub enum Command {
     /// Prints one multi-document YAML stream in apply order, ready for `kubectl apply -f -`.
     #[command(after_help = EXIT_CODES)]
     Render(RenderCmd),
+
+    /// Print the resolved profile (after `extends` and `--set`) as TOML or JSON.
+    #[command(after_help = EXIT_CODES)]
+    Show(ShowCmd),
+}
+
+#[derive(Args, Debug)]
+pub struct ShowCmd {
+    /// Built-in profile name (demo, prod) or path to a profile TOML file.
+    #[arg(value_name = "PROFILE")]
+    pub profile: String,
+
+    /// Override a profile value (repeatable), as for `render`.
+    #[arg(long = "set", value_name = "KEY.PATH=VALUE")]
+    pub sets: Vec<String>,
+
+    /// Output format.
+    #[arg(short = 'o', long = "output", value_enum, default_value = "toml")]
+    pub output: ShowFormat,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum ShowFormat {
+    Toml,
+    Json,
 }
 
 /// Options shared by every command that loads a profile.
@@ -80,5 +105,13 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
             },
             out_dir: cmd.out_dir,
         })?),
+        Command::Show(cmd) => Ok(amctl::commands::show::run(
+            &cmd.profile,
+            &cmd.sets,
+            match cmd.output {
+                ShowFormat::Toml => amctl::commands::show::Format::Toml,
+                ShowFormat::Json => amctl::commands::show::Format::Json,
+            },
+        )?),
     }
 }

@@ -163,6 +163,19 @@ impl Ord for Quantity {
 
 fn unit_hint(text: &str, suffix: &str) -> String {
     let trimmed = suffix.trim_start();
+    if trimmed.len() != suffix.len() {
+        let number = text[..text.len() - suffix.len()].trim_end();
+        let fix = match trimmed.to_ascii_lowercase().as_str() {
+            "kb" | "kib" | "ki" | "k" => "Ki",
+            "mb" | "mib" | "mi" | "m" => "Mi",
+            "gb" | "gib" | "gi" | "g" => "Gi",
+            "tb" | "tib" | "ti" | "t" => "Ti",
+            _ => "Mi",
+        };
+        return format!(
+            "`{text}` is not a Kubernetes quantity: no space may stand between the number and the unit (did you mean `{number}{fix}`?)"
+        );
+    }
     let suggestion = match trimmed.to_ascii_lowercase().as_str() {
         "kb" | "kib" => Some("Ki"),
         "mb" | "mib" => Some("Mi"),

@@ -1,3 +1,4 @@
 //! One module per user action, over the shared pipeline.
 
 pub mod render;
+pub mod show;

@@ -191,16 +191,21 @@ fn strip_extends(tree: &mut Node) {
 }
 
 /// Loads `origin` and everything it extends, parents first; `chain` detects cycles.
-fn load_chain(origin: Origin, chain: &mut Vec<Origin>, from: Option<&Loc>) -> Result<Node, Error> {
+/// `chain` holds (identity, as shown) of the profiles being loaded, to detect cycles.
+fn load_chain(
+    origin: Origin,
+    chain: &mut Vec<(Origin, String)>,
+    from: Option<&Loc>,
+) -> Result<Node, Error> {
     let identity = match &origin {
         Origin::File(p) => Origin::File(p.canonicalize().unwrap_or_else(|_| p.clone())),
         b => b.clone(),
     };
-    if chain.contains(&identity) {
+    if chain.iter().any(|(id, _)| *id == identity) {
         let cycle: Vec<String> = chain
             .iter()
-            .chain(std::iter::once(&identity))
-            .map(Origin::display)
+            .map(|(_, shown)| shown.clone())
+            .chain(std::iter::once(origin.display()))
             .collect();
         return Err(
             InputError::new(format!("`extends` forms a cycle: {}", cycle.join(" → ")))
@@ -212,7 +217,7 @@ fn load_chain(origin: Origin, chain: &mut Vec<Origin>, from: Option<&Loc>) -> Re
     }
     let source = read(&origin)?;
     let mut tree = parse(&source)?;
-    chain.push(identity);
+    chain.push((identity, origin.display()));
     if let Some((parent, at)) = extends_of(&tree)? {
         let parent_origin = if builtin(&parent).is_some() {
             Origin::Builtin(parent.clone())
@@ -492,7 +497,7 @@ fn de_error(e: DeError) -> Error {
         message = format!("{message} in {where_}");
         help.push("every profile must set it (directly or through `extends`); see the README's profile reference".into());
     } else if !path.is_empty() {
-        message = format!("`{path}`: {message}");
+        message = format!("`{path}`: {}", plain_types(&message));
     }
     if let (Some(word), Some(expected)) = (&e.unknown, e.expected) {
         match did_you_mean(word, expected.iter().copied()) {
@@ -512,4 +517,22 @@ fn de_error(e: DeError) -> Error {
     let mut err = InputError::new(message).at(e.at).key(path);
     err.help = help;
     err.into()
+}
+
+/// serde names Rust types; a profile author thinks in TOML values.
+fn plain_types(message: &str) -> String {
+    let mut m = message.to_string();
+    for (rust, plain) in [
+        ("expected u32", "expected a whole number (0 or more)"),
+        ("expected u64", "expected a whole number (0 or more)"),
+        ("expected f64", "expected a number"),
+        ("expected a boolean", "expected true or false"),
+        ("expected a string", "expected a string (in quotes)"),
+        ("expected a sequence", "expected a list ([...])"),
+        ("invalid type: map", "invalid type: table"),
+        ("invalid type: sequence", "invalid type: list"),
+    ] {
+        m = m.replace(rust, plain);
+    }
+    m
 }
