@@ -50,7 +50,11 @@ mod tempdir {
 fn input_error(args: &[&str]) -> String {
     let out = amctl().args(args).output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert_eq!(out.status.code(), Some(2), "args {args:?}\nstderr: {stderr}");
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "args {args:?}\nstderr: {stderr}"
+    );
     assert!(out.stdout.is_empty(), "stdout must stay empty on error");
     assert!(!stderr.contains("panicked"), "{stderr}");
     stderr
@@ -82,7 +86,11 @@ fn malformed_toml_points_at_line_and_column() {
 #[test]
 fn unknown_key_suggests_the_right_one() {
     let d = tmp();
-    let p = profile(d.path(), "typo.toml", "extends = \"demo\"\n[kafka]\nbrokerz = 3\n");
+    let p = profile(
+        d.path(),
+        "typo.toml",
+        "extends = \"demo\"\n[kafka]\nbrokerz = 3\n",
+    );
     let err = input_error(&["render", &p]);
     assert!(err.contains("unknown key `brokerz` in [kafka]"), "{err}");
     assert!(err.contains("typo.toml:3:1"), "{err}");
@@ -92,9 +100,16 @@ fn unknown_key_suggests_the_right_one() {
 #[test]
 fn unknown_top_level_table_is_named() {
     let d = tmp();
-    let p = profile(d.path(), "t.toml", "extends = \"demo\"\n[kafak]\nbrokers = 3\n");
+    let p = profile(
+        d.path(),
+        "t.toml",
+        "extends = \"demo\"\n[kafak]\nbrokers = 3\n",
+    );
     let err = input_error(&["render", &p]);
-    assert!(err.contains("unknown key `kafak` at the top level"), "{err}");
+    assert!(
+        err.contains("unknown key `kafak` at the top level"),
+        "{err}"
+    );
     assert!(err.contains("did you mean `kafka`?"), "{err}");
     assert!(err.contains("t.toml:2:2"), "{err}");
 }
@@ -102,7 +117,11 @@ fn unknown_top_level_table_is_named() {
 #[test]
 fn wrong_type_names_key_and_expectation() {
     let d = tmp();
-    let p = profile(d.path(), "t.toml", "extends = \"demo\"\n[kafka]\nbrokers = \"three\"\n");
+    let p = profile(
+        d.path(),
+        "t.toml",
+        "extends = \"demo\"\n[kafka]\nbrokers = \"three\"\n",
+    );
     let err = input_error(&["render", &p]);
     assert!(err.contains("`kafka.brokers`"), "{err}");
     assert!(err.contains("expected a whole number"), "{err}");
@@ -170,11 +189,7 @@ fn cyclic_extends_is_an_error() {
 #[test]
 fn missing_key_is_reported_with_its_table() {
     let d = tmp();
-    let text = amctl()
-        .args(["show", "demo"])
-        .output()
-        .unwrap()
-        .stdout;
+    let text = amctl().args(["show", "demo"]).output().unwrap().stdout;
     let full = String::from_utf8(text).unwrap();
     // Drop one required key from a complete profile.
     let without = full.replace("brokers = 1\n", "");
@@ -200,11 +215,20 @@ fn set_overrides_are_typed_by_the_schema() {
         .output()
         .unwrap();
     assert!(out.status.success());
-    assert!(String::from_utf8(out.stdout).unwrap().contains("segment-api:1.5\n"));
+    assert!(
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .contains("segment-api:1.5\n")
+    );
 
     // Named list items.
     let out = amctl()
-        .args(["show", "demo", "--set", "api.services[profile-api].replicas=2"])
+        .args([
+            "show",
+            "demo",
+            "--set",
+            "api.services[profile-api].replicas=2",
+        ])
         .output()
         .unwrap();
     assert!(out.status.success());
@@ -289,7 +313,10 @@ fn out_dir_is_written_atomically_and_refuses_foreign_dirs() {
         out.to_str().unwrap(),
     ]);
     assert!(err.contains("kafka.brokers"));
-    assert_eq!(before, std::fs::read_to_string(out.join("kustomization.yaml")).unwrap());
+    assert_eq!(
+        before,
+        std::fs::read_to_string(out.join("kustomization.yaml")).unwrap()
+    );
 
     // A directory of someone else's files is not ours to replace.
     let foreign = d.path().join("mine");
@@ -306,7 +333,10 @@ fn out_dir_is_written_atomically_and_refuses_foreign_dirs() {
 
 #[test]
 fn json_output_is_a_v1_list() {
-    let out = amctl().args(["render", "demo", "-o", "json"]).output().unwrap();
+    let out = amctl()
+        .args(["render", "demo", "-o", "json"])
+        .output()
+        .unwrap();
     assert!(out.status.success());
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["apiVersion"], "v1");

@@ -73,19 +73,36 @@ fn every_container_is_sized_and_locked_down() {
             for c in all {
                 let r = c.resources.as_ref().unwrap();
                 for side in [r.requests.as_ref().unwrap(), r.limits.as_ref().unwrap()] {
-                    assert!(side.contains_key("cpu") && side.contains_key("memory"), "{name}/{}", c.name);
+                    assert!(
+                        side.contains_key("cpu") && side.contains_key("memory"),
+                        "{name}/{}",
+                        c.name
+                    );
                 }
                 let sc = c.security_context.as_ref().unwrap();
-                assert_eq!(sc.allow_privilege_escalation, Some(false), "{name}/{}", c.name);
+                assert_eq!(
+                    sc.allow_privilege_escalation,
+                    Some(false),
+                    "{name}/{}",
+                    c.name
+                );
                 assert_eq!(
                     sc.capabilities.as_ref().unwrap().drop.as_deref(),
                     Some(&["ALL".to_string()][..]),
                     "{name}/{}",
                     c.name
                 );
-                assert_eq!(sc.read_only_root_filesystem, Some(true), "{name}/{}", c.name);
+                assert_eq!(
+                    sc.read_only_root_filesystem,
+                    Some(true),
+                    "{name}/{}",
+                    c.name
+                );
                 let image = c.image.as_deref().unwrap();
-                assert!(image.contains(':') && !image.ends_with(":latest"), "{image}");
+                assert!(
+                    image.contains(':') && !image.ends_with(":latest"),
+                    "{image}"
+                );
             }
         }
     }
@@ -109,15 +126,28 @@ fn a_config_change_changes_the_checksum_and_nothing_else_does() {
         templates(b)
             .into_iter()
             .find(|(n, _)| *n == name)
-            .and_then(|(_, t)| t.metadata.as_ref()?.annotations.as_ref()?.get(CHECKSUM_ANNOTATION).cloned())
+            .and_then(|(_, t)| {
+                t.metadata
+                    .as_ref()?
+                    .annotations
+                    .as_ref()?
+                    .get(CHECKSUM_ANNOTATION)
+                    .cloned()
+            })
             .unwrap()
     };
     let base = bundle("demo", &[]);
     let more_conns = bundle("demo", &["postgres.max_connections=30"]);
     let more_replicas = bundle("demo", &["api.replicas=2"]);
-    assert_ne!(checksum(&base, "postgres"), checksum(&more_conns, "postgres"));
+    assert_ne!(
+        checksum(&base, "postgres"),
+        checksum(&more_conns, "postgres")
+    );
     assert_eq!(checksum(&base, "kafka"), checksum(&more_conns, "kafka"));
-    assert_eq!(checksum(&base, "segment-api"), checksum(&more_replicas, "segment-api"));
+    assert_eq!(
+        checksum(&base, "segment-api"),
+        checksum(&more_replicas, "segment-api")
+    );
 }
 
 #[test]
@@ -138,14 +168,29 @@ fn storage_mode_switches_between_empty_dir_and_claims() {
     assert!(spec.volume_claim_templates.is_none());
     let vols = spec.template.spec.unwrap().volumes.unwrap();
     let data = vols.iter().find(|v| v.name == "data").unwrap();
-    assert_eq!(data.empty_dir.as_ref().unwrap().size_limit.as_ref().unwrap().0, "1Gi");
+    assert_eq!(
+        data.empty_dir
+            .as_ref()
+            .unwrap()
+            .size_limit
+            .as_ref()
+            .unwrap()
+            .0,
+        "1Gi"
+    );
     let p = sts(&prod, "postgres").spec.unwrap();
     let claim = &p.volume_claim_templates.unwrap()[0];
     let cs = claim.spec.as_ref().unwrap();
     assert_eq!(cs.storage_class_name.as_deref(), Some("fast-ssd"));
-    assert_eq!(cs.resources.as_ref().unwrap().requests.as_ref().unwrap()["storage"].0, "1Ti");
     assert_eq!(
-        p.persistent_volume_claim_retention_policy.unwrap().when_deleted.as_deref(),
+        cs.resources.as_ref().unwrap().requests.as_ref().unwrap()["storage"].0,
+        "1Ti"
+    );
+    assert_eq!(
+        p.persistent_volume_claim_retention_policy
+            .unwrap()
+            .when_deleted
+            .as_deref(),
         Some("Retain")
     );
 }
@@ -162,7 +207,11 @@ fn kafka_voters_and_aerospike_seeds_list_every_pod() {
             "mesh-seed-address-port aerospike-{i}.aerospike-headless.audience-manager.svc 3002"
         )));
     }
-    assert!(!yaml.lines().any(|l| l.trim_start().starts_with("memory-size")));
+    assert!(
+        !yaml
+            .lines()
+            .any(|l| l.trim_start().starts_with("memory-size"))
+    );
 }
 
 #[test]
@@ -183,7 +232,15 @@ uses = ["kafka"]
     assert_eq!(p.kafka.brokers, 5);
     assert_eq!(p.kafka.heap_opts, "-Xmx8g -Xms8g", "inherited");
     let names: Vec<&str> = p.api.services.iter().map(|s| s.name.as_str()).collect();
-    assert_eq!(names, ["segment-api", "profile-api", "ingestion-api", "activation-api"]);
+    assert_eq!(
+        names,
+        [
+            "segment-api",
+            "profile-api",
+            "ingestion-api",
+            "activation-api"
+        ]
+    );
     assert_eq!(p.api.services[0].replicas, Some(7));
     assert_eq!(p.api.services[0].uses.len(), 2, "inherited from prod");
 }

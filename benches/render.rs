@@ -1,0 +1,27 @@
+//! Criterion benchmarks of the pipeline stages: load (parse + merge + type), render (Bundle),
+//! emit (YAML stream). Run: cargo bench --bench render
+use amctl::profile::{LoadOptions, load};
+use amctl::render::{RenderOptions, render};
+use criterion::{Criterion, criterion_group, criterion_main};
+use std::hint::black_box;
+
+fn pipeline(c: &mut Criterion) {
+    let opts = LoadOptions::default();
+    for name in ["demo", "prod"] {
+        c.bench_function(&format!("load {name}"), |b| {
+            b.iter(|| load(black_box(name), &opts).unwrap())
+        });
+        let loaded = load(name, &opts).unwrap();
+        let ropts = RenderOptions::default();
+        c.bench_function(&format!("render {name}"), |b| {
+            b.iter(|| render(black_box(&loaded.profile), &ropts).unwrap())
+        });
+        let bundle = render(&loaded.profile, &ropts).unwrap();
+        c.bench_function(&format!("emit yaml {name}"), |b| {
+            b.iter(|| black_box(&bundle).to_yaml().unwrap())
+        });
+    }
+}
+
+criterion_group!(benches, pipeline);
+criterion_main!(benches);

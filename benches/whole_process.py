@@ -1,0 +1,67 @@
+#!/usr/bin/env python3
+"""Whole-process benchmark: wall time (median, p90) and peak RSS of amctl commands.
+
+Usage: python3 benches/whole_process.py [path/to/amctl] [--runs N]
+
+Each command runs N times after 3 warm-up runs, output to /dev/null. Peak RSS is the largest
+maximum resident set of 5 runs under GNU time (`/usr/bin/time -f %M`, Debian package `time`):
+measuring it from this Python process would count Python's own pages, inherited by the fork. For scale, `cat` of the same
+output is timed too: a process that does nothing but write the bytes.
+"""
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+args = [a for a in sys.argv[1:] if not a.startswith("--")]
+amctl = os.path.abspath(args[0] if args else "target/release/amctl")
+runs = 200
+if "--runs" in sys.argv:
+    runs = int(sys.argv[sys.argv.index("--runs") + 1])
+
+
+def measure(cmd):
+    times, peak = [], 0
+    for i in range(runs + 3):
+        start = time.perf_counter()
+        pid = os.posix_spawn(cmd[0], cmd, os.environ,
+                             file_actions=[(os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_WRONLY, 0)])
+        _, status, usage = os.wait4(pid, 0)
+        elapsed = time.perf_counter() - start
+        if os.waitstatus_to_exitcode(status) not in (0, 1):
+            sys.exit(f"{' '.join(cmd)} failed with {status}")
+        if i >= 3:
+            times.append(elapsed)
+    times.sort()
+    if os.path.exists("/usr/bin/time"):
+        for _ in range(5):
+            r = subprocess.run(["/usr/bin/time", "-f", "%M"] + cmd, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE, text=True)
+            peak = max(peak, int(r.stderr.strip().splitlines()[-1]))
+    return statistics.median(times) * 1000, times[int(len(times) * 0.9)] * 1000, peak / 1024
+
+
+def row(label, cmd):
+    med, p90, rss = measure(cmd)
+    print(f"| {label:<34} | {med:8.2f} | {p90:8.2f} | {rss:8.1f} |")
+    return med
+
+
+with tempfile.TemporaryDirectory() as tmp:
+    rendered = os.path.join(tmp, "prod.yaml")
+    with open(rendered, "w") as f:
+        subprocess.run([amctl, "render", "prod"], stdout=f, check=True)
+    cat = "/bin/cat"
+    print(f"runs per command: {runs}; output of render prod: {os.path.getsize(rendered)} bytes\n")
+    print("| command                            | median ms | p90 ms | peak RSS MiB |")
+    print("|------------------------------------|----------:|-------:|-------------:|")
+    row("amctl render demo", [amctl, "render", "demo"])
+    render = row("amctl render prod", [amctl, "render", "prod"])
+    row("amctl render prod -o json", [amctl, "render", "prod", "-o", "json"])
+    extra = [l.split("=", 1) for l in os.environ.get("AMCTL_BENCH_EXTRA", "").split(";") if "=" in l]
+    for label, command in extra:
+        row(label, [amctl] + command.split())
+    catted = row("cat of render prod's output", [cat, rendered])
+    print(f"\nrender prod / cat: {render / catted:.1f}x")
