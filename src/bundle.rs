@@ -7,6 +7,7 @@ use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Service, ServiceAccount};
 use k8s_openapi::api::networking::v1::Ingress;
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Serialize;
@@ -25,6 +26,7 @@ pub enum Object {
     Deployment(Deployment),
     Job(Job),
     HorizontalPodAutoscaler(HorizontalPodAutoscaler),
+    PodDisruptionBudget(PodDisruptionBudget),
     Ingress(Ingress),
 }
 
@@ -41,6 +43,7 @@ impl Object {
             Object::Deployment(_) => "Deployment",
             Object::Job(_) => "Job",
             Object::HorizontalPodAutoscaler(_) => "HorizontalPodAutoscaler",
+            Object::PodDisruptionBudget(_) => "PodDisruptionBudget",
             Object::Ingress(_) => "Ingress",
         }
     }
@@ -57,6 +60,7 @@ impl Object {
             Object::Deployment(o) => &o.metadata,
             Object::Job(o) => &o.metadata,
             Object::HorizontalPodAutoscaler(o) => &o.metadata,
+            Object::PodDisruptionBudget(o) => &o.metadata,
             Object::Ingress(o) => &o.metadata,
         }
     }
@@ -77,7 +81,7 @@ impl Object {
             Object::Service(_) => 5,
             Object::StatefulSet(_) | Object::Deployment(_) => 6,
             Object::Job(_) => 7,
-            Object::HorizontalPodAutoscaler(_) => 8,
+            Object::HorizontalPodAutoscaler(_) | Object::PodDisruptionBudget(_) => 8,
             Object::Ingress(_) => 9,
         }
     }

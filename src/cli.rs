@@ -29,9 +29,56 @@ pub enum Command {
     #[command(after_help = EXIT_CODES)]
     Render(RenderCmd),
 
+    /// Check a profile: budgets against the nodes, and every layer against the next.
+    ///
+    /// Human output: a budget table on stdout, findings on stderr. Exit 0 when valid (warnings
+    /// allowed unless --strict), 1 when invalid, 2 on usage or input errors.
+    #[command(after_help = EXIT_CODES)]
+    Validate(ValidateCmd),
+
     /// Print the resolved profile (after `extends` and `--set`) as TOML or JSON.
     #[command(after_help = EXIT_CODES)]
     Show(ShowCmd),
+}
+
+#[derive(Args, Debug)]
+pub struct ValidateCmd {
+    /// Built-in profile name or path; with --all, any number of files and directories.
+    #[arg(value_name = "PROFILE", required = true, num_args = 1..)]
+    pub profiles: Vec<String>,
+
+    /// Validate every profile given (directories expand to their *.toml files).
+    #[arg(long)]
+    pub all: bool,
+
+    /// Namespace to render into while checking.
+    #[arg(short = 'n', long, default_value = DEFAULT_NAMESPACE, value_name = "NAMESPACE")]
+    pub namespace: String,
+
+    /// Override a profile value (repeatable), as for `render`.
+    #[arg(long = "set", value_name = "KEY.PATH=VALUE")]
+    pub sets: Vec<String>,
+
+    /// Output: human (table + findings), json (schema amctl.validate/v1), or github annotations.
+    #[arg(
+        short = 'o',
+        long = "output",
+        alias = "format",
+        value_enum,
+        default_value = "human"
+    )]
+    pub output: ValidateFormat,
+
+    /// Treat warnings as errors (exit 1).
+    #[arg(long)]
+    pub strict: bool,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum ValidateFormat {
+    Human,
+    Json,
+    Github,
 }
 
 #[derive(Args, Debug)]
@@ -91,6 +138,10 @@ pub struct RenderCmd {
     /// instead of printing.
     #[arg(long, value_name = "DIR")]
     pub out_dir: Option<PathBuf>,
+
+    /// Render even if validation finds errors (they are still printed, loudly).
+    #[arg(long)]
+    pub skip_validation: bool,
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<i32> {
@@ -104,7 +155,23 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
                 OutputFormat::Json => Format::Json,
             },
             out_dir: cmd.out_dir,
+            skip_validation: cmd.skip_validation,
         })?),
+        Command::Validate(cmd) => {
+            use amctl::commands::validate::{Format, ValidateArgs, run};
+            Ok(run(&ValidateArgs {
+                profiles: cmd.profiles,
+                all: cmd.all,
+                namespace: cmd.namespace,
+                sets: cmd.sets,
+                format: match cmd.output {
+                    ValidateFormat::Human => Format::Human,
+                    ValidateFormat::Json => Format::Json,
+                    ValidateFormat::Github => Format::Github,
+                },
+                strict: cmd.strict,
+            })?)
+        }
         Command::Show(cmd) => Ok(amctl::commands::show::run(
             &cmd.profile,
             &cmd.sets,

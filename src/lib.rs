@@ -8,10 +8,12 @@ pub mod bundle;
 pub mod commands;
 pub mod components;
 pub mod error;
+pub mod model;
 pub mod output;
 pub mod profile;
 pub mod render;
 pub mod source;
 pub mod units;
+pub mod validate;
 
 pub use error::{Error, exit};

@@ -202,12 +202,12 @@ fn missing_key_is_reported_with_its_table() {
 #[test]
 fn set_overrides_are_typed_by_the_schema() {
     let out = amctl()
-        .args(["render", "demo", "--set", "kafka.brokers=3"])
+        .args(["render", "prod", "--set", "kafka.brokers=5"])
         .output()
         .unwrap();
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).unwrap();
-    assert!(text.contains("2@kafka-2.kafka-headless.audience-manager.svc:9093"));
+    assert!(text.contains("4@kafka-4.kafka-headless.audience-manager.svc:9093"));
 
     // A string-typed key takes a value TOML would read as a number.
     let out = amctl()

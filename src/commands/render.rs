@@ -4,6 +4,9 @@ use crate::error::Error;
 use crate::output;
 use crate::profile::{self, LoadOptions, Loaded};
 use crate::render::{self, RenderOptions};
+use crate::validate::report::{Style, human_findings};
+use crate::validate::{Finding, Severity, count, validate};
+use std::io::IsTerminal;
 use std::path::PathBuf;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -19,6 +22,8 @@ pub struct RenderArgs {
     pub sets: Vec<String>,
     pub format: Format,
     pub out_dir: Option<PathBuf>,
+    /// Render even when validation finds errors (loudly).
+    pub skip_validation: bool,
 }
 
 /// Loads a profile and checks the namespace: the shared front half of every command.
@@ -42,6 +47,38 @@ pub fn run(args: &RenderArgs) -> Result<i32, Error> {
             namespace: args.namespace.clone(),
         },
     )?;
+    // The same rules as `amctl validate`: a profile with errors is not rendered.
+    let findings = validate(&loaded, &bundle);
+    let errors = count(&findings, Severity::Error);
+    let warnings = count(&findings, Severity::Warning);
+    if errors > 0 {
+        let style = Style::for_stream(std::io::stderr().is_terminal());
+        let shown: Vec<Finding> = findings
+            .iter()
+            .filter(|f| f.severity == Severity::Error)
+            .cloned()
+            .collect();
+        if args.skip_validation {
+            eprintln!(
+                "{}: --skip-validation: rendering `{}` despite {errors} validation error(s); these manifests are expected to fail on the cluster:",
+                style.paint("1;31", "WARNING"),
+                args.profile
+            );
+            eprint!("{}", human_findings(&shown, style));
+        } else {
+            eprint!("{}", human_findings(&shown, style));
+            eprintln!(
+                "error: `{}` has {errors} validation error(s); nothing was rendered (fix them, or pass --skip-validation to render anyway)",
+                args.profile
+            );
+            return Ok(crate::exit::INVALID);
+        }
+    } else if warnings > 0 {
+        eprintln!(
+            "amctl: {warnings} warning(s); `amctl validate {}` explains them",
+            args.profile
+        );
+    }
     match (&args.out_dir, args.format) {
         (Some(dir), Format::Yaml) => output::write_dir(dir, &bundle.to_files()?)?,
         (Some(_), Format::Json) => {

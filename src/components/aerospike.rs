@@ -307,6 +307,271 @@ pub fn render(ctx: &Ctx, bundle: &mut Bundle) -> Result<(), Error> {
     Ok(())
 }
 
+
+/// Process memory Aerospike needs besides namespace data and indexes.
+pub const BASELINE: u64 = 256 << 20;
+/// Bytes of primary index per record copy.
+pub const INDEX_ENTRY: u64 = 64;
+const DEFAULT_INDEX_STAGE: u64 = 1 << 30;
+
+/// Per node: in-memory data, primary index (allocated in whole stages, the first one at start),
+/// and the process baseline.
+pub fn memory_breakdown(a: &crate::profile::Aerospike) -> BTreeMap<String, u64> {
+    let nodes = u64::from(a.replicas.max(1));
+    let mut data = 0;
+    let mut index = 0;
+    for n in &a.namespaces {
+        if n.storage_engine == AsStorageEngine::Memory {
+            // A legacy memory-size stands for the data it was meant to hold.
+            data += n
+                .data_size
+                .as_ref()
+                .or(n.memory_size.as_ref())
+                .map(|s| s.bytes)
+                .unwrap_or(0);
+        }
+        let stage = n
+            .index_stage_size
+            .as_ref()
+            .map(|s| s.bytes)
+            .unwrap_or(DEFAULT_INDEX_STAGE);
+        let copies = n
+            .expected_records
+            .saturating_mul(u64::from(n.replication_factor.max(1)));
+        let bytes = (copies.saturating_mul(INDEX_ENTRY)).div_ceil(nodes);
+        index += bytes.div_ceil(stage).max(1) * stage;
+    }
+    BTreeMap::from([
+        ("data".into(), data),
+        ("primary_index".into(), index),
+        ("baseline".into(), BASELINE),
+    ])
+}
+
+pub fn check(cx: &crate::validate::Check) {
+    use crate::model::mib;
+    let a = &cx.profile.aerospike;
+    let Ok(server) = Server::from_image(&a.image) else {
+        return; // the structural check already refused it
+    };
+    let v = server
+        .version
+        .iter()
+        .map(u32::to_string)
+        .collect::<Vec<_>>()
+        .join(".");
+    if !server.at_least(&[7, 0]) {
+        cx.error(
+            "aerospike.version",
+            "aerospike.image",
+            format!("Aerospike {v} predates the 7.0 storage model amctl renders (`storage-engine memory {{ data-size }}`)"),
+            "pin a 7.x or 8.x server, e.g. aerospike/aerospike-server:8.0.0.10_1",
+        );
+        return;
+    }
+    if a.replicas == 0 {
+        cx.error(
+            "aerospike.replicas",
+            "aerospike.replicas",
+            "aerospike.replicas is 0",
+            "set at least 1",
+        );
+        return;
+    }
+    let ce = server.edition == Edition::Community;
+    if a.namespaces.is_empty() {
+        cx.error(
+            "aerospike.namespaces.none",
+            "aerospike.namespaces",
+            "no Aerospike namespace is defined: the server refuses to start",
+            "add one [[aerospike.namespaces]]",
+        );
+    }
+    if a.namespaces.len() > server.max_namespaces() {
+        cx.error(
+            "aerospike.namespaces.edition",
+            "aerospike.namespaces",
+            format!(
+                "{} namespaces, but Aerospike {} Edition allows at most {}: a third namespace stops the server (\"too many namespaces\")",
+                a.namespaces.len(),
+                if ce { "Community" } else { "Enterprise" },
+                server.max_namespaces()
+            ),
+            "keep at most 2 namespaces and separate data with sets inside them (list them in `sets`), or use the aerospike-server-enterprise image with a feature key",
+        );
+    }
+    if ce && a.feature_key_secret.is_some() {
+        cx.error(
+            "aerospike.enterprise-only",
+            "aerospike.feature_key_secret",
+            "feature-key-file is an Enterprise setting; Community Edition refuses it",
+            "remove feature_key_secret, or use the aerospike-server-enterprise image",
+        );
+    }
+    if !ce && a.feature_key_secret.is_none() {
+        cx.error(
+            "aerospike.feature-key",
+            "aerospike.image",
+            "Aerospike Enterprise Edition needs a feature-key file to start",
+            "set aerospike.feature_key_secret to a Secret holding features.conf",
+        );
+    }
+    let min_data = server.min_data_size();
+    let mut device_bytes = 0u64;
+    for (i, n) in a.namespaces.iter().enumerate() {
+        let key = |field: &str| format!("aerospike.namespaces[{i}].{field}");
+        if n.memory_size.is_some() {
+            cx.error(
+                "aerospike.config.obsolete",
+                &key("memory_size"),
+                format!("namespace `{}`: `memory-size` is obsolete since Aerospike 7.0; server {v} refuses to start (\"'memory-size' is obsolete\")", n.name),
+                match n.storage_engine {
+                    AsStorageEngine::Memory => "use storage_engine = \"memory\" with data_size (e.g. data_size = \"512M\")",
+                    AsStorageEngine::Device => "drop memory_size: a device namespace keeps only its index in memory (size it with index_stage_size and expected_records)",
+                },
+            );
+        }
+        if let (AsStorageEngine::Memory, Some(ms), None) =
+            (n.storage_engine, &n.memory_size, &n.data_size)
+            && ms.bytes < min_data
+        {
+            cx.error(
+                "aerospike.data-size.minimum",
+                &key("memory_size"),
+                format!(
+                    "namespace `{}`: even rewritten as `data-size {}`, {} is below server {v}'s minimum data-size of {}",
+                    n.name,
+                    ms,
+                    ms,
+                    mib(min_data)
+                ),
+                format!("use data_size = \"{}M\" or more (or pin a server whose minimum is lower: 7.1.0.10+ and 8.0 accept 256M)", min_data >> 20),
+            );
+        }
+        if n.data_in_memory.is_some() {
+            cx.error(
+                "aerospike.config.obsolete",
+                &key("data_in_memory"),
+                format!("namespace `{}`: `data-in-memory` is obsolete since Aerospike 7.0; server {v} refuses to start", n.name),
+                "for data in RAM backed by a file use storage_engine = \"memory\" with a file; for SSD with the index in RAM drop data_in_memory",
+            );
+        }
+        if n.replication_factor == 0 {
+            cx.error(
+                "aerospike.replication-factor",
+                &key("replication_factor"),
+                format!("namespace `{}`: replication-factor 0", n.name),
+                "use at least 1",
+            );
+        } else if n.replication_factor > a.replicas {
+            cx.error(
+                "aerospike.replication-factor",
+                &key("replication_factor"),
+                format!(
+                    "namespace `{}`: replication-factor {} needs {} nodes, but the cluster has {}",
+                    n.name, n.replication_factor, n.replication_factor, a.replicas
+                ),
+                format!("lower it to {} or raise aerospike.replicas", a.replicas),
+            );
+        } else if ce && n.replication_factor > 8 {
+            cx.error(
+                "aerospike.replication-factor",
+                &key("replication_factor"),
+                "Community Edition caps replication-factor at 8",
+                "use 8 or less",
+            );
+        }
+        match n.storage_engine {
+            AsStorageEngine::Memory => match &n.data_size {
+                None if n.memory_size.is_none() => cx.error(
+                    "aerospike.storage.size",
+                    &key("data_size"),
+                    format!("namespace `{}`: storage-engine memory needs a data-size", n.name),
+                    format!("set data_size, at least {}", mib(min_data)),
+                ),
+                Some(ds) if ds.bytes < min_data => cx.error(
+                    "aerospike.data-size.minimum",
+                    &key("data_size"),
+                    format!("namespace `{}`: data-size {} is below server {v}'s minimum of {}: the server refuses to start", n.name, ds, mib(min_data)),
+                    format!("use data_size = \"{}M\" or more", min_data >> 20),
+                ),
+                _ => {}
+            },
+            AsStorageEngine::Device => match &n.filesize {
+                None => cx.error(
+                    "aerospike.storage.size",
+                    &key("filesize"),
+                    format!("namespace `{}`: a storage file needs a filesize", n.name),
+                    "set filesize, e.g. \"100G\"",
+                ),
+                Some(fs) if fs.bytes < 128 << 20 => cx.error(
+                    "aerospike.data-size.minimum",
+                    &key("filesize"),
+                    format!("namespace `{}`: filesize {} is below the minimum of 128 MiB", n.name, fs),
+                    "use filesize = \"128M\" or more",
+                ),
+                Some(fs) => device_bytes += fs.bytes,
+            },
+        }
+        if let Some(stage) = &n.index_stage_size {
+            let ok =
+                (128 << 20..=16u64 << 30).contains(&stage.bytes) && stage.bytes.is_power_of_two();
+            if !ok {
+                cx.error(
+                    "aerospike.index-stage-size",
+                    &key("index_stage_size"),
+                    format!("namespace `{}`: index-stage-size {} must be a power of 2 between 128M and 16G", n.name, stage),
+                    "use 128M, 256M, 512M, 1G, ...",
+                );
+            }
+        }
+        if n.default_ttl > 0 && n.nsup_period == 0 {
+            cx.error(
+                "aerospike.ttl.nsup",
+                &key("nsup_period"),
+                format!("namespace `{}`: default-ttl {} without nsup-period: the server refuses to start (records would never expire)", n.name, n.default_ttl),
+                "set nsup_period (e.g. 120 seconds) or default_ttl = 0",
+            );
+        }
+    }
+    if device_bytes > 0 {
+        match &a.storage {
+            None => cx.error(
+                "aerospike.storage.volume",
+                "aerospike.storage",
+                "device namespaces store their files on a data volume, but aerospike.storage is not set (the root filesystem is read-only)",
+                "set aerospike.storage = { size = ... } at least the sum of the filesizes",
+            ),
+            Some(st) if (st.size.bytes().max(0) as u64) < device_bytes => cx.error(
+                "aerospike.storage.volume",
+                "aerospike.storage.size",
+                format!("the namespace files need {} but the data volume is {}", mib(device_bytes), st.size),
+                format!("raise aerospike.storage.size to at least {}Gi", device_bytes.div_ceil(1 << 30)),
+            ),
+            _ => {}
+        }
+    }
+    let terms = memory_breakdown(a);
+    let need: u64 = terms.values().sum();
+    let limit = a.resources.limits.memory.bytes().max(0) as u64;
+    if need > limit {
+        cx.error(
+            "aerospike.memory",
+            "aerospike.resources.limits.memory",
+            format!(
+                "each Aerospike node needs {}: in-memory data {} + primary index {} (64 B × expected records × RF ÷ nodes, in whole index stages) + process baseline {}, more than its {} limit{}",
+                mib(need),
+                mib(terms["data"]),
+                mib(terms["primary_index"]),
+                mib(BASELINE),
+                a.resources.limits.memory,
+                if server.at_least(&[8, 1, 2]) { "" } else { "; before 8.1.2 the server does not see the cgroup limit and is OOMKilled instead of refusing writes" }
+            ),
+            format!("raise resources.limits.memory to {}Mi, or lower data_size, index_stage_size or expected_records", need.div_ceil(1 << 20)),
+        );
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

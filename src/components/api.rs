@@ -294,3 +294,121 @@ pub fn render(ctx: &Ctx, bundle: &mut Bundle) -> Result<(), Error> {
     }
     Ok(())
 }
+
+/// Key path of a per-service setting: the service's override if it has one, else `[api]`'s.
+fn api_key(index: usize, overridden: bool, field: &str) -> String {
+    if overridden {
+        format!("api.services[{index}].{field}")
+    } else {
+        format!("api.{field}")
+    }
+}
+
+pub fn check(cx: &crate::validate::Check) {
+    use crate::model::jvm::{JvmApp, JvmBreakdown, JvmFlags};
+    use crate::model::mib;
+    let api = &cx.profile.api;
+    if api.services.is_empty() {
+        cx.warn(
+            "api.services.none",
+            "api.services",
+            "no API service is defined",
+            "add [[api.services]]",
+        );
+    }
+    for (i, (svc, raw)) in api.effective().zip(&api.services).enumerate() {
+        let opts_key = api_key(i, raw.java_opts.is_some(), "java_opts");
+        let flags = match JvmFlags::parse(svc.java_opts) {
+            Ok(f) => f,
+            Err(e) => {
+                cx.error(
+                    "api.java-opts.syntax",
+                    &opts_key,
+                    format!("{}: {e}", svc.name),
+                    "JVM sizes look like -Xmx300m or -Xmx4g",
+                );
+                continue;
+            }
+        };
+        let limit = svc.resources.limits.memory.bytes().max(0) as u64;
+        let request = svc.resources.requests.memory.bytes().max(0) as u64;
+        let b = JvmBreakdown::compute(&flags, limit, JvmApp::spring(svc.tomcat_max_threads));
+        if b.total() > limit {
+            let room = limit.saturating_sub(b.non_heap());
+            cx.error(
+                "jvm.memory",
+                &opts_key,
+                format!(
+                    "{}: {} exceeds the {} memory limit{}: the container is OOMKilled (exit 137) before Java reports OutOfMemoryError",
+                    svc.name,
+                    b.describe(),
+                    svc.resources.limits.memory,
+                    if b.heap >= limit { " (the heap alone fills it)" } else { "" }
+                ),
+                if room > 64 << 20 {
+                    format!(
+                        "lower -Xmx to {}m or less, bound metaspace/code cache/direct memory (-XX:MaxMetaspaceSize, -XX:ReservedCodeCacheSize, -XX:MaxDirectMemorySize), or raise resources.limits.memory to {}Mi",
+                        room >> 20,
+                        b.total().div_ceil(1 << 20)
+                    )
+                } else {
+                    format!("raise resources.limits.memory to {}Mi or bound the non-heap pools", b.total().div_ceil(1 << 20))
+                },
+            );
+        }
+        if let Some(xms) = flags.xms
+            && xms > request
+        {
+            cx.warn(
+                "jvm.xms-above-request",
+                &opts_key,
+                format!(
+                    "{}: -Xms {} is above the {} memory request: the JVM commits it at start, so the pod runs above its request and is among the first evicted under memory pressure",
+                    svc.name,
+                    mib(xms),
+                    svc.resources.requests.memory
+                ),
+                "lower -Xms to the request or raise resources.requests.memory",
+            );
+        }
+        if let Some(a) = svc.autoscaling {
+            let key = api_key(i, raw.autoscaling.is_some(), "autoscaling");
+            if a.min_replicas == 0 || a.min_replicas > a.max_replicas {
+                cx.error(
+                    "api.autoscaling.range",
+                    &key,
+                    format!(
+                        "{}: autoscaling from {} to {} replicas is not a range the HPA accepts",
+                        svc.name, a.min_replicas, a.max_replicas
+                    ),
+                    "use 1 ≤ min_replicas ≤ max_replicas",
+                );
+            }
+            if a.target_cpu_percent == 0 {
+                cx.error(
+                    "api.autoscaling.range",
+                    &key,
+                    format!("{}: a CPU target of 0%", svc.name),
+                    "use a target such as 70",
+                );
+            }
+        } else if svc.replicas == 0 {
+            cx.warn(
+                "api.replicas",
+                &api_key(i, raw.replicas.is_some(), "replicas"),
+                format!("{} has 0 replicas: it is deployed but never runs", svc.name),
+                "set replicas to at least 1",
+            );
+        }
+        for backend in svc.uses {
+            if *backend == crate::profile::Backend::Kafka && svc.topics.is_empty() {
+                cx.info(
+                    "api.topics",
+                    &format!("api.services[{i}].topics"),
+                    format!("{} uses Kafka but lists no topics", svc.name),
+                    "list the topics it consumes or produces in `topics`",
+                );
+            }
+        }
+    }
+}

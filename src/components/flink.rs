@@ -397,3 +397,201 @@ fn flink_volumes() -> Vec<k8s_openapi::api::core::v1::Volume> {
         k8s::empty_dir("tmp", Medium::Disk, "2Gi"),
     ]
 }
+
+pub fn tm_options(tm: &crate::profile::TaskManager) -> crate::model::flink::TmOptions {
+    let b = |s: &Option<crate::units::JvmSize>| s.as_ref().map(|s| s.bytes);
+    crate::model::flink::TmOptions {
+        process_size: tm.process_size.bytes,
+        metaspace: b(&tm.jvm_metaspace),
+        overhead_fraction: tm.jvm_overhead.fraction,
+        overhead_min: b(&tm.jvm_overhead.min),
+        overhead_max: b(&tm.jvm_overhead.max),
+        managed_fraction: tm.managed_fraction,
+        managed_size: b(&tm.managed_size),
+        network_fraction: tm.network_fraction,
+        network_min: b(&tm.network_min),
+        network_max: b(&tm.network_max),
+        framework_heap: b(&tm.framework_heap),
+        framework_off_heap: b(&tm.framework_off_heap),
+        task_off_heap: b(&tm.task_off_heap),
+    }
+}
+
+pub fn jm_options(jm: &crate::profile::JobManager) -> crate::model::flink::JmOptions {
+    let b = |s: &Option<crate::units::JvmSize>| s.as_ref().map(|s| s.bytes);
+    crate::model::flink::JmOptions {
+        process_size: jm.process_size.bytes,
+        metaspace: b(&jm.jvm_metaspace),
+        off_heap: b(&jm.off_heap),
+        overhead_fraction: jm.jvm_overhead.fraction,
+        overhead_min: b(&jm.jvm_overhead.min),
+        overhead_max: b(&jm.jvm_overhead.max),
+    }
+}
+
+pub fn check(cx: &crate::validate::Check) {
+    use crate::model::flink::{jobmanager, smallest_taskmanager, taskmanager};
+    use crate::model::mib;
+    let f = &cx.profile.flink;
+    let tm = &f.taskmanager;
+    let jm = &f.jobmanager;
+
+    match taskmanager(&tm_options(tm)) {
+        Err(e) => {
+            let smallest = smallest_taskmanager(&crate::model::flink::TmOptions {
+                process_size: 0,
+                ..tm_options(tm)
+            });
+            cx.error(
+                "flink.taskmanager.memory",
+                "flink.taskmanager.process_size",
+                format!("taskmanager.memory.process.size = {}: {e}", tm.process_size),
+                match smallest {
+                    Some(s) => format!(
+                        "use process_size = \"{}m\" or more (the smallest Flink accepts with these options), or lower jvm_metaspace / managed_fraction",
+                        s.div_ceil(1 << 20)
+                    ),
+                    None => "lower the explicit memory sizes".to_string(),
+                },
+            );
+        }
+        Ok(m) if tm.task_slots > 0 && m.task_heap / u64::from(tm.task_slots) < 32 << 20 => cx.warn(
+            "flink.taskmanager.task-heap",
+            "flink.taskmanager.process_size",
+            format!(
+                "task heap {} for {} slots leaves {} per slot for user code",
+                mib(m.task_heap),
+                tm.task_slots,
+                mib(m.task_heap / u64::from(tm.task_slots))
+            ),
+            "raise process_size or lower managed_fraction",
+        ),
+        Ok(_) => {}
+    }
+    if let Err(e) = jobmanager(&jm_options(jm)) {
+        cx.error(
+            "flink.jobmanager.memory",
+            "flink.jobmanager.process_size",
+            format!("jobmanager.memory.process.size = {}: {e}", jm.process_size),
+            "use process_size = \"768m\" or more",
+        );
+    }
+    for (key, process, res, what) in [
+        (
+            "flink.taskmanager.resources.limits.memory",
+            &tm.process_size,
+            &tm.resources,
+            "TaskManager",
+        ),
+        (
+            "flink.jobmanager.resources.limits.memory",
+            &jm.process_size,
+            &jm.resources,
+            "JobManager",
+        ),
+    ] {
+        let limit = res.limits.memory.bytes().max(0) as u64;
+        if limit < process.bytes {
+            cx.error(
+                "flink.container-limit",
+                key,
+                format!(
+                    "the {what} container limit {} is below its Flink process size {} ({}): the JVM is OOMKilled when it uses what Flink budgeted",
+                    res.limits.memory,
+                    process,
+                    mib(process.bytes)
+                ),
+                format!("set the limit to at least {}Mi, or lower process_size", process.bytes.div_ceil(1 << 20)),
+            );
+        }
+    }
+    if tm.replicas == 0 || tm.task_slots == 0 {
+        cx.error(
+            "flink.parallelism.slots",
+            if tm.replicas == 0 {
+                "flink.taskmanager.replicas"
+            } else {
+                "flink.taskmanager.task_slots"
+            },
+            "there are no task slots: no job can run",
+            "set taskmanager.replicas and task_slots to at least 1",
+        );
+    } else {
+        let slots = tm.replicas * tm.task_slots;
+        if f.parallelism_default > slots {
+            cx.error(
+                "flink.parallelism.slots",
+                "flink.parallelism_default",
+                format!(
+                    "parallelism.default = {} needs {} slots, but {} TaskManagers × {} slots give {slots}: jobs wait for resources forever",
+                    f.parallelism_default, f.parallelism_default, tm.replicas, tm.task_slots
+                ),
+                format!(
+                    "lower parallelism_default to {slots} or raise taskmanager.replicas to {}",
+                    f.parallelism_default.div_ceil(tm.task_slots)
+                ),
+            );
+        }
+    }
+    if let Some(topic) = &f.source_topic {
+        let k = &cx.profile.kafka;
+        match k.topics.iter().find(|t| &t.name == topic) {
+            None => cx.warn(
+                "flink.source-topic",
+                "flink.source_topic",
+                format!("source topic `{topic}` is not among kafka.topics; it will be auto-created with {} partitions (if auto-creation is on)", k.num_partitions),
+                "add it to [[kafka.topics]]",
+            ),
+            Some(t) => {
+                let partitions = t.partitions.unwrap_or(k.num_partitions);
+                if f.parallelism_default > partitions {
+                    cx.warn(
+                        "flink.parallelism.partitions",
+                        "flink.parallelism_default",
+                        format!(
+                            "parallelism {} is more than the {partitions} partitions of source topic `{topic}`: {} source subtasks stay idle",
+                            f.parallelism_default,
+                            f.parallelism_default - partitions
+                        ),
+                        format!("give `{topic}` at least {} partitions, or lower parallelism_default", f.parallelism_default),
+                    );
+                }
+            }
+        }
+    }
+    match &f.high_availability {
+        None if jm.replicas > 1 => cx.error(
+            "flink.ha.required",
+            "flink.jobmanager.replicas",
+            format!("{} JobManagers without high availability: they cannot elect a leader and each runs its own cluster", jm.replicas),
+            "set flink.high_availability = { storage_dir = \"s3://.../ha\" } (Kubernetes HA), or use 1 JobManager",
+        ),
+        Some(ha) if ha.storage_dir.starts_with("file://") => cx.error(
+            "flink.ha.storage",
+            "flink.high_availability.storage_dir",
+            "high-availability.storageDir on a pod-local file:// path: a new leader cannot read what the old one wrote",
+            "use shared storage such as s3://bucket/ha",
+        ),
+        _ => {}
+    }
+    let s3 = needs_s3(&f.checkpoint_dir)
+        || f.high_availability
+            .as_ref()
+            .is_some_and(|h| needs_s3(&h.storage_dir));
+    if s3 && f.s3_credentials_secret.is_none() {
+        cx.warn(
+            "flink.s3.credentials",
+            "flink.s3_credentials_secret",
+            "s3:// checkpoints without s3_credentials_secret: the S3 plugin is enabled, but access relies on the pods' cloud identity (IRSA / workload identity)",
+            "set flink.s3_credentials_secret, or bind the flink ServiceAccount to a cloud role",
+        );
+    }
+    if f.checkpoint_dir.starts_with("file://") {
+        cx.info(
+            "flink.checkpoint.ephemeral",
+            "flink.checkpoint_dir",
+            "checkpoints on pod-local storage are lost with the pod, and the JobManager and TaskManagers do not share them: a job restarts from scratch",
+            "use s3:// (or another shared filesystem) where state matters",
+        );
+    }
+}

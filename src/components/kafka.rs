@@ -189,11 +189,15 @@ pub fn render(ctx: &Ctx, bundle: &mut Bundle) -> Result<(), Error> {
     let (data_volume, claim) = k8s::data_volume("data", &storage, &labels);
     let mut container = k8s::container(NAME, &k.image, k8s::resources(&k.resources), true);
     container.command = Some(vec!["/bin/sh".into(), format!("{CONFIG_DIR}/start.sh")]);
-    container.env = Some(vec![
+    let mut env = vec![
         k8s::env("KAFKA_HEAP_OPTS", k.heap_opts.as_str()),
         k8s::env("CLUSTER_ID", cluster_id(ctx)),
         k8s::env("LOG_DIR", "/opt/kafka/logs"),
-    ]);
+    ];
+    if let Some(opts) = &k.jvm_opts {
+        env.push(k8s::env("KAFKA_JVM_PERFORMANCE_OPTS", opts.as_str()));
+    }
+    container.env = Some(env);
     container.ports = Some(vec![
         k8s::container_port("client", CLIENT_PORT),
         k8s::container_port("controller", CONTROLLER_PORT),
@@ -259,17 +263,17 @@ fn topics_job(ctx: &Ctx, labels: &k8s::Labels) -> Result<Job, Error> {
     container.resources = Some(k8s_openapi::api::core::v1::ResourceRequirements {
         requests: Some(BTreeMap::from([
             ("cpu".into(), k8s::q("100m")),
-            ("memory".into(), k8s::q("256Mi")),
+            ("memory".into(), k8s::q("192Mi")),
         ])),
         limits: Some(BTreeMap::from([
             ("cpu".into(), k8s::q("500m")),
-            ("memory".into(), k8s::q("256Mi")),
+            ("memory".into(), k8s::q("192Mi")),
         ])),
         ..Default::default()
     });
     container.command = Some(vec!["/bin/sh".into(), "-c".into(), script]);
     container.env = Some(vec![
-        k8s::env("KAFKA_HEAP_OPTS", "-Xmx128m -Xms64m"),
+        k8s::env("KAFKA_HEAP_OPTS", "-Xmx96m -Xms32m"),
         k8s::env("LOG_DIR", "/tmp/logs"),
     ]);
     container.volume_mounts = Some(vec![k8s::mount("tmp", "/tmp", false)]);
@@ -297,6 +301,208 @@ fn topics_job(ctx: &Ctx, labels: &k8s::Labels) -> Result<Job, Error> {
         }),
         ..Default::default()
     })
+}
+
+
+/// The broker JVM: heap from KAFKA_HEAP_OPTS (Kafka's default is 1G), other pools from
+/// `jvm_opts` (KAFKA_JVM_PERFORMANCE_OPTS).
+pub fn jvm(k: &crate::profile::Kafka) -> Result<crate::model::jvm::JvmBreakdown, String> {
+    use crate::model::jvm::{JvmApp, JvmBreakdown, JvmFlags};
+    let mut flags = JvmFlags::parse(k.jvm_opts.as_deref().unwrap_or(""))?;
+    let heap = JvmFlags::parse(&k.heap_opts)?;
+    flags.xmx = heap.xmx.or(Some(1 << 30));
+    flags.xms = heap.xms.or(Some(1 << 30));
+    let limit = k.resources.limits.memory.bytes().max(0) as u64;
+    Ok(JvmBreakdown::compute(&flags, limit, JvmApp::kafka()))
+}
+
+pub fn check(cx: &crate::validate::Check) {
+    use crate::model::mib;
+    let k = &cx.profile.kafka;
+    let brokers = k.brokers;
+    if brokers == 0 {
+        cx.error(
+            "kafka.brokers",
+            "kafka.brokers",
+            "kafka.brokers is 0: there is no broker",
+            "set at least 1",
+        );
+        return;
+    }
+    let mut rf_checks: Vec<(String, &str, u32)> = vec![
+        (
+            "kafka.default_replication_factor".into(),
+            "default.replication.factor",
+            k.default_replication_factor,
+        ),
+        (
+            "kafka.offsets_topic_replication_factor".into(),
+            "offsets.topic.replication.factor",
+            k.offsets_topic_replication_factor,
+        ),
+        (
+            "kafka.transaction_state_log_replication_factor".into(),
+            "transaction.state.log.replication.factor",
+            k.transaction_state_log_replication_factor,
+        ),
+    ];
+    for (i, t) in k.topics.iter().enumerate() {
+        if let Some(rf) = t.replication_factor {
+            rf_checks.push((
+                format!("kafka.topics[{i}].replication_factor"),
+                "topic replication factor",
+                rf,
+            ));
+        }
+    }
+    for (key, what, rf) in &rf_checks {
+        if *rf == 0 {
+            cx.error(
+                "kafka.replication-factor",
+                key,
+                format!("{what} is 0"),
+                "use at least 1",
+            );
+        } else if *rf > brokers {
+            cx.error(
+                "kafka.replication-factor",
+                key,
+                format!("{what} = {rf} needs {rf} brokers, but there are {brokers}: the topics cannot be created (internal topics never become available)"),
+                format!("lower it to at most {brokers} or raise kafka.brokers to {rf}"),
+            );
+        }
+    }
+    let isr_pairs = [
+        (
+            "kafka.min_insync_replicas",
+            "min.insync.replicas",
+            k.min_insync_replicas,
+            k.default_replication_factor,
+        ),
+        (
+            "kafka.transaction_state_log_min_isr",
+            "transaction.state.log.min.isr",
+            k.transaction_state_log_min_isr,
+            k.transaction_state_log_replication_factor,
+        ),
+    ];
+    for (key, what, isr, rf) in isr_pairs {
+        if isr > rf {
+            cx.error(
+                "kafka.min-isr",
+                key,
+                format!("{what} = {isr} is more than the replication factor {rf}: producers with acks=all can never write"),
+                format!("set it to {}", rf.saturating_sub(1).max(1)),
+            );
+        } else if rf >= 2 && isr != rf - 1 {
+            cx.warn(
+                "kafka.min-isr",
+                key,
+                if isr == rf {
+                    format!("{what} = {isr} equals the replication factor {rf}: losing any one broker stops acks=all writes")
+                } else {
+                    format!("{what} = {isr} with replication factor {rf}: a write is acknowledged by fewer replicas than can fail")
+                },
+                format!("use replication factor − 1 = {}", rf - 1),
+            );
+        }
+    }
+    if brokers > 1 && brokers.is_multiple_of(2) {
+        cx.warn(
+            "kafka.controllers.odd",
+            "kafka.brokers",
+            format!("{brokers} KRaft controllers (every broker is one): an even count tolerates no more failures than one fewer ({} of {brokers})", (brokers - 1) / 2),
+            format!("use an odd number of brokers: {} or {}", brokers - 1, brokers + 1),
+        );
+    }
+    for (i, t) in k.topics.iter().enumerate() {
+        if t.partitions == Some(0) {
+            cx.error(
+                "kafka.partitions",
+                &format!("kafka.topics[{i}].partitions"),
+                format!("topic `{}` has 0 partitions", t.name),
+                "use at least 1",
+            );
+        }
+    }
+    if k.num_partitions == 0 {
+        cx.error(
+            "kafka.partitions",
+            "kafka.num_partitions",
+            "num.partitions is 0",
+            "use at least 1",
+        );
+    }
+    if let Some(id) = &k.cluster_id {
+        let ok = id.len() == 22
+            && id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if !ok {
+            cx.error(
+                "kafka.cluster-id",
+                "kafka.cluster_id",
+                format!("cluster_id `{id}` is not a KRaft cluster id (22 characters of base64url, as `kafka-storage.sh random-uuid` prints)"),
+                "remove it to let amctl derive one from the namespace, or paste a random-uuid",
+            );
+        }
+    }
+
+    match jvm(k) {
+        Err(e) => cx.error(
+            "kafka.jvm.syntax",
+            "kafka.heap_opts",
+            e,
+            "JVM sizes look like -Xmx800m or -Xmx8g",
+        ),
+        Ok(b) => {
+            let limit = k.resources.limits.memory.bytes().max(0) as u64;
+            let key = if k.jvm_opts.is_some() {
+                "kafka.jvm_opts"
+            } else {
+                "kafka.heap_opts"
+            };
+            if b.total() > limit {
+                cx.error(
+                    "jvm.memory",
+                    key,
+                    format!("kafka: {} exceeds the {} memory limit: the broker is OOMKilled", b.describe(), k.resources.limits.memory),
+                    format!(
+                        "lower the heap (about 50% of the limit), bound the other pools in kafka.jvm_opts (e.g. -XX:ReservedCodeCacheSize=64m -XX:MaxMetaspaceSize=96m), or raise the limit to {}Mi",
+                        b.total().div_ceil(1 << 20)
+                    ),
+                );
+            } else {
+                let page_cache = limit - b.total();
+                if b.heap * 2 > limit || b.heap > 6 << 30 {
+                    cx.warn(
+                        "kafka.heap-page-cache",
+                        "kafka.heap_opts",
+                        format!(
+                            "heap {} of a {} limit leaves {} for the page cache Kafka reads and writes through; heaps above ~50% of the container or ~5–6 GiB rarely help a broker",
+                            mib(b.heap),
+                            k.resources.limits.memory,
+                            mib(page_cache)
+                        ),
+                        format!("use -Xmx{}m (min(50% of the limit, 5 GiB), Strimzi's rule)", (limit / 2).min(5 << 30) >> 20),
+                    );
+                }
+            }
+            let request = k.resources.requests.memory.bytes().max(0) as u64;
+            let xms = crate::model::jvm::JvmFlags::parse(&k.heap_opts)
+                .ok()
+                .and_then(|f| f.xms)
+                .unwrap_or(0);
+            if xms > request {
+                cx.warn(
+                    "jvm.xms-above-request",
+                    "kafka.heap_opts",
+                    format!("-Xms {} is above the {} memory request: the pod commits more than it asked the scheduler for", mib(xms), k.resources.requests.memory),
+                    "raise resources.requests.memory to at least -Xms plus non-heap, or lower -Xms",
+                );
+            }
+        }
+    }
 }
 
 #[cfg(test)]

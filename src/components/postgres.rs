@@ -175,3 +175,134 @@ pub fn render(ctx: &Ctx, bundle: &mut Bundle) -> Result<(), Error> {
     );
     Ok(())
 }
+
+/// Memory PostgreSQL can use at worst, term by term (also `budget -o json`'s breakdown).
+pub fn memory_breakdown(pg: &crate::profile::Postgres, tmpfs: u64) -> BTreeMap<String, u64> {
+    let conns = u64::from(pg.max_connections);
+    BTreeMap::from([
+        ("shared_buffers".into(), pg.shared_buffers.bytes),
+        (
+            "work_mem".into(),
+            (conns as f64 * pg.work_mem.bytes as f64 * pg.hash_mem_multiplier) as u64,
+        ),
+        (
+            "maintenance_work_mem".into(),
+            u64::from(pg.autovacuum_max_workers) * pg.maintenance_work_mem.bytes,
+        ),
+        ("backends".into(), conns * PER_BACKEND),
+        ("tmpfs".into(), tmpfs),
+    ])
+}
+
+/// What each backend process costs beyond work_mem (catalog caches, stack, buffers).
+pub const PER_BACKEND: u64 = 10 << 20;
+
+pub fn check(cx: &crate::validate::Check) {
+    use crate::model::mib;
+    let pg = &cx.profile.postgres;
+    let limit = pg.resources.limits.memory.bytes().max(0) as u64;
+    let sb = pg.shared_buffers.bytes;
+    if sb < 128 * 1024 {
+        cx.error(
+            "postgres.shared-buffers.minimum",
+            "postgres.shared_buffers",
+            format!("shared_buffers = {} is below PostgreSQL's minimum of 128kB: the server refuses to start", pg.shared_buffers),
+            "use at least \"128kB\"; about 25% of the memory limit is usual",
+        );
+    } else if sb >= limit {
+        cx.error(
+            "postgres.shared-buffers.share",
+            "postgres.shared_buffers",
+            format!(
+                "shared_buffers = {} fills the whole {} memory limit",
+                pg.shared_buffers, pg.resources.limits.memory
+            ),
+            format!("use about 25% of the limit: \"{}MB\"", (limit / 4) >> 20),
+        );
+    } else if sb * 100 > limit * 40 {
+        cx.warn(
+            "postgres.shared-buffers.share",
+            "postgres.shared_buffers",
+            format!(
+                "shared_buffers = {} is {}% of the {} memory limit; above 40% leaves too little for connections and the OS cache",
+                pg.shared_buffers,
+                sb * 100 / limit.max(1),
+                pg.resources.limits.memory
+            ),
+            format!("use about 25% of the limit: \"{}MB\"", (limit / 4) >> 20),
+        );
+    }
+
+    let reserved = pg.superuser_reserved_connections;
+    if reserved >= pg.max_connections {
+        cx.error(
+            "postgres.connections.reserved",
+            "postgres.max_connections",
+            format!(
+                "superuser_reserved_connections ({reserved}) must be less than max_connections ({}): the server refuses to start (FATAL)",
+                pg.max_connections
+            ),
+            format!("raise max_connections above {reserved} or lower superuser_reserved_connections"),
+        );
+    }
+
+    let tmpfs = cx
+        .group("StatefulSet", NAME)
+        .map(|g| g.tmpfs)
+        .unwrap_or(pg.shm_size.bytes().max(0) as u64);
+    let terms = memory_breakdown(pg, tmpfs);
+    let worst: u64 = terms.values().sum();
+    if worst > limit {
+        cx.error(
+            "postgres.memory",
+            "postgres.resources.limits.memory",
+            format!(
+                "PostgreSQL can use {} at worst, more than its {} limit: shared_buffers {} + {} connections × work_mem {} × hash_mem_multiplier {} ({}) + {} autovacuum workers × maintenance_work_mem {} ({}) + {} per backend ({}) + memory-backed volumes {}",
+                mib(worst),
+                pg.resources.limits.memory,
+                mib(terms["shared_buffers"]),
+                pg.max_connections,
+                pg.work_mem,
+                pg.hash_mem_multiplier,
+                mib(terms["work_mem"]),
+                pg.autovacuum_max_workers,
+                pg.maintenance_work_mem,
+                mib(terms["maintenance_work_mem"]),
+                mib(PER_BACKEND),
+                mib(terms["backends"]),
+                mib(tmpfs),
+            ),
+            format!(
+                "raise resources.limits.memory to at least {}Mi, or lower max_connections, work_mem or maintenance_work_mem",
+                worst.div_ceil(1 << 20)
+            ),
+        );
+    }
+
+    // Every API replica opens its own pool.
+    let mut demand = 0u64;
+    let mut parts = Vec::new();
+    for svc in cx.profile.api.effective() {
+        if svc.uses.contains(&crate::profile::Backend::Postgres) {
+            let replicas = svc
+                .autoscaling
+                .map(|a| a.max_replicas)
+                .unwrap_or(svc.replicas);
+            demand += u64::from(svc.db_pool_size) * u64::from(replicas);
+            parts.push(format!("{} {} × {}", svc.name, svc.db_pool_size, replicas));
+        }
+    }
+    let usable = u64::from(pg.max_connections.saturating_sub(reserved));
+    if demand > usable {
+        cx.error(
+            "postgres.connections.pools",
+            "postgres.max_connections",
+            format!(
+                "the API services' connection pools can open {demand} connections ({}; pool size × replicas, HPA at max) but max_connections {} − {reserved} reserved leaves {usable}",
+                parts.join(", "),
+                pg.max_connections
+            ),
+            format!("raise max_connections to at least {} or lower api.db_pool_size", demand + u64::from(reserved)),
+        );
+    }
+}

@@ -35,25 +35,55 @@ pub struct Loaded {
 }
 
 impl Loaded {
-    /// Where a key path (`["kafka", "brokers"]`, `["aerospike","namespaces","0","name"]`) was set.
+    /// Where a key path (`["kafka", "brokers"]`, `["aerospike","namespaces","0","name"]`) was
+    /// set; for a key left at its default, where its nearest enclosing table was written.
     pub fn locate(&self, path: &[&str]) -> Option<Loc> {
         let mut node = &self.tree;
         let mut at = None;
         for seg in path {
-            match &node.value {
-                Value::Table(t) => {
-                    let e = t.get(*seg)?;
-                    at = Some(e.key_at.clone());
-                    node = &e.node;
+            let next = match &node.value {
+                Value::Table(t) => t.get(*seg).map(|e| (Some(e.key_at.clone()), &e.node)),
+                Value::Array(items) => seg
+                    .parse::<usize>()
+                    .ok()
+                    .and_then(|i| items.get(i))
+                    .map(|n| (Some(n.at.clone()), n)),
+                _ => None,
+            };
+            match next {
+                Some((loc, n)) => {
+                    at = loc;
+                    node = n;
                 }
-                Value::Array(items) => {
-                    node = items.get(seg.parse::<usize>().ok()?)?;
-                    at = Some(node.at.clone());
-                }
-                _ => return None,
+                None => break,
             }
         }
         at.or_else(|| Some(node.at.clone()))
+    }
+
+    /// [`Loaded::locate`] for a dotted key path with list indexes: `aerospike.namespaces[0].data_size`.
+    pub fn locate_key(&self, key: &str) -> Option<Loc> {
+        let segs: Vec<String> = key
+            .split('.')
+            .flat_map(|part| {
+                let mut out = Vec::new();
+                let mut rest = part;
+                if let Some(i) = rest.find('[') {
+                    out.push(rest[..i].to_string());
+                    rest = &rest[i..];
+                    while let Some(end) = rest.find(']') {
+                        out.push(rest[1..end].to_string());
+                        rest = &rest[end + 1..];
+                    }
+                } else {
+                    out.push(rest.to_string());
+                }
+                out
+            })
+            .filter(|s| !s.is_empty())
+            .collect();
+        let refs: Vec<&str> = segs.iter().map(String::as_str).collect();
+        self.locate(&refs)
     }
 }
 

@@ -321,6 +321,9 @@ pub struct Kafka {
     pub brokers: u32,
     /// KAFKA_HEAP_OPTS, e.g. "-Xmx800m -Xms800m".
     pub heap_opts: String,
+    /// KAFKA_JVM_PERFORMANCE_OPTS (GC and non-heap bounds); unset: Kafka's own defaults.
+    #[serde(default)]
+    pub jvm_opts: Option<String>,
     pub resources: Resources,
     pub storage: ComponentStorage,
     pub num_partitions: u32,

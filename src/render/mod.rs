@@ -1,6 +1,7 @@
 //! Profile → Bundle. Each component module renders its own objects; this module holds what they
 //! share: naming, labels, config templates and the config checksum that rolls pods on change.
 
+pub mod availability;
 pub mod k8s;
 
 use crate::bundle::{Bundle, Object};
@@ -203,6 +204,7 @@ pub fn render(profile: &Profile, opts: &RenderOptions) -> Result<Bundle, Error> 
     for component in components::ALL {
         (component.render)(&ctx, &mut bundle)?;
     }
+    availability::apply(&mut bundle);
     bundle.sort();
     Ok(bundle)
 }

@@ -1,0 +1,116 @@
+//! Availability, across components: multi-replica workloads spread over nodes, and a
+//! PodDisruptionBudget (maxUnavailable 1) for each of them. A single replica gets no PDB: a PDB
+//! there would block every node drain.
+
+use super::k8s;
+use crate::bundle::{Bundle, Object};
+use k8s_openapi::api::core::v1::{
+    Affinity, PodAffinityTerm, PodAntiAffinity, PodSpec, WeightedPodAffinityTerm,
+};
+use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetSpec};
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use std::collections::BTreeMap;
+
+pub const HOSTNAME: &str = "kubernetes.io/hostname";
+
+fn term(selector: &k8s::Labels) -> PodAffinityTerm {
+    PodAffinityTerm {
+        label_selector: Some(k8s::label_selector(selector.clone())),
+        topology_key: HOSTNAME.to_string(),
+        ..Default::default()
+    }
+}
+
+/// Required anti-affinity for replicas that hold data (two brokers on one node lose two
+/// replicas at once); preferred for stateless replicas, which may double up when short of nodes.
+fn spread(spec: &mut PodSpec, selector: &k8s::Labels, required: bool) {
+    let anti = if required {
+        PodAntiAffinity {
+            required_during_scheduling_ignored_during_execution: Some(vec![term(selector)]),
+            ..Default::default()
+        }
+    } else {
+        PodAntiAffinity {
+            preferred_during_scheduling_ignored_during_execution: Some(vec![
+                WeightedPodAffinityTerm {
+                    weight: 100,
+                    pod_affinity_term: term(selector),
+                },
+            ]),
+            ..Default::default()
+        }
+    };
+    spec.affinity = Some(Affinity {
+        pod_anti_affinity: Some(anti),
+        ..Default::default()
+    });
+}
+
+/// Adds anti-affinity and PDBs to every multi-replica workload of the Bundle.
+pub fn apply(bundle: &mut Bundle) {
+    let mut hpa_min: BTreeMap<String, i32> = BTreeMap::new();
+    for item in &bundle.items {
+        if let Object::HorizontalPodAutoscaler(h) = &item.object
+            && let Some(spec) = &h.spec
+        {
+            hpa_min.insert(
+                spec.scale_target_ref.name.clone(),
+                spec.min_replicas.unwrap_or(1),
+            );
+        }
+    }
+    let mut pdbs = Vec::new();
+    for item in &mut bundle.items {
+        let name = item.object.name().to_string();
+        let (replicas, selector, spec, required) = match &mut item.object {
+            Object::StatefulSet(s) => {
+                let Some(spec) = s.spec.as_mut() else {
+                    continue;
+                };
+                (
+                    spec.replicas.unwrap_or(1),
+                    spec.selector.match_labels.clone().unwrap_or_default(),
+                    spec.template.spec.as_mut(),
+                    true,
+                )
+            }
+            Object::Deployment(d) => {
+                let Some(spec) = d.spec.as_mut() else {
+                    continue;
+                };
+                (
+                    spec.replicas
+                        .or_else(|| hpa_min.get(&name).copied())
+                        .unwrap_or(1),
+                    spec.selector.match_labels.clone().unwrap_or_default(),
+                    spec.template.spec.as_mut(),
+                    false,
+                )
+            }
+            _ => continue,
+        };
+        if replicas <= 1 {
+            continue;
+        }
+        if let Some(spec) = spec {
+            spread(spec, &selector, required);
+        }
+        let labels = item.object.metadata().labels.clone().unwrap_or_default();
+        let ns = item.object.metadata().namespace.clone().unwrap_or_default();
+        pdbs.push((
+            item.component,
+            Object::PodDisruptionBudget(PodDisruptionBudget {
+                metadata: k8s::meta(&name, &ns, labels),
+                spec: Some(PodDisruptionBudgetSpec {
+                    max_unavailable: Some(IntOrString::Int(1)),
+                    selector: Some(k8s::label_selector(selector)),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }),
+        ));
+    }
+    for (component, pdb) in pdbs {
+        bundle.push(component, pdb);
+    }
+}

@@ -1,0 +1,113 @@
+//! Topology rules: replicas against nodes, disruption budgets against replicas, replicated
+//! data against ephemeral storage.
+
+use super::Check;
+use crate::bundle::Object;
+use crate::profile::StorageMode;
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+
+pub fn check(cx: &Check) {
+    let nodes = cx.profile.cluster.nodes;
+    if nodes == 0 {
+        cx.error(
+            "cluster.nodes",
+            "cluster.nodes",
+            "cluster.nodes is 0",
+            "set the number of worker nodes",
+        );
+        return;
+    }
+    for g in &cx.groups {
+        if g.spread_required && g.worst_replicas() > nodes {
+            cx.error(
+                "topology.anti-affinity",
+                &replicas_key(g.component, &g.name),
+                format!(
+                    "{} {} has {} replicas that must each run on a different node, but the cluster has {nodes} nodes: {} stay Pending",
+                    g.kind,
+                    g.name,
+                    g.worst_replicas(),
+                    g.worst_replicas() - nodes
+                ),
+                format!("use at most {nodes} replicas or add nodes"),
+            );
+        }
+    }
+    // A PDB that allows no disruption blocks every node drain (kube-score#376).
+    for item in &cx.bundle.items {
+        let Object::PodDisruptionBudget(pdb) = &item.object else {
+            continue;
+        };
+        let Some(spec) = &pdb.spec else { continue };
+        let name = item.object.name();
+        let Some(g) = cx.groups.iter().find(|g| g.name == name) else {
+            continue;
+        };
+        let replicas = g.replicas as i32;
+        let allowed = match (&spec.max_unavailable, &spec.min_available) {
+            (Some(IntOrString::Int(n)), _) => *n,
+            (_, Some(IntOrString::Int(n))) => replicas - n,
+            _ => 1,
+        };
+        if allowed <= 0 || replicas <= 1 {
+            cx.error(
+                "topology.pdb-blocks-drain",
+                &replicas_key(g.component, &g.name),
+                format!("the PodDisruptionBudget of {name} allows no pod of its {replicas} replica(s) to be evicted: every node drain blocks"),
+                "give the workload at least 2 replicas, or drop the PDB",
+            );
+        }
+    }
+    let p = cx.profile;
+    let stateful = [
+        (
+            "postgres",
+            1,
+            p.postgres.storage.effective(&p.storage).mode,
+            "postgres.storage",
+        ),
+        (
+            "kafka",
+            p.kafka.brokers,
+            p.kafka.storage.effective(&p.storage).mode,
+            "kafka.storage",
+        ),
+    ];
+    for (name, replicas, mode, key) in stateful {
+        if replicas > 1 && mode == StorageMode::Ephemeral {
+            cx.warn(
+                "topology.ephemeral-replicated",
+                key,
+                format!("{name} runs {replicas} replicas on ephemeral storage: replication protects against one pod, but a rolling restart of all of them loses the data"),
+                "use storage mode \"persistent\" for replicated data",
+            );
+        }
+    }
+    if let Some(st) = &p.aerospike.storage
+        && p.aerospike.replicas > 1
+        && st.effective(&p.storage).mode == StorageMode::Ephemeral
+        && p.aerospike
+            .namespaces
+            .iter()
+            .any(|n| n.storage_engine == crate::profile::AsStorageEngine::Device)
+    {
+        cx.warn(
+            "topology.ephemeral-replicated",
+            "aerospike.storage",
+            format!("aerospike runs {} nodes with device namespaces on ephemeral storage: a full restart loses the data", p.aerospike.replicas),
+            "use storage mode \"persistent\"",
+        );
+    }
+}
+
+/// The profile key that sets a workload's replica count.
+pub fn replicas_key(component: &str, name: &str) -> String {
+    match (component, name) {
+        ("kafka", _) => "kafka.brokers".into(),
+        ("aerospike", _) => "aerospike.replicas".into(),
+        ("flink", n) if n.ends_with("jobmanager") => "flink.jobmanager.replicas".into(),
+        ("flink", _) => "flink.taskmanager.replicas".into(),
+        ("api", _) => "api.replicas".into(),
+        (c, _) => format!("{c}.resources"),
+    }
+}
