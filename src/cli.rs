@@ -36,6 +36,11 @@ pub enum Command {
     #[command(after_help = EXIT_CODES)]
     Validate(ValidateCmd),
 
+    /// Show how each node's memory is spent: a picture per node, the table, or JSON with every
+    /// container's memory breakdown.
+    #[command(after_help = EXIT_CODES)]
+    Budget(BudgetCmd),
+
     /// Print the resolved profile (after `extends` and `--set`) as TOML or JSON.
     #[command(after_help = EXIT_CODES)]
     Show(ShowCmd),
@@ -79,6 +84,26 @@ pub enum ValidateFormat {
     Human,
     Json,
     Github,
+}
+
+#[derive(Args, Debug)]
+pub struct BudgetCmd {
+    #[command(flatten)]
+    pub profile: ProfileArgs,
+
+    /// Output: text (picture and table) or json (schema amctl.budget/v1).
+    #[arg(short = 'o', long = "output", value_enum, default_value = "text")]
+    pub output: BudgetFormat,
+
+    /// Also write the picture as an SVG chart to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub svg: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum BudgetFormat {
+    Text,
+    Json,
 }
 
 #[derive(Args, Debug)]
@@ -170,6 +195,19 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
                     ValidateFormat::Github => Format::Github,
                 },
                 strict: cmd.strict,
+            })?)
+        }
+        Command::Budget(cmd) => {
+            use amctl::commands::budget::{BudgetArgs, Format, run};
+            Ok(run(&BudgetArgs {
+                profile: cmd.profile.profile,
+                namespace: cmd.profile.namespace,
+                sets: cmd.profile.sets,
+                format: match cmd.output {
+                    BudgetFormat::Text => Format::Text,
+                    BudgetFormat::Json => Format::Json,
+                },
+                svg: cmd.svg,
             })?)
         }
         Command::Show(cmd) => Ok(amctl::commands::show::run(

@@ -1,5 +1,6 @@
 //! One module per user action, over the shared pipeline.
 
+pub mod budget;
 pub mod render;
 pub mod show;
 pub mod validate;

@@ -307,7 +307,6 @@ pub fn render(ctx: &Ctx, bundle: &mut Bundle) -> Result<(), Error> {
     Ok(())
 }
 
-
 /// Process memory Aerospike needs besides namespace data and indexes.
 pub const BASELINE: u64 = 256 << 20;
 /// Bytes of primary index per record copy.
@@ -528,7 +527,7 @@ pub fn check(cx: &crate::validate::Check) {
         if n.default_ttl > 0 && n.nsup_period == 0 {
             cx.error(
                 "aerospike.ttl.nsup",
-                &key("nsup_period"),
+                &format!("{}|{}", key("nsup_period"), key("default_ttl")),
                 format!("namespace `{}`: default-ttl {} without nsup-period: the server refuses to start (records would never expire)", n.name, n.default_ttl),
                 "set nsup_period (e.g. 120 seconds) or default_ttl = 0",
             );
@@ -538,7 +537,13 @@ pub fn check(cx: &crate::validate::Check) {
         match &a.storage {
             None => cx.error(
                 "aerospike.storage.volume",
-                "aerospike.storage",
+                &std::iter::once("aerospike.storage".to_string())
+                    .chain(
+                        (0..a.namespaces.len())
+                            .map(|i| format!("aerospike.namespaces[{i}].storage_engine")),
+                    )
+                    .collect::<Vec<_>>()
+                    .join("|"),
                 "device namespaces store their files on a data volume, but aerospike.storage is not set (the root filesystem is read-only)",
                 "set aerospike.storage = { size = ... } at least the sum of the filesizes",
             ),
@@ -557,7 +562,14 @@ pub fn check(cx: &crate::validate::Check) {
     if need > limit {
         cx.error(
             "aerospike.memory",
-            "aerospike.resources.limits.memory",
+            &std::iter::once("aerospike.resources.limits.memory".to_string())
+                .chain(a.namespaces.iter().enumerate().flat_map(|(i, _)| {
+                    ["data_size", "memory_size", "index_stage_size", "expected_records", "name"]
+                        .map(|f| format!("aerospike.namespaces[{i}].{f}"))
+                }))
+                .chain(std::iter::once("aerospike.resources".to_string()))
+                .collect::<Vec<_>>()
+                .join("|"),
             format!(
                 "each Aerospike node needs {}: in-memory data {} + primary index {} (64 B × expected records × RF ÷ nodes, in whole index stages) + process baseline {}, more than its {} limit{}",
                 mib(need),

@@ -444,7 +444,7 @@ pub fn check(cx: &crate::validate::Check) {
             });
             cx.error(
                 "flink.taskmanager.memory",
-                "flink.taskmanager.process_size",
+                "flink.taskmanager.process_size|flink.taskmanager.managed_fraction|flink.taskmanager.managed_size|flink.taskmanager.network_fraction|flink.taskmanager.network_min|flink.taskmanager.network_max|flink.taskmanager.jvm_metaspace|flink.taskmanager.framework_heap|flink.taskmanager.framework_off_heap|flink.taskmanager.task_off_heap|flink.taskmanager.jvm_overhead",
                 format!("taskmanager.memory.process.size = {}: {e}", tm.process_size),
                 match smallest {
                     Some(s) => format!(
@@ -457,7 +457,7 @@ pub fn check(cx: &crate::validate::Check) {
         }
         Ok(m) if tm.task_slots > 0 && m.task_heap / u64::from(tm.task_slots) < 32 << 20 => cx.warn(
             "flink.taskmanager.task-heap",
-            "flink.taskmanager.process_size",
+            "flink.taskmanager.process_size|flink.taskmanager.managed_fraction|flink.taskmanager.managed_size|flink.taskmanager.task_slots|flink.taskmanager.jvm_metaspace",
             format!(
                 "task heap {} for {} slots leaves {} per slot for user code",
                 mib(m.task_heap),
@@ -471,20 +471,20 @@ pub fn check(cx: &crate::validate::Check) {
     if let Err(e) = jobmanager(&jm_options(jm)) {
         cx.error(
             "flink.jobmanager.memory",
-            "flink.jobmanager.process_size",
+            "flink.jobmanager.process_size|flink.jobmanager.jvm_metaspace|flink.jobmanager.off_heap|flink.jobmanager.jvm_overhead",
             format!("jobmanager.memory.process.size = {}: {e}", jm.process_size),
             "use process_size = \"768m\" or more",
         );
     }
     for (key, process, res, what) in [
         (
-            "flink.taskmanager.resources.limits.memory",
+            "flink.taskmanager.resources.limits.memory|flink.taskmanager.process_size|flink.taskmanager.resources",
             &tm.process_size,
             &tm.resources,
             "TaskManager",
         ),
         (
-            "flink.jobmanager.resources.limits.memory",
+            "flink.jobmanager.resources.limits.memory|flink.jobmanager.process_size|flink.jobmanager.resources",
             &jm.process_size,
             &jm.resources,
             "JobManager",
@@ -521,7 +521,7 @@ pub fn check(cx: &crate::validate::Check) {
         if f.parallelism_default > slots {
             cx.error(
                 "flink.parallelism.slots",
-                "flink.parallelism_default",
+                "flink.parallelism_default|flink.taskmanager.replicas|flink.taskmanager.task_slots",
                 format!(
                     "parallelism.default = {} needs {} slots, but {} TaskManagers × {} slots give {slots}: jobs wait for resources forever",
                     f.parallelism_default, f.parallelism_default, tm.replicas, tm.task_slots
@@ -547,7 +547,7 @@ pub fn check(cx: &crate::validate::Check) {
                 if f.parallelism_default > partitions {
                     cx.warn(
                         "flink.parallelism.partitions",
-                        "flink.parallelism_default",
+                        "flink.parallelism_default|flink.source_topic|kafka.topics|kafka.num_partitions",
                         format!(
                             "parallelism {} is more than the {partitions} partitions of source topic `{topic}`: {} source subtasks stay idle",
                             f.parallelism_default,
@@ -581,7 +581,7 @@ pub fn check(cx: &crate::validate::Check) {
     if s3 && f.s3_credentials_secret.is_none() {
         cx.warn(
             "flink.s3.credentials",
-            "flink.s3_credentials_secret",
+            "flink.s3_credentials_secret|flink.checkpoint_dir|flink.high_availability",
             "s3:// checkpoints without s3_credentials_secret: the S3 plugin is enabled, but access relies on the pods' cloud identity (IRSA / workload identity)",
             "set flink.s3_credentials_secret, or bind the flink ServiceAccount to a cloud role",
         );

@@ -303,7 +303,6 @@ fn topics_job(ctx: &Ctx, labels: &k8s::Labels) -> Result<Job, Error> {
     })
 }
 
-
 /// The broker JVM: heap from KAFKA_HEAP_OPTS (Kafka's default is 1G), other pools from
 /// `jvm_opts` (KAFKA_JVM_PERFORMANCE_OPTS).
 pub fn jvm(k: &crate::profile::Kafka) -> Result<crate::model::jvm::JvmBreakdown, String> {
@@ -457,11 +456,8 @@ pub fn check(cx: &crate::validate::Check) {
         ),
         Ok(b) => {
             let limit = k.resources.limits.memory.bytes().max(0) as u64;
-            let key = if k.jvm_opts.is_some() {
-                "kafka.jvm_opts"
-            } else {
-                "kafka.heap_opts"
-            };
+            let key =
+                "kafka.heap_opts|kafka.jvm_opts|kafka.resources.limits.memory|kafka.resources";
             if b.total() > limit {
                 cx.error(
                     "jvm.memory",
@@ -477,7 +473,7 @@ pub fn check(cx: &crate::validate::Check) {
                 if b.heap * 2 > limit || b.heap > 6 << 30 {
                     cx.warn(
                         "kafka.heap-page-cache",
-                        "kafka.heap_opts",
+                        "kafka.heap_opts|kafka.resources.limits.memory|kafka.resources",
                         format!(
                             "heap {} of a {} limit leaves {} for the page cache Kafka reads and writes through; heaps above ~50% of the container or ~5–6 GiB rarely help a broker",
                             mib(b.heap),

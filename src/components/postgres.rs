@@ -222,7 +222,7 @@ pub fn check(cx: &crate::validate::Check) {
     } else if sb * 100 > limit * 40 {
         cx.warn(
             "postgres.shared-buffers.share",
-            "postgres.shared_buffers",
+            "postgres.shared_buffers|postgres.resources.limits.memory|postgres.resources",
             format!(
                 "shared_buffers = {} is {}% of the {} memory limit; above 40% leaves too little for connections and the OS cache",
                 pg.shared_buffers,
@@ -255,7 +255,7 @@ pub fn check(cx: &crate::validate::Check) {
     if worst > limit {
         cx.error(
             "postgres.memory",
-            "postgres.resources.limits.memory",
+            "postgres.resources.limits.memory|postgres.max_connections|postgres.work_mem|postgres.maintenance_work_mem|postgres.shared_buffers|postgres.shm_size|postgres.hash_mem_multiplier|postgres.autovacuum_max_workers|postgres.resources|storage.ephemeral_medium|postgres.storage",
             format!(
                 "PostgreSQL can use {} at worst, more than its {} limit: shared_buffers {} + {} connections × work_mem {} × hash_mem_multiplier {} ({}) + {} autovacuum workers × maintenance_work_mem {} ({}) + {} per backend ({}) + memory-backed volumes {}",
                 mib(worst),
@@ -296,7 +296,7 @@ pub fn check(cx: &crate::validate::Check) {
     if demand > usable {
         cx.error(
             "postgres.connections.pools",
-            "postgres.max_connections",
+            "postgres.max_connections|api.db_pool_size|api.replicas|api.autoscaling",
             format!(
                 "the API services' connection pools can open {demand} connections ({}; pool size × replicas, HPA at max) but max_connections {} − {reserved} reserved leaves {usable}",
                 parts.join(", "),

@@ -11,6 +11,7 @@ pub struct PlacedPod {
     pub name: String,
     pub component: &'static str,
     pub request: Res,
+    pub limit: Res,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -103,6 +104,7 @@ pub fn place(groups: &[PodGroup], n: u32, available: Res) -> Placement {
                     name: pod.name,
                     component: pod.g.component,
                     request: req,
+                    limit: pod.g.limit,
                 });
             }
             None => {

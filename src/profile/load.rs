@@ -30,6 +30,8 @@ pub struct LoadOptions {
 pub struct Loaded {
     /// The argument as given (`demo`, `./staging.toml`).
     pub name: String,
+    /// Source name of the profile itself (not its parents): findings prefer keys written there.
+    pub main_source: String,
     pub profile: Profile,
     pub tree: Node,
 }
@@ -61,30 +63,71 @@ impl Loaded {
         at.or_else(|| Some(node.at.clone()))
     }
 
+    /// Where a key was written, only if it was (no fallback to an enclosing table).
+    pub fn locate_exact(&self, key: &str) -> Option<Loc> {
+        let segs = split_key(key);
+        let mut node = &self.tree;
+        let mut at = None;
+        for seg in &segs {
+            match &node.value {
+                Value::Table(t) => {
+                    let e = t.get(seg.as_str())?;
+                    at = Some(e.key_at.clone());
+                    node = &e.node;
+                }
+                Value::Array(items) => {
+                    node = items.get(seg.parse::<usize>().ok()?)?;
+                    at = Some(node.at.clone());
+                }
+                _ => return None,
+            }
+        }
+        at
+    }
+
+    /// Of several keys that bear on one finding, the one to point at: the first the user's own
+    /// profile (or a `--set`) wrote, else the first written anywhere, else the first.
+    pub fn best_key<'k>(&self, keys: &[&'k str]) -> (&'k str, Option<Loc>) {
+        let exact: Vec<(&str, Option<Loc>)> =
+            keys.iter().map(|k| (*k, self.locate_exact(k))).collect();
+        let mine = exact.iter().find(|(_, at)| {
+            at.as_ref()
+                .is_some_and(|a| a.source.is_argument || a.source.name == self.main_source)
+        });
+        if let Some((k, at)) = mine.or_else(|| exact.iter().find(|(_, at)| at.is_some())) {
+            return (k, at.clone());
+        }
+        let first = keys.first().copied().unwrap_or("");
+        (first, self.locate_key(first))
+    }
+
     /// [`Loaded::locate`] for a dotted key path with list indexes: `aerospike.namespaces[0].data_size`.
     pub fn locate_key(&self, key: &str) -> Option<Loc> {
-        let segs: Vec<String> = key
-            .split('.')
-            .flat_map(|part| {
-                let mut out = Vec::new();
-                let mut rest = part;
-                if let Some(i) = rest.find('[') {
-                    out.push(rest[..i].to_string());
-                    rest = &rest[i..];
-                    while let Some(end) = rest.find(']') {
-                        out.push(rest[1..end].to_string());
-                        rest = &rest[end + 1..];
-                    }
-                } else {
-                    out.push(rest.to_string());
-                }
-                out
-            })
-            .filter(|s| !s.is_empty())
-            .collect();
+        let segs = split_key(key);
         let refs: Vec<&str> = segs.iter().map(String::as_str).collect();
         self.locate(&refs)
     }
+}
+
+fn split_key(key: &str) -> Vec<String> {
+    key.split('.')
+        .flat_map(|part| {
+            let mut out = Vec::new();
+            let mut rest = part;
+            if let Some(i) = rest.find('[') {
+                out.push(rest[..i].to_string());
+                rest = &rest[i..];
+                while let Some(end) = rest.find(']') {
+                    out.push(rest[1..end].to_string());
+                    rest = &rest[end + 1..];
+                }
+            } else {
+                out.push(rest.to_string());
+            }
+            out
+        })
+        .filter(|s| !s.is_empty())
+        .collect()
 }
 
 /// Where a profile's text comes from.
@@ -106,6 +149,7 @@ impl Origin {
 /// Loads a profile by built-in name or path, resolving `extends` and applying `--set`.
 pub fn load(spec: &str, opts: &LoadOptions) -> Result<Loaded, Error> {
     let origin = resolve_argument(spec)?;
+    let main_source = origin.display();
     let mut tree = load_chain(origin, &mut Vec::new(), None)?;
     let mut set_sources = Vec::new();
     for (i, set) in opts.sets.iter().enumerate() {
@@ -114,6 +158,7 @@ pub fn load(spec: &str, opts: &LoadOptions) -> Result<Loaded, Error> {
     let profile = type_tree(&mut tree, &set_sources)?;
     Ok(Loaded {
         name: spec.to_string(),
+        main_source,
         profile,
         tree,
     })
@@ -144,6 +189,7 @@ pub fn load_str(name: &str, text: &str) -> Result<Loaded, Error> {
     let profile = type_tree(&mut tree, &[])?;
     Ok(Loaded {
         name: name.to_string(),
+        main_source: name.to_string(),
         profile,
         tree,
     })

@@ -47,6 +47,16 @@ pub enum Distribution {
     Managed,
 }
 
+impl Distribution {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Distribution::K3s => "k3s",
+            Distribution::Kind => "kind",
+            Distribution::Managed => "managed",
+        }
+    }
+}
+
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Amounts {

@@ -96,8 +96,11 @@ impl Node {
                     }
                 }
             }
+            // An explicit empty list replaces the parent's.
             (Value::Array(base), Value::Array(over))
-                if named_items(base).is_some() && named_items(&over).is_some() =>
+                if !over.is_empty()
+                    && named_items(base).is_some()
+                    && named_items(&over).is_some() =>
             {
                 for item in over {
                     let name = item_name(&item).map(str::to_string);

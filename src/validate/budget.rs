@@ -106,7 +106,7 @@ pub fn check(cx: &Check) {
     if b.total_request.memory > avail.memory {
         cx.error(
             "budget.memory.requests",
-            "cluster.node_memory",
+            "cluster.node_memory|cluster.nodes|cluster.distribution_overhead|cluster.system_pods|cluster.kube_reserved",
             format!(
                 "the platform requests {} of memory (HPA at max), more than {where_} (allocatable {} per node, minus {} for the distribution and {} for its system pods): pods stay Pending",
                 mib(b.total_request.memory),
@@ -122,7 +122,7 @@ pub fn check(cx: &Check) {
     } else if b.total_limit.memory > avail.memory {
         cx.warn(
             "budget.memory.limits",
-            "cluster.node_memory",
+            "cluster.node_memory|cluster.nodes|cluster.distribution_overhead|cluster.system_pods",
             format!(
                 "memory limits add up to {} ({:.0}% of {where_}): overcommitted by {}; if every pod reaches its limit the node runs out of memory and evicts pods",
                 mib(b.total_limit.memory),
@@ -135,7 +135,7 @@ pub fn check(cx: &Check) {
     if b.total_request.cpu > avail.cpu {
         cx.error(
             "budget.cpu.requests",
-            "cluster.node_cpu",
+            "cluster.node_cpu|cluster.nodes",
             format!(
                 "the platform requests {:.2} CPU (HPA at max), more than {:.2} available: pods stay Pending",
                 b.total_request.cpu as f64 / 1000.0,
@@ -170,7 +170,10 @@ pub fn check(cx: &Check) {
                 text,
                 mib(g.limit.memory)
             );
-            let key = format!("{}.storage", g.component);
+            let key = format!(
+                "{}.storage|storage.ephemeral_medium|{}.resources",
+                g.component, g.component
+            );
             let fix =
                 "put the data on disk (storage.ephemeral_medium = \"disk\") or raise the limit";
             if rule_sev {

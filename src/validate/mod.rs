@@ -72,6 +72,8 @@ impl<'a> Check<'a> {
         }
     }
 
+    /// `key` may list several keys separated by `|` that all bear on the finding (the cause and
+    /// the fix); the finding points at the one the user's own profile wrote.
     fn push(
         &self,
         rule: &'static str,
@@ -80,7 +82,8 @@ impl<'a> Check<'a> {
         message: String,
         fix: String,
     ) {
-        let at: Option<Loc> = self.loaded.locate_key(key);
+        let keys: Vec<&str> = key.split('|').collect();
+        let (key, at): (&str, Option<Loc>) = self.loaded.best_key(&keys);
         let (file, line, column) = match &at {
             Some(at) if !at.source.is_argument => {
                 let (l, c) = at.line_col();
