@@ -27,7 +27,8 @@ def measure(cmd):
     for i in range(runs + 3):
         start = time.perf_counter()
         pid = os.posix_spawn(cmd[0], cmd, os.environ,
-                             file_actions=[(os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_WRONLY, 0)])
+                             file_actions=[(os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_WRONLY, 0),
+                                           (os.POSIX_SPAWN_OPEN, 2, os.devnull, os.O_WRONLY, 0)])
         _, status, usage = os.wait4(pid, 0)
         elapsed = time.perf_counter() - start
         if os.waitstatus_to_exitcode(status) not in (0, 1):
@@ -37,8 +38,8 @@ def measure(cmd):
     times.sort()
     if os.path.exists("/usr/bin/time"):
         for _ in range(5):
-            r = subprocess.run(["/usr/bin/time", "-f", "%M"] + cmd, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.PIPE, text=True)
+            r = subprocess.run(["/usr/bin/time", "-o", "/dev/stderr", "-f", "%M"] + cmd,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
             peak = max(peak, int(r.stderr.strip().splitlines()[-1]))
     return statistics.median(times) * 1000, times[int(len(times) * 0.9)] * 1000, peak / 1024
 
@@ -60,6 +61,8 @@ with tempfile.TemporaryDirectory() as tmp:
     row("amctl render demo", [amctl, "render", "demo"])
     render = row("amctl render prod", [amctl, "render", "prod"])
     row("amctl render prod -o json", [amctl, "render", "prod", "-o", "json"])
+    row("amctl validate prod", [amctl, "validate", "prod"])
+    row("amctl budget prod", [amctl, "budget", "prod"])
     extra = [l.split("=", 1) for l in os.environ.get("AMCTL_BENCH_EXTRA", "").split(";") if "=" in l]
     for label, command in extra:
         row(label, [amctl] + command.split())

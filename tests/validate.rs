@@ -723,3 +723,56 @@ fn budget_svg_is_written() {
     );
     assert!(svg.trim_end().ends_with("</svg>"));
 }
+
+/// A PDB that allows no eviction blocks every drain. amctl never renders one (single replicas
+/// get none), so the rule is exercised on a Bundle with one added by hand.
+#[test]
+fn a_pdb_on_a_single_replica_is_an_error() {
+    use amctl::bundle::Object;
+    use amctl::profile::{LoadOptions, load};
+    use amctl::render::{RenderOptions, render};
+    use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetSpec};
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+    use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+
+    let loaded = load("demo", &LoadOptions::default()).unwrap();
+    let mut bundle = render(&loaded.profile, &RenderOptions::default()).unwrap();
+    let clean = amctl::validate::validate(&loaded, &bundle);
+    assert!(!clean.iter().any(|f| f.rule == "topology.pdb-blocks-drain"));
+    bundle.push(
+        "postgres",
+        Object::PodDisruptionBudget(PodDisruptionBudget {
+            metadata: ObjectMeta {
+                name: Some("postgres".into()),
+                ..Default::default()
+            },
+            spec: Some(PodDisruptionBudgetSpec {
+                min_available: Some(IntOrString::Int(1)),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }),
+    );
+    let findings = amctl::validate::validate(&loaded, &bundle);
+    let f = findings
+        .iter()
+        .find(|f| f.rule == "topology.pdb-blocks-drain")
+        .expect("the rule fires");
+    assert_eq!(f.severity, amctl::validate::Severity::Error);
+}
+
+#[test]
+fn prod_pdbs_only_for_multi_replica_workloads() {
+    let (_, stdout, _) = validate(&["render", "prod"]);
+    let pdbs: Vec<&str> = stdout
+        .split("---\n")
+        .filter(|d| d.contains("kind: PodDisruptionBudget"))
+        .collect();
+    assert!(!pdbs.is_empty());
+    assert!(
+        !pdbs.iter().any(|d| d.contains("name: postgres\n")),
+        "postgres has one replica"
+    );
+    assert!(pdbs.iter().any(|d| d.contains("name: kafka\n")));
+    assert!(stdout.contains("requiredDuringSchedulingIgnoredDuringExecution"));
+}
