@@ -1,5 +1,5 @@
 //! Criterion benchmarks of the pipeline stages: load (parse + merge + type), render (Bundle),
-//! emit (YAML stream). Run: cargo bench --bench render
+//! emit (YAML stream), validate and diff. Run: cargo bench --bench render
 use amctl::profile::{LoadOptions, load};
 use amctl::render::{RenderOptions, render};
 use criterion::{Criterion, criterion_group, criterion_main};
@@ -23,5 +23,18 @@ fn pipeline(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, pipeline);
+fn diff(c: &mut Criterion) {
+    let side = |name: &str| amctl::diff::input::read(name, "audience-manager", &[]).unwrap();
+    let (a, b) = (side("demo"), side("prod"));
+    c.bench_function("diff demo prod", |bench| {
+        bench.iter(|| amctl::diff::diff(black_box(a.clone()), black_box(b.clone())))
+    });
+    let loaded = load("prod", &LoadOptions::default()).unwrap();
+    let bundle = render(&loaded.profile, &RenderOptions::default()).unwrap();
+    c.bench_function("validate prod", |bench| {
+        bench.iter(|| amctl::validate::validate(black_box(&loaded), black_box(&bundle)))
+    });
+}
+
+criterion_group!(benches, pipeline, diff);
 criterion_main!(benches);

@@ -63,6 +63,8 @@ with tempfile.TemporaryDirectory() as tmp:
     row("amctl render prod -o json", [amctl, "render", "prod", "-o", "json"])
     row("amctl validate prod", [amctl, "validate", "prod"])
     row("amctl budget prod", [amctl, "budget", "prod"])
+    row("amctl diff demo prod", [amctl, "diff", "demo", "prod"])
+    row("amctl diff demo prod --fields", [amctl, "diff", "demo", "prod", "--fields"])
     extra = [l.split("=", 1) for l in os.environ.get("AMCTL_BENCH_EXTRA", "").split(";") if "=" in l]
     for label, command in extra:
         row(label, [amctl] + command.split())

@@ -41,6 +41,14 @@ pub enum Command {
     #[command(after_help = EXIT_CODES)]
     Budget(BudgetCmd),
 
+    /// Explain what differs between two profiles, or a profile and objects read back from a
+    /// cluster (`kubectl get ... -o yaml`): per object, per field, with the impact of each change.
+    ///
+    /// FROM and TO are each a profile (built-in name or .toml file) or Kubernetes YAML: a file, a
+    /// directory, or `-` for stdin. Exit 0: no differences; 1: differences; 2: error.
+    #[command(after_help = DIFF_EXIT_CODES)]
+    Diff(DiffCmd),
+
     /// Print the resolved profile (after `extends` and `--set`) as TOML or JSON.
     #[command(after_help = EXIT_CODES)]
     Show(ShowCmd),
@@ -102,6 +110,58 @@ pub struct BudgetCmd {
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
 pub enum BudgetFormat {
+    Text,
+    Json,
+}
+
+const DIFF_EXIT_CODES: &str = "\
+Exit codes (like diff and kubectl diff):
+  0  no differences
+  1  differences (0 with --exit-zero)
+  2  usage or input error (unparseable YAML, an object without kind or name, an unknown profile)";
+
+#[derive(Args, Debug)]
+pub struct DiffCmd {
+    /// The current state: a profile, a YAML file or directory, or `-`.
+    #[arg(value_name = "FROM")]
+    pub from: String,
+
+    /// The desired state: a profile, a YAML file or directory, or `-`.
+    #[arg(value_name = "TO")]
+    pub to: String,
+
+    /// Namespace profiles are rendered into.
+    #[arg(short = 'n', long, default_value = DEFAULT_NAMESPACE, value_name = "NAMESPACE")]
+    pub namespace: String,
+
+    /// Override a value of TO when it is a profile (repeatable), as for `render`: shows what
+    /// the override would change.
+    #[arg(long = "set", value_name = "KEY.PATH=VALUE")]
+    pub sets: Vec<String>,
+
+    /// Override a value of FROM when it is a profile (repeatable).
+    #[arg(long = "from-set", value_name = "KEY.PATH=VALUE")]
+    pub from_sets: Vec<String>,
+
+    /// One line per changed field, with its impact, instead of unified diffs.
+    #[arg(long, conflicts_with = "output")]
+    pub fields: bool,
+
+    /// Output format: text, or json (schema amctl.diff/v1).
+    #[arg(short = 'o', long = "output", value_enum)]
+    pub output: Option<DiffFormat>,
+
+    /// Lines of context in unified diffs.
+    #[arg(short = 'U', long = "unified", default_value_t = 3, value_name = "N")]
+    pub context: usize,
+
+    /// Exit 0 even when there are differences.
+    #[arg(long)]
+    pub exit_zero: bool,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum DiffFormat {
     Text,
     Json,
 }
@@ -208,6 +268,23 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
                     BudgetFormat::Json => Format::Json,
                 },
                 svg: cmd.svg,
+            })?)
+        }
+        Command::Diff(cmd) => {
+            use amctl::commands::diff::{DiffArgs, View, run};
+            Ok(run(&DiffArgs {
+                from: cmd.from,
+                to: cmd.to,
+                namespace: cmd.namespace,
+                from_sets: cmd.from_sets,
+                to_sets: cmd.sets,
+                view: match (cmd.fields, cmd.output) {
+                    (true, _) => View::Fields,
+                    (false, Some(DiffFormat::Json)) => View::Json,
+                    _ => View::Unified,
+                },
+                context: cmd.context,
+                exit_zero: cmd.exit_zero,
             })?)
         }
         Command::Show(cmd) => Ok(amctl::commands::show::run(

@@ -7,6 +7,7 @@
 pub mod bundle;
 pub mod commands;
 pub mod components;
+pub mod diff;
 pub mod error;
 pub mod model;
 pub mod output;

@@ -1,6 +1,7 @@
 //! One module per user action, over the shared pipeline.
 
 pub mod budget;
+pub mod diff;
 pub mod render;
 pub mod show;
 pub mod validate;
