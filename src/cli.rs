@@ -49,6 +49,14 @@ pub enum Command {
     #[command(after_help = DIFF_EXIT_CODES)]
     Diff(DiffCmd),
 
+    /// Move a running installation from FROM to TO, in safe phases, through kubectl.
+    ///
+    /// The default output is a `kubectl apply -f -` stream of what can change in place; steps
+    /// it cannot carry (immutable fields, PVC resizes, Kafka reassignments, deletions) are listed
+    /// on stderr and are in `--format script`.
+    #[command(after_help = MIGRATE_EXIT_CODES)]
+    Migrate(MigrateCmd),
+
     /// Print the resolved profile (after `extends` and `--set`) as TOML or JSON.
     #[command(after_help = EXIT_CODES)]
     Show(ShowCmd),
@@ -162,6 +170,73 @@ pub struct DiffCmd {
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
 pub enum DiffFormat {
+    Text,
+    Json,
+}
+
+const MIGRATE_EXIT_CODES: &str = "\
+Exit codes:
+  0  the output is the whole migration
+  2  usage or input error
+  3  steps were left out: of the apply stream (see stderr and --format script), or refused
+     because they lose data (--allow-data-loss) or delete objects (--prune)";
+
+#[derive(Args, Debug)]
+pub struct MigrateCmd {
+    /// The installation as it runs now: a profile, or YAML read back from the cluster.
+    #[arg(value_name = "FROM")]
+    pub from: String,
+
+    /// The profile to move to.
+    #[arg(value_name = "TO")]
+    pub to: String,
+
+    /// Namespace of the installation.
+    #[arg(short = 'n', long, default_value = DEFAULT_NAMESPACE, value_name = "NAMESPACE")]
+    pub namespace: String,
+
+    /// Override a value of TO (repeatable).
+    #[arg(long = "set", value_name = "KEY.PATH=VALUE")]
+    pub sets: Vec<String>,
+
+    /// Override a value of FROM (repeatable).
+    #[arg(long = "from-set", value_name = "KEY.PATH=VALUE")]
+    pub from_sets: Vec<String>,
+
+    /// apply (YAML stream), script (bash), patches (kubectl patch/scale), or json.
+    #[arg(long, value_enum, default_value = "apply")]
+    pub format: MigrateFormat,
+
+    /// Print the plan (phases, steps, impact, risk) instead.
+    #[arg(long)]
+    pub plan: bool,
+
+    /// `-o json`: the plan as JSON (schema amctl.migrate/v1).
+    #[arg(short = 'o', long = "output", value_enum)]
+    pub output: Option<PlanOutput>,
+
+    /// Only this phase: 1 infrastructure, 2 resources, 3 hardening.
+    #[arg(long, value_name = "N")]
+    pub phase: Option<u8>,
+
+    /// Include steps that lose or strand data (rollbacks, downgrades).
+    #[arg(long)]
+    pub allow_data_loss: bool,
+
+    /// Delete objects only FROM has (never PersistentVolumeClaims).
+    #[arg(long)]
+    pub prune: bool,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum MigrateFormat {
+    Apply,
+    Script,
+    Patches,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum PlanOutput {
     Text,
     Json,
 }
@@ -285,6 +360,27 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
                 },
                 context: cmd.context,
                 exit_zero: cmd.exit_zero,
+            })?)
+        }
+        Command::Migrate(cmd) => {
+            use amctl::commands::migrate::{Format, MigrateArgs, run};
+            let format = match (cmd.output, cmd.plan, cmd.format) {
+                (Some(PlanOutput::Json), _, _) => Format::Json,
+                (Some(PlanOutput::Text), _, _) | (None, true, _) => Format::Plan,
+                (None, false, MigrateFormat::Apply) => Format::Apply,
+                (None, false, MigrateFormat::Script) => Format::Script,
+                (None, false, MigrateFormat::Patches) => Format::Patches,
+            };
+            Ok(run(&MigrateArgs {
+                from: cmd.from,
+                to: cmd.to,
+                namespace: cmd.namespace,
+                from_sets: cmd.from_sets,
+                to_sets: cmd.sets,
+                format,
+                phase: cmd.phase,
+                allow_data_loss: cmd.allow_data_loss,
+                prune: cmd.prune,
             })?)
         }
         Command::Show(cmd) => Ok(amctl::commands::show::run(

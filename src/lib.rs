@@ -9,6 +9,7 @@ pub mod commands;
 pub mod components;
 pub mod diff;
 pub mod error;
+pub mod migrate;
 pub mod model;
 pub mod output;
 pub mod profile;

@@ -152,6 +152,46 @@ for p in "${profiles[@]}"; do
   else bad "(d) $p: renders differ between runs"; fi
 done
 
+# ---------------------------------------------------------------- (e) migrate
+pairs=("demo prod" "prod demo" "prod examples/staging.toml" "demo examples/laptop-16gb.toml")
+for pair in "${pairs[@]}"; do
+  read -r from to <<<"$pair"
+  tag="$from -> $to"
+  stream=$work/migrate.yaml
+  set +e
+  "$amctl" migrate "$from" "$to" > "$stream" 2>/dev/null
+  code=$?
+  set -e
+  if [ "$code" != 0 ] && [ "$code" != 3 ]; then
+    bad "(e) $tag: migrate exited $code"
+  elif [ ! -s "$stream" ]; then
+    ok "(e) $tag: empty apply stream (nothing applies in place)"
+  elif log=$("$venv/bin/kubernetes-validate" --strict --quiet -k "$k8s_version" "$stream" 2>&1) && ! grep -q "ERROR\|WARN" <<<"$log"; then
+    ok "(e) $tag: apply stream ($(grep -c '^kind:' "$stream") objects, exit $code) passes the strict schemas"
+  else
+    bad "(e) $tag: apply stream fails the schema check"; echo "$log" | head -10
+  fi
+  for fmt in script patches; do
+    out=$work/migrate-$fmt.sh
+    "$amctl" migrate "$from" "$to" --format "$fmt" --allow-data-loss --prune > "$out" 2>/dev/null || true
+    if bash -n "$out" && shellcheck -s bash "$out"; then
+      ok "(e) $tag: --format $fmt passes bash -n and shellcheck ($(wc -l < "$out") lines)"
+    else
+      bad "(e) $tag: --format $fmt fails bash -n or shellcheck"
+    fi
+  done
+  if msg=$("$py" tests/patch_roundtrip.py "$amctl" "$from" "$to" 2>&1); then
+    ok "(e) $msg"
+  else
+    bad "(e) $tag: patch round trip"; echo "$msg" | head -20
+  fi
+done
+if AMCTL_ROUNDTRIP_SABOTAGE=1 "$py" tests/patch_roundtrip.py "$amctl" demo prod >/dev/null 2>&1; then
+  bad "(e) negative control: a skipped patch went unnoticed"
+else
+  ok "(e) negative control: a skipped patch is caught by the round trip"
+fi
+
 echo
 echo "conformance: $passed passed, $failed failed"
 [ "$failed" = 0 ]

@@ -270,7 +270,7 @@ fn every_impact_label() {
             .as_array()
             .unwrap()
             .iter()
-            .any(|c| c["path"].as_str().unwrap().ends_with("storage") && c["impact"] == "data-loss"),
+            .any(|c| c["path"].as_str().unwrap().ends_with("storage") && c["impact"] == "recreate"),
         "{v}"
     );
 }

@@ -2,6 +2,7 @@
 
 pub mod budget;
 pub mod diff;
+pub mod migrate;
 pub mod render;
 pub mod show;
 pub mod validate;

@@ -92,7 +92,9 @@ pub fn impact(
             {
                 Impact::Recreate
             } else if path.starts_with("spec.volumeClaimTemplates") {
-                if new.is_none() || shrinks(old, new) {
+                // A smaller template does not shrink existing claims (they are reused by
+                // name); removing the templates leaves the data behind.
+                if new.is_none() {
                     Impact::DataLoss
                 } else {
                     Impact::Recreate

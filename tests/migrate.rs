@@ -1,0 +1,362 @@
+//! amctl migrate: plans, the apply stream's safety, immutable fields, data-loss refusals.
+
+use assert_cmd::Command;
+use serde_json::Value;
+
+fn amctl(args: &[&str]) -> (i32, String, String) {
+    let out = Command::cargo_bin("amctl")
+        .unwrap()
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn plan(args: &[&str]) -> Value {
+    let mut a = vec!["migrate"];
+    a.extend_from_slice(args);
+    a.extend_from_slice(&["-o", "json"]);
+    let (code, out, err) = amctl(&a);
+    assert!(code == 0 || code == 3, "{err}");
+    serde_json::from_str(&out).unwrap()
+}
+
+fn steps<'a>(p: &'a Value, kind: &str, name: &str) -> Vec<&'a Value> {
+    p["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["object"]["kind"] == kind && s["object"]["name"] == name)
+        .collect()
+}
+
+#[test]
+fn demo_to_prod_plan_snapshot() {
+    let (code, out, _) = amctl(&["migrate", "demo", "prod", "--plan"]);
+    assert_eq!(code, 3, "data-loss steps are refused without the flag");
+    insta::assert_snapshot!("migrate_demo_prod_plan", out);
+}
+
+#[test]
+fn prod_to_demo_plan_snapshot() {
+    let (code, out, _) = amctl(&["migrate", "prod", "demo", "--plan"]);
+    assert_eq!(code, 3);
+    insta::assert_snapshot!("migrate_prod_demo_plan", out);
+}
+
+#[test]
+fn the_apply_stream_never_carries_an_immutable_change() {
+    let (code, out, err) = amctl(&["migrate", "demo", "prod"]);
+    assert_eq!(code, 3);
+    for doc in out.split("---\n") {
+        if doc.contains("kind: StatefulSet") {
+            panic!("a StatefulSet whose claims change cannot be applied in place:\n{doc}");
+        }
+    }
+    assert!(out.contains("# ==== Phase 1: infrastructure ===="));
+    assert!(out.contains("# ==== Phase 2: resources ===="));
+    assert!(out.contains("# ==== Phase 3: hardening ===="));
+    assert!(err.contains("--format script"), "{err}");
+    assert!(
+        err.contains("recreate StatefulSet audience-manager/kafka"),
+        "{err}"
+    );
+    // The phases come in order.
+    let p1 = out.find("Phase 1").unwrap();
+    let p2 = out.find("Phase 2").unwrap();
+    let p3 = out.find("Phase 3").unwrap();
+    assert!(p1 < p2 && p2 < p3);
+}
+
+#[test]
+fn a_whole_in_place_migration_exits_0() {
+    let (code, out, err) = amctl(&[
+        "migrate",
+        "prod",
+        "prod",
+        "--set",
+        "api.tomcat_max_threads=150",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("kind: ConfigMap"));
+    assert!(err.is_empty(), "{err}");
+}
+
+#[test]
+fn config_comes_before_workloads_and_each_statefulset_is_waited_for() {
+    let p = plan(&["demo", "prod", "--allow-data-loss"]);
+    let all = p["steps"].as_array().unwrap();
+    let index = |kind: &str, name: &str, action: &str| {
+        all.iter()
+            .position(|s| {
+                s["object"]["kind"] == kind && s["object"]["name"] == name && s["action"] == action
+            })
+            .unwrap_or_else(|| panic!("{kind}/{name} {action}"))
+    };
+    assert!(
+        index("ConfigMap", "kafka-config", "apply") < index("StatefulSet", "kafka", "recreate")
+    );
+    assert_eq!(
+        index("StatefulSet", "kafka", "wait"),
+        index("StatefulSet", "kafka", "recreate") + 1
+    );
+    assert!(index("StatefulSet", "kafka", "wait") < index("KafkaTopics", "kafka", "reassign"));
+    let wait = &all[index("StatefulSet", "kafka", "wait")];
+    assert_eq!(
+        wait["commands"][0],
+        "kubectl rollout status statefulset/kafka -n audience-manager --timeout=15m"
+    );
+}
+
+#[test]
+fn storage_mode_switch_is_an_orphan_delete_and_recreate() {
+    let p = plan(&["demo", "prod", "--allow-data-loss"]);
+    let s = steps(&p, "StatefulSet", "postgres");
+    let recreate = s.iter().find(|s| s["action"] == "recreate").unwrap();
+    assert_eq!(
+        recreate["commands"][0],
+        "kubectl delete statefulset postgres -n audience-manager --cascade=orphan --wait=true"
+    );
+    assert!(
+        recreate["data_risk"]
+            .as_str()
+            .unwrap()
+            .contains("start empty")
+    );
+    assert_eq!(recreate["refused"], false, "--allow-data-loss includes it");
+    let p = plan(&["demo", "prod"]);
+    let s = steps(&p, "StatefulSet", "postgres");
+    assert_eq!(
+        s.iter().find(|s| s["action"] == "recreate").unwrap()["refused"],
+        true
+    );
+}
+
+#[test]
+fn kafka_replication_increase_emits_a_reassignment() {
+    let p = plan(&["demo", "prod", "--allow-data-loss"]);
+    let r = steps(&p, "KafkaTopics", "kafka");
+    let reassign = r.iter().find(|s| s["action"] == "reassign").unwrap();
+    let files = reassign["files"].as_array().unwrap();
+    let json: Value = serde_json::from_str(files[0][1].as_str().unwrap()).unwrap();
+    let parts = json["partitions"].as_array().unwrap();
+    let events0 = parts
+        .iter()
+        .find(|p| p["topic"] == "events" && p["partition"] == 0)
+        .unwrap();
+    assert_eq!(events0["replicas"], serde_json::json!([0, 1, 2]));
+    // 48 partitions of events, 12 + 24 of the others, 50 + 50 internal.
+    assert_eq!(parts.len(), 48 + 12 + 24 + 50 + 50);
+    assert!(
+        reassign["commands"][1]
+            .as_str()
+            .unwrap()
+            .contains("kafka-reassign-partitions.sh")
+    );
+    assert!(r.iter().any(|s| {
+        s["action"] == "alter-partitions"
+            && s["reason"]
+                .as_str()
+                .unwrap()
+                .contains("Keys hash to other partitions")
+    }));
+}
+
+#[test]
+fn data_loss_is_refused_unless_asked() {
+    let p = plan(&["prod", "demo"]);
+    let refused: Vec<&Value> = p["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["refused"] == true)
+        .collect();
+    assert!(refused.iter().any(|s| {
+        s["object"]["name"] == "kafka"
+            && s["data_risk"]
+                .as_str()
+                .unwrap()
+                .contains("PersistentVolumeClaims")
+    }));
+    assert!(
+        refused.iter().any(|s| s["object"]["kind"] == "KafkaTopics"),
+        "partition shrink / broker loss"
+    );
+    let (code, script, _) = amctl(&["migrate", "prod", "demo", "--format", "script"]);
+    assert_eq!(code, 3);
+    assert!(script.contains("# REFUSED"));
+    let (code, script, _) = amctl(&[
+        "migrate",
+        "prod",
+        "demo",
+        "--format",
+        "script",
+        "--allow-data-loss",
+        "--prune",
+    ]);
+    assert_eq!(code, 0);
+    assert!(
+        !script.contains("# REFUSED: rerun `amctl migrate` with --allow-data-loss"),
+        "{script}"
+    );
+    assert!(
+        script.contains("kubectl delete statefulset kafka -n audience-manager --cascade=orphan")
+    );
+}
+
+#[test]
+fn prune_deletes_only_when_asked_and_never_claims() {
+    let dir = std::env::temp_dir().join(format!("amctl-migrate-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let extra = dir.join("extra.yaml");
+    let (_, demo, _) = amctl(&["render", "demo"]);
+    std::fs::write(
+        &extra,
+        format!("{demo}---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: old-config\n  namespace: audience-manager\ndata:\n  a: b\n---\napiVersion: v1\nkind: PersistentVolumeClaim\nmetadata:\n  name: data-old-0\n  namespace: audience-manager\nspec:\n  accessModes: [ReadWriteOnce]\n  resources:\n    requests:\n      storage: 1Gi\n"),
+    )
+    .unwrap();
+    let from = extra.to_str().unwrap();
+    let p = plan(&[from, "demo"]);
+    let cm = steps(&p, "ConfigMap", "old-config");
+    assert_eq!(cm[0]["action"], "delete");
+    assert_eq!(cm[0]["refused"], true);
+    let p = plan(&[from, "demo", "--prune"]);
+    let cm = steps(&p, "ConfigMap", "old-config");
+    assert_eq!(cm[0]["refused"], false);
+    assert_eq!(
+        cm[0]["commands"][0],
+        "kubectl delete configmap old-config -n audience-manager --ignore-not-found"
+    );
+    let pvc = steps(&p, "PersistentVolumeClaim", "data-old-0");
+    assert_eq!(pvc[0]["refused"], true, "claims are never deleted");
+}
+
+/// Each immutable field, on hand-made objects.
+#[test]
+fn immutable_fields_are_known() {
+    let dir = std::env::temp_dir().join(format!("amctl-imm-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let sts = |selector: &str, service: &str, policy: &str, storage: &str| {
+        format!(
+            "apiVersion: apps/v1\nkind: StatefulSet\nmetadata:\n  name: s\n  namespace: n\nspec:\n  serviceName: {service}\n  podManagementPolicy: {policy}\n  selector:\n    matchLabels:\n      app: {selector}\n  template:\n    metadata:\n      labels:\n        app: {selector}\n    spec:\n      containers:\n      - name: c\n        image: x:1\n  volumeClaimTemplates:\n  - metadata:\n      name: data\n    spec:\n      accessModes: [ReadWriteOnce]\n      resources:\n        requests:\n          storage: {storage}\n"
+        )
+    };
+    let base = dir.join("base.yaml");
+    std::fs::write(&base, sts("a", "h", "OrderedReady", "1Gi")).unwrap();
+    for (name, text, path) in [
+        (
+            "selector",
+            sts("b", "h", "OrderedReady", "1Gi"),
+            "spec.selector",
+        ),
+        (
+            "service",
+            sts("a", "h2", "OrderedReady", "1Gi"),
+            "spec.serviceName",
+        ),
+        (
+            "policy",
+            sts("a", "h", "Parallel", "1Gi"),
+            "spec.podManagementPolicy",
+        ),
+        (
+            "claims",
+            sts("a", "h", "OrderedReady", "2Gi"),
+            "spec.volumeClaimTemplates",
+        ),
+    ] {
+        let f = dir.join(format!("{name}.yaml"));
+        std::fs::write(&f, text).unwrap();
+        let p = plan(&[base.to_str().unwrap(), f.to_str().unwrap(), "-n", "n"]);
+        let s = steps(&p, "StatefulSet", "s");
+        let r = s
+            .iter()
+            .find(|s| s["action"] == "recreate")
+            .unwrap_or_else(|| panic!("{name}: {p}"));
+        assert!(r["reason"].as_str().unwrap().contains(path), "{name}: {r}");
+    }
+    let dep = |sel: &str| {
+        format!(
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: d\n  namespace: n\nspec:\n  selector:\n    matchLabels:\n      app: {sel}\n  template:\n    metadata:\n      labels:\n        app: {sel}\n    spec:\n      containers:\n      - name: c\n        image: x:1\n"
+        )
+    };
+    let svc = |ip: &str| {
+        format!(
+            "apiVersion: v1\nkind: Service\nmetadata:\n  name: v\n  namespace: n\nspec:\n  clusterIP: {ip}\n  ports:\n  - port: 80\n"
+        )
+    };
+    let pvc = |size: &str, mode: &str| {
+        format!(
+            "apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata:\n  name: p\n  namespace: n\nspec:\n  accessModes: [{mode}]\n  resources:\n    requests:\n      storage: {size}\n"
+        )
+    };
+    for (kind, name, a, b, action) in [
+        ("Deployment", "d", dep("a"), dep("b"), "recreate"),
+        ("Service", "v", svc("10.0.0.1"), svc("10.0.0.2"), "recreate"),
+        (
+            "PersistentVolumeClaim",
+            "p",
+            pvc("1Gi", "ReadWriteOnce"),
+            pvc("2Gi", "ReadWriteOnce"),
+            "apply",
+        ),
+        (
+            "PersistentVolumeClaim",
+            "p",
+            pvc("1Gi", "ReadWriteOnce"),
+            pvc("1Gi", "ReadWriteMany"),
+            "recreate",
+        ),
+    ] {
+        let (fa, fb) = (dir.join("a.yaml"), dir.join("b.yaml"));
+        std::fs::write(&fa, a).unwrap();
+        std::fs::write(&fb, b).unwrap();
+        let p = plan(&[fa.to_str().unwrap(), fb.to_str().unwrap(), "-n", "n"]);
+        let s = steps(&p, kind, name);
+        assert_eq!(s[0]["action"], action, "{kind}: {p}");
+    }
+    // A shrinking claim is data loss.
+    let (fa, fb) = (dir.join("a.yaml"), dir.join("b.yaml"));
+    std::fs::write(&fa, pvc("2Gi", "ReadWriteOnce")).unwrap();
+    std::fs::write(&fb, pvc("1Gi", "ReadWriteOnce")).unwrap();
+    let p = plan(&[fa.to_str().unwrap(), fb.to_str().unwrap(), "-n", "n"]);
+    assert_eq!(steps(&p, "PersistentVolumeClaim", "p")[0]["refused"], true);
+}
+
+#[test]
+fn phase_filter_and_patches() {
+    let p = plan(&["demo", "prod", "--phase", "3"]);
+    assert!(
+        p["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|s| s["phase"] == 3)
+    );
+    let (code, _, err) = amctl(&["migrate", "demo", "prod", "--phase", "4"]);
+    assert_eq!(code, 2, "{err}");
+    let (_, patches, _) = amctl(&["migrate", "demo", "prod", "--format", "patches"]);
+    assert!(patches.contains(
+        "kubectl patch deployment segment-api -n audience-manager --type strategic -p '"
+    ));
+    assert!(patches.contains("kubectl patch service segment-api -n audience-manager --type merge -p '{\"spec\":{\"ports\":"));
+    let (_, patches, _) = amctl(&[
+        "migrate",
+        "prod",
+        "prod",
+        "--set",
+        "flink.taskmanager.replicas=8",
+        "--format",
+        "patches",
+    ]);
+    assert!(
+        patches.contains(
+            "kubectl scale deployment flink-taskmanager -n audience-manager --replicas=8"
+        ),
+        "{patches}"
+    );
+}
