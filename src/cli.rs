@@ -2,7 +2,7 @@
 
 use amctl::commands::render::{self, Format, RenderArgs};
 use amctl::render::DEFAULT_NAMESPACE;
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
 const EXIT_CODES: &str = "\
@@ -60,6 +60,34 @@ pub enum Command {
     /// Print the resolved profile (after `extends` and `--set`) as TOML or JSON.
     #[command(after_help = EXIT_CODES)]
     Show(ShowCmd),
+
+    /// Print the JSON Schema (draft-07) of the profile format, for editors and CI.
+    Schema {
+        /// Every key optional: for overlay files that use `extends`.
+        #[arg(long)]
+        partial: bool,
+    },
+
+    /// Explain a profile key: meaning, unit, default, the rules that read it, and for memory
+    /// keys the breakdown it produces (e.g. `amctl explain flink.taskmanager`).
+    #[command(after_help = EXIT_CODES)]
+    Explain {
+        /// A key path such as `flink.taskmanager` or `postgres.shared_buffers`.
+        #[arg(value_name = "KEY")]
+        key: String,
+        /// The profile whose values the breakdown uses.
+        #[arg(long, default_value = "demo", value_name = "PROFILE")]
+        profile: String,
+    },
+
+    /// Print a shell completion script.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+
+    /// Print the man page (roff).
+    Man,
 }
 
 #[derive(Args, Debug)]
@@ -302,6 +330,11 @@ pub struct RenderCmd {
     /// Render even if validation finds errors (they are still printed, loudly).
     #[arg(long)]
     pub skip_validation: bool,
+
+    /// Drift check: compare with DIR (an earlier --out-dir render) instead of printing.
+    /// Exit 0 when identical, 1 when files changed, are missing or extra, 2 on error.
+    #[arg(long, value_name = "DIR", conflicts_with = "out_dir")]
+    pub check: Option<PathBuf>,
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<i32> {
@@ -316,6 +349,7 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
             },
             out_dir: cmd.out_dir,
             skip_validation: cmd.skip_validation,
+            check: cmd.check,
         })?),
         Command::Validate(cmd) => {
             use amctl::commands::validate::{Format, ValidateArgs, run};
@@ -382,6 +416,20 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
                 allow_data_loss: cmd.allow_data_loss,
                 prune: cmd.prune,
             })?)
+        }
+        Command::Explain { key, profile } => Ok(amctl::commands::explain::run(&key, &profile)?),
+        Command::Schema { partial } => Ok(amctl::commands::schema::run(partial)?),
+        Command::Completions { shell } => {
+            let mut out = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "amctl", &mut out);
+            amctl::output::print(&String::from_utf8_lossy(&out))?;
+            Ok(0)
+        }
+        Command::Man => {
+            let mut out = Vec::new();
+            clap_mangen::Man::new(Cli::command()).render(&mut out)?;
+            amctl::output::print(&String::from_utf8_lossy(&out))?;
+            Ok(0)
         }
         Command::Show(cmd) => Ok(amctl::commands::show::run(
             &cmd.profile,

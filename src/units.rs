@@ -613,6 +613,78 @@ text_deserialize!(
     Duration::parse
 );
 
+/// JSON Schema for the unit types: strings with the notation's pattern (numbers accepted where
+/// the notation allows a bare number).
+macro_rules! text_schema {
+    ($ty:ty, $name:expr, $desc:expr, $pattern:expr, $allow_int:expr) => {
+        impl schemars::JsonSchema for $ty {
+            fn schema_name() -> std::borrow::Cow<'static, str> {
+                $name.into()
+            }
+            fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+                if $allow_int {
+                    schemars::json_schema!({
+                        "description": $desc,
+                        "anyOf": [
+                            {"type": "string", "pattern": $pattern},
+                            {"type": "integer", "minimum": 0}
+                        ]
+                    })
+                } else {
+                    schemars::json_schema!({
+                        "description": $desc,
+                        "type": "string",
+                        "pattern": $pattern
+                    })
+                }
+            }
+        }
+    };
+}
+
+text_schema!(
+    Memory,
+    "KubernetesMemory",
+    "A Kubernetes memory quantity: 512Mi, 2Gi, 1.5Gi (binary suffixes Ki Mi Gi Ti; decimal k M G T).",
+    r"^[0-9]+(\.[0-9]+)?([eE][0-9]+|[kMGTPE]|[KMGTPE]i)?$",
+    true
+);
+text_schema!(
+    Cpu,
+    "KubernetesCpu",
+    "A Kubernetes CPU quantity: cores (2, 0.5) or millicores (500m).",
+    r"^[0-9]+(\.[0-9]+)?m?$",
+    true
+);
+text_schema!(
+    JvmSize,
+    "JvmSize",
+    "A JVM/Flink size, binary units: 800m = 800 MiB, 8g = 8 GiB (k, m, g, t; Flink also kb, mb, gb).",
+    r"^[0-9]+ *([kKmMgGtT]|[kKmMgGtT][bB]|bytes|[kmgt]ibibytes|mebibytes|gibibytes|kibibytes|tebibytes)?$",
+    true
+);
+text_schema!(
+    PgSize,
+    "PostgresSize",
+    "A PostgreSQL size with its case-sensitive unit: 128MB, 4GB, 64kB (1 kB = 1024 B).",
+    r"^[0-9]+ *(B|kB|MB|GB|TB)$",
+    false
+);
+text_schema!(
+    AsSize,
+    "AerospikeSize",
+    "An Aerospike size: 512M, 16G (K, M, G, T; binary).",
+    r"^[0-9]+[KkMmGgTt]?$",
+    true
+);
+text_schema!(
+    Duration,
+    "Duration",
+    "A duration: 60s, 5min, 1h (ms, s, min, h, d).",
+    r"^[0-9]+ *(ms|s|min|m|h|d)$",
+    false
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;

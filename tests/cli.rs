@@ -370,3 +370,109 @@ fn closed_stdout_is_not_an_error() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
+
+#[test]
+fn schema_completions_and_man() {
+    let out = amctl().args(["schema"]).output().unwrap();
+    assert!(out.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["$schema"], "http://json-schema.org/draft-07/schema#");
+    assert_eq!(v["additionalProperties"], false);
+    assert!(
+        v["required"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r == "kafka")
+    );
+    let out = amctl().args(["schema", "--partial"]).output().unwrap();
+    let partial = String::from_utf8(out.stdout).unwrap();
+    assert!(!partial.contains("\"required\""));
+    for shell in ["bash", "zsh", "fish", "powershell"] {
+        let out = amctl().args(["completions", shell]).output().unwrap();
+        assert!(out.status.success(), "{shell}");
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("amctl"),
+            "{shell}"
+        );
+    }
+    let out = amctl().args(["man"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with(".ie"));
+    let out = amctl().args(["completions", "tcsh"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn check_reports_drift() {
+    let d = tmp();
+    let dir = d.path().join("deploy");
+    amctl()
+        .args(["render", "demo", "--out-dir", dir.to_str().unwrap()])
+        .assert()
+        .success();
+    amctl()
+        .args(["render", "demo", "--check", dir.to_str().unwrap()])
+        .assert()
+        .code(0);
+    let out = amctl()
+        .args([
+            "render",
+            "demo",
+            "--check",
+            dir.to_str().unwrap(),
+            "--set",
+            "postgres.max_connections=19",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("2 changed, 0 missing, 0 extra"), "{text}");
+    assert!(text.contains("+    max_connections = 19"), "{text}");
+    std::fs::write(dir.join("zzz-extra.yaml"), "x").unwrap();
+    std::fs::remove_file(dir.join("000-namespace-audience-manager.yaml")).unwrap();
+    let out = amctl()
+        .args(["render", "demo", "--check", dir.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("0 changed, 1 missing, 1 extra"), "{text}");
+    let out = amctl()
+        .args(["render", "demo", "--check", "/nonexistent-amctl"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn explain_keys() {
+    let out = amctl()
+        .args(["explain", "flink.taskmanager"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("rules that read it:") && text.contains("flink.taskmanager.memory"),
+        "{text}"
+    );
+    assert!(text.contains("task_heap"), "{text}");
+    let out = amctl()
+        .args(["explain", "flink.taskmanager", "--profile", "prod"])
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .contains("3597035049 bytes")
+    );
+    let out = amctl()
+        .args(["explain", "postgres.shared_buffers"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("about 25% of the memory limit"), "{text}");
+    let err = input_error(&["explain", "kafka.brokerz"]);
+    assert!(err.contains("did you mean `kafka.brokers`?"), "{err}");
+}

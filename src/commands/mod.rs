@@ -2,7 +2,9 @@
 
 pub mod budget;
 pub mod diff;
+pub mod explain;
 pub mod migrate;
 pub mod render;
+pub mod schema;
 pub mod show;
 pub mod validate;

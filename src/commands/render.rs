@@ -24,6 +24,8 @@ pub struct RenderArgs {
     pub out_dir: Option<PathBuf>,
     /// Render even when validation finds errors (loudly).
     pub skip_validation: bool,
+    /// Compare with a directory rendered before instead of writing (CI drift check).
+    pub check: Option<PathBuf>,
 }
 
 /// Loads a profile and checks the namespace: the shared front half of every command.
@@ -79,6 +81,9 @@ pub fn run(args: &RenderArgs) -> Result<i32, Error> {
             args.profile
         );
     }
+    if let Some(dir) = &args.check {
+        return check_dir(dir, &bundle.to_files()?);
+    }
     match (&args.out_dir, args.format) {
         (Some(dir), Format::Yaml) => output::write_dir(dir, &bundle.to_files()?)?,
         (Some(_), Format::Json) => {
@@ -102,4 +107,64 @@ pub fn check_namespace(ns: &str) -> Result<(), Error> {
             "namespace `{ns}` is not a valid Kubernetes namespace name: use at most 63 lowercase letters, digits and '-', starting and ending with a letter or digit"
         )))
     }
+}
+
+/// `--check DIR`: exit 0 when DIR holds exactly what the profile renders, 1 (with a summary) when
+/// files changed, are missing or are extra.
+fn check_dir(dir: &std::path::Path, files: &[(String, String)]) -> Result<i32, Error> {
+    if !dir.is_dir() {
+        return Err(Error::Usage(format!(
+            "--check `{}` is not a directory; render it first with --out-dir",
+            dir.display()
+        )));
+    }
+    let mut present: std::collections::BTreeMap<String, String> = std::collections::BTreeMap::new();
+    for entry in std::fs::read_dir(dir).map_err(|e| Error::io("read directory", dir, e))? {
+        let entry = entry.map_err(|e| Error::io("read directory", dir, e))?;
+        let path = entry.path();
+        if path.is_file() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let text = std::fs::read_to_string(&path).map_err(|e| Error::io("read", &path, e))?;
+            present.insert(name, text);
+        }
+    }
+    let mut changed = Vec::new();
+    let mut missing = Vec::new();
+    for (name, text) in files {
+        match present.remove(name) {
+            None => missing.push(name.clone()),
+            Some(old) if old != *text => changed.push((name.clone(), old, text.clone())),
+            Some(_) => {}
+        }
+    }
+    let extra: Vec<String> = present.into_keys().collect();
+    if changed.is_empty() && missing.is_empty() && extra.is_empty() {
+        eprintln!("{}: up to date ({} files)", dir.display(), files.len());
+        return Ok(crate::exit::OK);
+    }
+    let mut out = format!(
+        "{}: drifted from the profile: {} changed, {} missing, {} extra\n",
+        dir.display(),
+        changed.len(),
+        missing.len(),
+        extra.len()
+    );
+    for (name, old, new) in &changed {
+        out.push_str(&format!("~ {name}\n"));
+        let diff = similar::TextDiff::from_lines(old.as_str(), new.as_str());
+        let mut udiff = diff.unified_diff();
+        udiff
+            .context_radius(1)
+            .header(&format!("{}/{name}", dir.display()), "rendered");
+        out.push_str(&udiff.to_string());
+    }
+    for name in &missing {
+        out.push_str(&format!("+ {name} (rendered, not in the directory)\n"));
+    }
+    for name in &extra {
+        out.push_str(&format!("- {name} (in the directory, not rendered)\n"));
+    }
+    out.push_str("re-render with --out-dir to update it\n");
+    output::print(&out)?;
+    Ok(crate::exit::INVALID)
 }

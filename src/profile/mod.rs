@@ -10,12 +10,13 @@ pub mod load;
 pub mod node;
 
 use crate::units::{AsSize, Cpu, Duration, JvmSize, Memory, PgSize};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 pub use load::{LoadOptions, Loaded, load};
 
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Profile {
     /// A built-in profile name or a path (relative to this file) this profile overrides.
@@ -36,7 +37,7 @@ pub struct Profile {
 
 // ---------------------------------------------------------------- cluster
 
-#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Distribution {
     /// k3s, as Rancher Desktop runs it.
@@ -57,14 +58,14 @@ impl Distribution {
     }
 }
 
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Amounts {
     pub memory: Memory,
     pub cpu: Cpu,
 }
 
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Cluster {
     pub distribution: Distribution,
@@ -96,14 +97,14 @@ pub struct Cluster {
 
 // ---------------------------------------------------------------- shared pieces
 
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Resources {
     pub requests: Amounts,
     pub limits: Amounts,
 }
 
-#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum StorageMode {
     /// An emptyDir: data is lost when the pod goes.
@@ -112,7 +113,7 @@ pub enum StorageMode {
     Persistent,
 }
 
-#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Medium {
     /// Node disk.
@@ -122,7 +123,7 @@ pub enum Medium {
 }
 
 /// Defaults for every component's data volume.
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Storage {
     pub mode: StorageMode,
@@ -139,7 +140,7 @@ fn default_medium() -> Medium {
 }
 
 /// A component's data volume; unset fields fall back to `[storage]`.
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ComponentStorage {
     /// emptyDir sizeLimit (ephemeral) or PVC request (persistent).
@@ -173,7 +174,7 @@ impl ComponentStorage {
 }
 
 /// A free-form config value passed through to a component's config file.
-#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, JsonSchema)]
 #[serde(untagged)]
 pub enum Setting {
     Bool(bool),
@@ -195,31 +196,43 @@ impl std::fmt::Display for Setting {
 
 // ---------------------------------------------------------------- postgres
 
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Postgres {
+    /// Pinned image, e.g. `postgres:17.6`.
     pub image: String,
+    /// Container requests and limits (the limit bounds shared_buffers + connections + tmpfs).
     pub resources: Resources,
+    /// The data volume (`/var/lib/postgresql/data`).
     pub storage: ComponentStorage,
+    /// `shared_buffers`: about 25% of the memory limit; needs a restart to change.
     pub shared_buffers: PgSize,
     /// A planner hint: allocates nothing.
     pub effective_cache_size: PgSize,
+    /// `max_connections`: must exceed the reserved connections and hold every API pool; needs a restart.
     pub max_connections: u32,
+    /// `work_mem` per sort/hash operation (default 4MB).
     #[serde(default = "pg_work_mem")]
     pub work_mem: PgSize,
+    /// `maintenance_work_mem` per autovacuum worker (default 64MB).
     #[serde(default = "pg_maintenance_work_mem")]
     pub maintenance_work_mem: PgSize,
+    /// `hash_mem_multiplier` (default 2.0).
     #[serde(default = "pg_hash_mem_multiplier")]
     pub hash_mem_multiplier: f64,
+    /// `autovacuum_max_workers` (default 3).
     #[serde(default = "pg_autovacuum_max_workers")]
     pub autovacuum_max_workers: u32,
+    /// `superuser_reserved_connections` (default 3).
     #[serde(default = "pg_superuser_reserved")]
     pub superuser_reserved_connections: u32,
     /// Size of the memory-backed /dev/shm (parallel query, shared memory segments).
     #[serde(default = "pg_shm_size")]
     pub shm_size: Memory,
+    /// Database created on first start.
     #[serde(default = "pg_database")]
     pub database: String,
+    /// Database user created on first start.
     #[serde(default = "pg_user")]
     pub user: String,
     /// Name of the Secret (key `password`) holding the database password; amctl never sees it.
@@ -260,13 +273,15 @@ fn pg_password_secret() -> String {
 
 // ---------------------------------------------------------------- aerospike
 
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Aerospike {
-    /// `aerospike/aerospike-server:VERSION` (Community) or `aerospike/aerospike-server-enterprise:VERSION`:
+    /// Server image; `aerospike/aerospike-server:VERSION` (Community) or `aerospike/aerospike-server-enterprise:VERSION`:
     /// the edition and the server version (which decides the config syntax) are read from it.
     pub image: String,
+    /// Cluster size (nodes).
     pub replicas: u32,
+    /// Container requests and limits (data + primary index + baseline must fit).
     pub resources: Resources,
     /// Volume for `device`-storage namespace files (unused when every namespace is in memory).
     #[serde(default)]
@@ -274,10 +289,11 @@ pub struct Aerospike {
     /// Enterprise only: Secret holding `features.conf`.
     #[serde(default)]
     pub feature_key_secret: Option<String>,
+    /// Namespaces (Community Edition: at most 2; use sets inside them).
     pub namespaces: Vec<AerospikeNamespace>,
 }
 
-#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum AsStorageEngine {
     /// Data in RAM (`storage-engine memory { data-size ... }`).
@@ -286,10 +302,12 @@ pub enum AsStorageEngine {
     Device,
 }
 
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AerospikeNamespace {
+    /// Namespace name.
     pub name: String,
+    /// `memory` (data in RAM) or `device` (data on SSD/file, index in RAM).
     pub storage_engine: AsStorageEngine,
     /// In-memory data size (`storage-engine memory`).
     #[serde(default)]
@@ -297,6 +315,7 @@ pub struct AerospikeNamespace {
     /// File size (`storage-engine device`).
     #[serde(default)]
     pub filesize: Option<AsSize>,
+    /// Copies of each record (at most the cluster size).
     pub replication_factor: u32,
     /// Primary index arena stage (128M–16G; the server's default 1G is allocated up front).
     #[serde(default)]
@@ -323,9 +342,10 @@ pub struct AerospikeNamespace {
 
 // ---------------------------------------------------------------- kafka
 
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Kafka {
+    /// Pinned image, e.g. `apache/kafka:4.1.1`.
     pub image: String,
     /// Brokers; each is also a KRaft controller (combined mode).
     pub brokers: u32,
@@ -334,14 +354,23 @@ pub struct Kafka {
     /// KAFKA_JVM_PERFORMANCE_OPTS (GC and non-heap bounds); unset: Kafka's own defaults.
     #[serde(default)]
     pub jvm_opts: Option<String>,
+    /// Container requests and limits (heap + non-heap + page cache).
     pub resources: Resources,
+    /// The log directory volume.
     pub storage: ComponentStorage,
+    /// `num.partitions` for auto-created topics and the topic Job's default.
     pub num_partitions: u32,
+    /// `default.replication.factor` (at most the broker count; existing topics keep theirs).
     pub default_replication_factor: u32,
+    /// `min.insync.replicas` (replication factor − 1 for availability).
     pub min_insync_replicas: u32,
+    /// `offsets.topic.replication.factor` (Kafka's default 3 needs 3 brokers).
     pub offsets_topic_replication_factor: u32,
+    /// `transaction.state.log.replication.factor` (Kafka's default 3).
     pub transaction_state_log_replication_factor: u32,
+    /// `transaction.state.log.min.isr` (Kafka's default 2).
     pub transaction_state_log_min_isr: u32,
+    /// `log.retention.hours`.
     pub log_retention_hours: u32,
     #[serde(default = "yes")]
     pub auto_create_topics: bool,
@@ -360,7 +389,7 @@ fn yes() -> bool {
     true
 }
 
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct KafkaTopic {
     pub name: String,
@@ -377,23 +406,28 @@ pub struct KafkaTopic {
 
 // ---------------------------------------------------------------- flink
 
-#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum StateBackend {
     Rocksdb,
     Hashmap,
 }
 
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Flink {
+    /// Pinned image, e.g. `flink:2.1.1-scala_2.12-java17`.
     pub image: String,
+    /// `parallelism.default` (at most TaskManagers × slots).
     pub parallelism_default: u32,
+    /// `state.backend.type`: `rocksdb` or `hashmap`.
     pub state_backend: StateBackend,
+    /// `state.backend.rocksdb.memory.managed` (default true).
     #[serde(default = "yes")]
     pub rocksdb_memory_managed: bool,
     /// `execution.checkpointing.dir`: `file://`, `s3://` (enables the S3 plugin) or `hdfs://`.
     pub checkpoint_dir: String,
+    /// `execution.checkpointing.interval`.
     pub checkpoint_interval: Duration,
     /// Secret with `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY` for `s3://` checkpoints (unset:
     /// the pods' cloud identity must grant access).
@@ -405,14 +439,16 @@ pub struct Flink {
     /// Kubernetes HA services for the JobManager (required for more than one JobManager).
     #[serde(default)]
     pub high_availability: Option<FlinkHa>,
+    /// The JobManager process.
     pub jobmanager: JobManager,
+    /// The TaskManager processes.
     pub taskmanager: TaskManager,
     /// Further config.yaml keys, written as given.
     #[serde(default)]
     pub settings: BTreeMap<String, Setting>,
 }
 
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FlinkHa {
     /// `high-availability.storageDir`: where JobManager metadata survives failover.
@@ -423,7 +459,7 @@ pub struct FlinkHa {
 }
 
 /// Flink's JVM overhead: a fraction of the process size clamped to [min, max].
-#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct JvmOverhead {
     #[serde(default)]
@@ -434,61 +470,80 @@ pub struct JvmOverhead {
     pub max: Option<JvmSize>,
 }
 
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct JobManager {
+    /// Number of JobManager pods (more than one needs `flink.high_availability`).
     pub replicas: u32,
     /// `jobmanager.memory.process.size`.
     pub process_size: JvmSize,
+    /// Container requests and limits; the memory limit must be at least `process_size`.
     pub resources: Resources,
+    /// `jobmanager.memory.jvm-metaspace.size` (default 256m).
     #[serde(default)]
     pub jvm_metaspace: Option<JvmSize>,
+    /// `jobmanager.memory.off-heap.size` (default 128m).
     #[serde(default)]
     pub off_heap: Option<JvmSize>,
+    /// `jobmanager.memory.jvm-overhead.{fraction,min,max}` (defaults 0.1, 192m, 1g).
     #[serde(default)]
     pub jvm_overhead: JvmOverhead,
 }
 
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TaskManager {
+    /// Number of TaskManager pods.
     pub replicas: u32,
     /// `taskmanager.memory.process.size`.
     pub process_size: JvmSize,
     /// `taskmanager.numberOfTaskSlots`.
     pub task_slots: u32,
+    /// Container requests and limits; the memory limit must be at least `process_size`.
     pub resources: Resources,
+    /// `taskmanager.memory.managed.fraction` (Flink's default 0.4): managed memory (RocksDB) as a share of total Flink memory.
     #[serde(default)]
     pub managed_fraction: Option<f64>,
+    /// `taskmanager.memory.managed.size`: an absolute managed size (overrides the fraction).
     #[serde(default)]
     pub managed_size: Option<JvmSize>,
+    /// `taskmanager.memory.network.fraction` (default 0.1 of total Flink memory).
     #[serde(default)]
     pub network_fraction: Option<f64>,
+    /// `taskmanager.memory.network.min` (default 64m).
     #[serde(default)]
     pub network_min: Option<JvmSize>,
+    /// `taskmanager.memory.network.max` (default unlimited).
     #[serde(default)]
     pub network_max: Option<JvmSize>,
+    /// `taskmanager.memory.jvm-metaspace.size` (default 256m).
     #[serde(default)]
     pub jvm_metaspace: Option<JvmSize>,
+    /// `taskmanager.memory.framework.heap.size` (default 128m).
     #[serde(default)]
     pub framework_heap: Option<JvmSize>,
+    /// `taskmanager.memory.framework.off-heap.size` (default 128m).
     #[serde(default)]
     pub framework_off_heap: Option<JvmSize>,
+    /// `taskmanager.memory.task.off-heap.size` (default 0).
     #[serde(default)]
     pub task_off_heap: Option<JvmSize>,
+    /// `taskmanager.memory.jvm-overhead.{fraction,min,max}` (defaults 0.1, 192m, 1g).
     #[serde(default)]
     pub jvm_overhead: JvmOverhead,
 }
 
 // ---------------------------------------------------------------- api services
 
-#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq, JsonSchema)]
 pub enum ServiceType {
     ClusterIP,
     NodePort,
 }
 
-#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(
+    Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq, PartialOrd, Ord, JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Backend {
     Postgres,
@@ -496,7 +551,7 @@ pub enum Backend {
     Aerospike,
 }
 
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Ingress {
     pub host: String,
@@ -505,7 +560,7 @@ pub struct Ingress {
     pub class_name: Option<String>,
 }
 
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Autoscaling {
     pub min_replicas: u32,
@@ -513,13 +568,16 @@ pub struct Autoscaling {
     pub target_cpu_percent: u32,
 }
 
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Api {
     /// Image repository prefix: each service runs `{registry}/{name}:{version}`.
     pub registry: String,
+    /// Image tag of every service (pinned, never `latest`).
     pub version: String,
+    /// Replicas per service (without autoscaling).
     pub replicas: u32,
+    /// Container requests and limits per replica.
     pub resources: Resources,
     /// JAVA_OPTS.
     pub java_opts: String,
@@ -529,6 +587,7 @@ pub struct Api {
     pub kafka_consumer_concurrency: u32,
     /// `spring.datasource.hikari.maximum-pool-size` per replica.
     pub db_pool_size: u32,
+    /// `NodePort` (demo) or `ClusterIP` (behind the Ingress).
     pub service_type: ServiceType,
     /// Exposes every service under this host (path `/{name}`); prod's ClusterIP + Ingress.
     #[serde(default)]
@@ -536,11 +595,12 @@ pub struct Api {
     /// A HorizontalPodAutoscaler per service.
     #[serde(default)]
     pub autoscaling: Option<Autoscaling>,
+    /// The services, each with optional overrides of the values above.
     pub services: Vec<ApiService>,
 }
 
 /// One API service; every sizing key overrides the shared `[api]` value.
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ApiService {
     pub name: String,
@@ -612,7 +672,7 @@ impl Api {
 
 // ---------------------------------------------------------------- security, monitoring
 
-#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum PodSecurity {
     Privileged,
@@ -630,7 +690,7 @@ impl PodSecurity {
     }
 }
 
-#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ApiAuth {
     /// No authentication on the API services (isolated demo).
@@ -639,7 +699,7 @@ pub enum ApiAuth {
     Basic,
 }
 
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Security {
     /// Pod Security Standard enforced on the namespace.
@@ -654,7 +714,7 @@ fn api_credentials_secret() -> String {
     "api-credentials".into()
 }
 
-#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum MonitoringLevel {
     None,
@@ -662,7 +722,7 @@ pub enum MonitoringLevel {
     Essential,
 }
 
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Monitoring {
     pub level: MonitoringLevel,

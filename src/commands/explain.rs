@@ -1,0 +1,535 @@
+//! `amctl explain KEY`: what a profile key means, its unit and default, the rules that read it,
+//! and for memory keys the breakdown it produces for a profile.
+
+use crate::commands::render::load;
+use crate::commands::schema::schema;
+use crate::components::{aerospike, flink, kafka, postgres};
+use crate::error::{Error, InputError, did_you_mean};
+use crate::model::jvm::{JvmApp, JvmBreakdown, JvmFlags};
+use crate::model::mib;
+use crate::model::node::NodeModel;
+use crate::output;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+/// Which keys each rule reads (prefixes of profile key paths).
+pub const RULE_KEYS: &[(&str, &[&str])] = &[
+    ("budget.node", &["cluster"]),
+    (
+        "budget.memory.requests",
+        &[
+            "cluster",
+            "postgres.resources",
+            "aerospike.resources",
+            "aerospike.replicas",
+            "kafka.resources",
+            "kafka.brokers",
+            "flink.jobmanager",
+            "flink.taskmanager",
+            "api.replicas",
+            "api.resources",
+            "api.autoscaling",
+            "api.services",
+        ],
+    ),
+    (
+        "budget.memory.limits",
+        &[
+            "cluster",
+            "postgres.resources",
+            "aerospike.resources",
+            "kafka.resources",
+            "flink.jobmanager.resources",
+            "flink.taskmanager.resources",
+            "api.resources",
+            "api.services",
+        ],
+    ),
+    (
+        "budget.cpu.requests",
+        &[
+            "cluster.node_cpu",
+            "cluster.nodes",
+            "postgres.resources",
+            "aerospike.resources",
+            "kafka.resources",
+            "flink.jobmanager.resources",
+            "flink.taskmanager.resources",
+            "api.resources",
+        ],
+    ),
+    (
+        "budget.cpu.limits",
+        &[
+            "cluster.node_cpu",
+            "postgres.resources",
+            "aerospike.resources",
+            "kafka.resources",
+            "flink",
+            "api.resources",
+        ],
+    ),
+    (
+        "placement.unschedulable",
+        &[
+            "cluster",
+            "postgres.resources",
+            "aerospike",
+            "kafka.brokers",
+            "kafka.resources",
+            "flink",
+            "api",
+        ],
+    ),
+    (
+        "placement.n-1",
+        &["cluster.nodes", "aerospike.replicas", "kafka.brokers"],
+    ),
+    (
+        "pod.memory-emptydir",
+        &[
+            "storage.ephemeral_medium",
+            "postgres.storage",
+            "postgres.shm_size",
+            "kafka.storage",
+            "aerospike.storage",
+        ],
+    ),
+    (
+        "jvm.memory",
+        &[
+            "api.java_opts",
+            "api.resources",
+            "api.tomcat_max_threads",
+            "api.services",
+            "kafka.heap_opts",
+            "kafka.jvm_opts",
+            "kafka.resources",
+        ],
+    ),
+    (
+        "jvm.xms-above-request",
+        &[
+            "api.java_opts",
+            "api.resources",
+            "kafka.heap_opts",
+            "kafka.resources",
+        ],
+    ),
+    ("api.java-opts.syntax", &["api.java_opts", "api.services"]),
+    (
+        "api.autoscaling.range",
+        &["api.autoscaling", "api.services"],
+    ),
+    ("flink.taskmanager.memory", &["flink.taskmanager"]),
+    ("flink.taskmanager.task-heap", &["flink.taskmanager"]),
+    ("flink.jobmanager.memory", &["flink.jobmanager"]),
+    (
+        "flink.container-limit",
+        &[
+            "flink.taskmanager.process_size",
+            "flink.taskmanager.resources",
+            "flink.jobmanager.process_size",
+            "flink.jobmanager.resources",
+        ],
+    ),
+    (
+        "flink.parallelism.slots",
+        &[
+            "flink.parallelism_default",
+            "flink.taskmanager.replicas",
+            "flink.taskmanager.task_slots",
+        ],
+    ),
+    (
+        "flink.parallelism.partitions",
+        &[
+            "flink.parallelism_default",
+            "flink.source_topic",
+            "kafka.topics",
+            "kafka.num_partitions",
+        ],
+    ),
+    (
+        "flink.ha.required",
+        &["flink.jobmanager.replicas", "flink.high_availability"],
+    ),
+    (
+        "flink.s3.credentials",
+        &[
+            "flink.checkpoint_dir",
+            "flink.high_availability",
+            "flink.s3_credentials_secret",
+        ],
+    ),
+    (
+        "kafka.replication-factor",
+        &[
+            "kafka.brokers",
+            "kafka.default_replication_factor",
+            "kafka.offsets_topic_replication_factor",
+            "kafka.transaction_state_log_replication_factor",
+            "kafka.topics",
+        ],
+    ),
+    (
+        "kafka.min-isr",
+        &[
+            "kafka.min_insync_replicas",
+            "kafka.transaction_state_log_min_isr",
+            "kafka.default_replication_factor",
+            "kafka.transaction_state_log_replication_factor",
+        ],
+    ),
+    ("kafka.controllers.odd", &["kafka.brokers"]),
+    (
+        "kafka.heap-page-cache",
+        &["kafka.heap_opts", "kafka.resources"],
+    ),
+    ("aerospike.config.obsolete", &["aerospike.namespaces"]),
+    (
+        "aerospike.namespaces.edition",
+        &["aerospike.namespaces", "aerospike.image"],
+    ),
+    (
+        "aerospike.data-size.minimum",
+        &["aerospike.namespaces", "aerospike.image"],
+    ),
+    (
+        "aerospike.replication-factor",
+        &["aerospike.namespaces", "aerospike.replicas"],
+    ),
+    (
+        "aerospike.memory",
+        &[
+            "aerospike.namespaces",
+            "aerospike.resources",
+            "aerospike.replicas",
+        ],
+    ),
+    (
+        "aerospike.storage.volume",
+        &["aerospike.storage", "aerospike.namespaces"],
+    ),
+    ("postgres.memory", &["postgres"]),
+    (
+        "postgres.shared-buffers.share",
+        &["postgres.shared_buffers", "postgres.resources"],
+    ),
+    (
+        "postgres.connections.reserved",
+        &[
+            "postgres.max_connections",
+            "postgres.superuser_reserved_connections",
+        ],
+    ),
+    (
+        "postgres.connections.pools",
+        &[
+            "postgres.max_connections",
+            "api.db_pool_size",
+            "api.replicas",
+            "api.autoscaling",
+            "api.services",
+        ],
+    ),
+    (
+        "topology.anti-affinity",
+        &["cluster.nodes", "kafka.brokers", "aerospike.replicas"],
+    ),
+    (
+        "topology.ephemeral-replicated",
+        &[
+            "storage",
+            "kafka.storage",
+            "postgres.storage",
+            "aerospike.storage",
+        ],
+    ),
+];
+
+fn related(a: &str, b: &str) -> bool {
+    a == b || a.starts_with(&format!("{b}.")) || b.starts_with(&format!("{a}."))
+}
+
+/// Resolves `$ref`s and nullable wrappers to the schema that describes a value.
+fn resolve<'a>(root: &'a Value, mut v: &'a Value) -> &'a Value {
+    for _ in 0..8 {
+        if let Some(r) = v.get("$ref").and_then(Value::as_str) {
+            let name = r.trim_start_matches("#/definitions/");
+            v = &root["definitions"][name];
+        } else if let Some(any) = v.get("anyOf").and_then(Value::as_array)
+            && any.len() == 2
+            && any
+                .iter()
+                .any(|x| x.get("type") == Some(&Value::String("null".into())))
+            && v.get("description").is_none()
+        {
+            v = any
+                .iter()
+                .find(|x| x.get("type") != Some(&Value::String("null".into())))
+                .unwrap_or(v);
+        } else {
+            break;
+        }
+    }
+    v
+}
+
+fn type_name(v: &Value) -> String {
+    if let Some(r) = v.get("$ref").and_then(Value::as_str) {
+        return r.trim_start_matches("#/definitions/").to_string();
+    }
+    if let Some(any) = v.get("anyOf").and_then(Value::as_array) {
+        return any.iter().map(type_name).collect::<Vec<_>>().join(" or ");
+    }
+    if let Some(e) = v.get("enum").and_then(Value::as_array) {
+        return format!(
+            "one of {}",
+            e.iter()
+                .map(|x| x.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    match v.get("type") {
+        Some(Value::String(t)) if t == "array" => {
+            format!("list of {}", type_name(&v["items"]))
+        }
+        Some(Value::String(t)) => t.clone(),
+        Some(Value::Array(ts)) => ts
+            .iter()
+            .filter_map(Value::as_str)
+            .filter(|t| *t != "null")
+            .collect::<Vec<_>>()
+            .join(" or "),
+        _ => "value".into(),
+    }
+}
+
+pub fn run(key: &str, profile: &str) -> Result<i32, Error> {
+    let root = schema(false);
+    let mut node = &root;
+    let mut walked = Vec::new();
+    for seg in key.split('.').filter(|s| !s.is_empty()) {
+        let here = resolve(&root, node);
+        let here = if here.get("type") == Some(&Value::String("array".into())) {
+            resolve(&root, &here["items"])
+        } else {
+            here
+        };
+        let props = here.get("properties").and_then(Value::as_object);
+        match props.and_then(|p| p.get(seg)) {
+            Some(next) => {
+                node = next;
+                walked.push(seg);
+            }
+            None => {
+                let names: Vec<&str> = props
+                    .map(|p| p.keys().map(String::as_str).collect())
+                    .unwrap_or_default();
+                let parent = if walked.is_empty() {
+                    "the top level".to_string()
+                } else {
+                    format!("`{}`", walked.join("."))
+                };
+                let mut e = InputError::new(format!("no key `{seg}` under {parent}"));
+                if let Some(s) = did_you_mean(seg, names.iter().copied()) {
+                    let mut full = walked.clone();
+                    full.push(s);
+                    e = e.help(format!("did you mean `{}`?", full.join(".")));
+                } else if !names.is_empty() {
+                    e = e.help(format!("keys there: {}", names.join(", ")));
+                }
+                return Err(e.into());
+            }
+        }
+    }
+    let resolved = resolve(&root, node);
+    let mut out = String::new();
+    let _ = writeln!(out, "{}", if key.is_empty() { "(profile)" } else { key });
+    let description = node
+        .get("description")
+        .or_else(|| resolved.get("description"))
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    if !description.is_empty() {
+        for line in description.lines() {
+            let _ = writeln!(out, "  {line}");
+        }
+    }
+    let _ = writeln!(out, "  type: {}", type_name(node));
+    if let Some(d) = node.get("default") {
+        let _ = writeln!(
+            out,
+            "  default: {}",
+            if d.is_null() {
+                "unset".to_string()
+            } else {
+                d.to_string()
+            }
+        );
+    } else if !key.is_empty() {
+        let required = key.rsplit_once('.').map(|(_, leaf)| leaf).unwrap_or(key);
+        let _ = writeln!(
+            out,
+            "  default: none (`{required}` must be set, directly or through `extends`)"
+        );
+    }
+    let target = if resolved.get("type") == Some(&Value::String("array".into())) {
+        resolve(&root, &resolved["items"])
+    } else {
+        resolved
+    };
+    if let Some(props) = target.get("properties").and_then(Value::as_object) {
+        let _ = writeln!(out, "  keys:");
+        for (k, v) in props {
+            let d = v
+                .get("description")
+                .or_else(|| resolve(&root, v).get("description"))
+                .and_then(Value::as_str)
+                .unwrap_or("");
+            let first = d.lines().next().unwrap_or("");
+            let _ = writeln!(out, "    {k:<34} {first}");
+        }
+    }
+    let rules: Vec<&str> = RULE_KEYS
+        .iter()
+        .filter(|(_, keys)| keys.iter().any(|k| related(key, k)))
+        .map(|(r, _)| *r)
+        .collect();
+    if !rules.is_empty() {
+        let _ = writeln!(out, "  rules that read it: {}", rules.join(", "));
+    }
+    if let Some(b) = breakdown(key, profile)? {
+        out.push_str(&b);
+    }
+    output::print(&out)?;
+    Ok(crate::exit::OK)
+}
+
+fn table(title: &str, rows: &BTreeMap<String, u64>) -> String {
+    let mut out = format!("  {title}:\n");
+    for (k, v) in rows {
+        let _ = writeln!(out, "    {k:<20} {:>12}  ({v} bytes)", mib(*v));
+    }
+    out
+}
+
+/// For memory-related keys: what the key produces in `profile`.
+fn breakdown(key: &str, profile: &str) -> Result<Option<String>, Error> {
+    let top = key.split('.').next().unwrap_or("");
+    if !matches!(
+        top,
+        "flink" | "api" | "kafka" | "postgres" | "aerospike" | "cluster"
+    ) {
+        return Ok(None);
+    }
+    let loaded = load(profile, crate::render::DEFAULT_NAMESPACE, &[])?;
+    let p = &loaded.profile;
+    let mut out = String::new();
+    if related(key, "flink.taskmanager") || key == "flink" {
+        match crate::model::flink::taskmanager(&flink::tm_options(&p.flink.taskmanager)) {
+            Ok(m) => out.push_str(&table(
+                &format!(
+                    "TaskManager memory in `{profile}` (process {}), as Flink derives it",
+                    p.flink.taskmanager.process_size
+                ),
+                &m.to_map(),
+            )),
+            Err(e) => {
+                let _ = writeln!(out, "  TaskManager in `{profile}`: {e}");
+            }
+        }
+    }
+    if related(key, "flink.jobmanager") || key == "flink" {
+        match crate::model::flink::jobmanager(&flink::jm_options(&p.flink.jobmanager)) {
+            Ok(m) => out.push_str(&table(
+                &format!(
+                    "JobManager memory in `{profile}` (process {})",
+                    p.flink.jobmanager.process_size
+                ),
+                &m.to_map(),
+            )),
+            Err(e) => {
+                let _ = writeln!(out, "  JobManager in `{profile}`: {e}");
+            }
+        }
+    }
+    if top == "api" {
+        for s in p.api.effective() {
+            if let Ok(f) = JvmFlags::parse(s.java_opts) {
+                let b = JvmBreakdown::compute(
+                    &f,
+                    s.resources.limits.memory.bytes().max(0) as u64,
+                    JvmApp::spring(s.tomcat_max_threads),
+                );
+                out.push_str(&table(
+                    &format!(
+                        "{} JVM in `{profile}` (limit {}, total {})",
+                        s.name,
+                        s.resources.limits.memory,
+                        mib(b.total())
+                    ),
+                    &b.to_map(),
+                ));
+            }
+        }
+    }
+    if top == "kafka"
+        && let Ok(b) = kafka::jvm(&p.kafka)
+    {
+        out.push_str(&table(
+            &format!(
+                "Kafka broker JVM in `{profile}` (limit {}, total {})",
+                p.kafka.resources.limits.memory,
+                mib(b.total())
+            ),
+            &b.to_map(),
+        ));
+    }
+    if top == "postgres" {
+        let m = postgres::memory_breakdown(&p.postgres, p.postgres.shm_size.bytes().max(0) as u64);
+        out.push_str(&table(
+            &format!(
+                "PostgreSQL worst case in `{profile}` (limit {}, total {})",
+                p.postgres.resources.limits.memory,
+                mib(m.values().sum())
+            ),
+            &m,
+        ));
+    }
+    if top == "aerospike" {
+        let m = aerospike::memory_breakdown(&p.aerospike);
+        out.push_str(&table(
+            &format!(
+                "Aerospike per node in `{profile}` (limit {}, total {})",
+                p.aerospike.resources.limits.memory,
+                mib(m.values().sum())
+            ),
+            &m,
+        ));
+    }
+    if top == "cluster" {
+        let n = NodeModel::from_cluster(&p.cluster);
+        let rows = BTreeMap::from([
+            ("capacity".to_string(), n.capacity.memory),
+            ("kube_reserved".to_string(), n.kube_reserved.memory),
+            ("system_reserved".to_string(), n.system_reserved.memory),
+            ("eviction_hard".to_string(), n.eviction_hard.memory),
+            ("allocatable".to_string(), n.allocatable.memory),
+            (
+                "distribution_overhead".to_string(),
+                n.distribution_overhead.memory,
+            ),
+            ("system_pods".to_string(), n.system_pods.memory),
+            ("available".to_string(), n.available.memory),
+        ]);
+        out.push_str(&table(
+            &format!("node memory in `{profile}` ({})", n.distribution.as_str()),
+            &rows,
+        ));
+    }
+    Ok((!out.is_empty()).then_some(out))
+}
