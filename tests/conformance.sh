@@ -192,6 +192,18 @@ else
   ok "(e) negative control: a skipped patch is caught by the round trip"
 fi
 
+# ---------------------------------------------------------------- (f) profile schema, property
+if log=$("$py" tests/profile_schema.py "$amctl" 2>&1); then
+  ok "(f) every profile and example validates against amctl schema ($(grep -c '^ok' <<<"$log") checks, negative control included)"
+else
+  bad "(f) profile schema"; echo "$log" | grep -v '^ok' | head -10
+fi
+if msg=$("$py" tests/property_schema.py "$amctl" "$venv/bin" "$k8s_version" 30 2>&1); then
+  ok "(f) $msg"
+else
+  bad "(f) property: valid profiles render schema-valid objects"; echo "$msg" | tail -10
+fi
+
 echo
 echo "conformance: $passed passed, $failed failed"
 [ "$failed" = 0 ]

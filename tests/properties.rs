@@ -1,0 +1,145 @@
+//! Properties over generated profiles: rendering is deterministic, a render diffs clean against
+//! itself read back from YAML, and a migration plan applied to A gives B.
+
+use amctl::bundle::Bundle;
+use amctl::diff::{self, Obj};
+use amctl::migrate::{self, Action, Options};
+use amctl::profile::{LoadOptions, Loaded, load};
+use amctl::render::{RenderOptions, render};
+use proptest::prelude::*;
+use std::collections::BTreeMap;
+
+fn overrides() -> impl Strategy<Value = (String, Vec<String>)> {
+    let base = prop_oneof![Just("demo".to_string()), Just("prod".to_string())];
+    let sets = (
+        1u32..6,
+        0u32..5,
+        5u32..400,
+        prop_oneof![Just("64MB"), Just("128MB"), Just("1GB")],
+        1u32..8,
+        1u32..64,
+        prop_oneof![Just("ephemeral"), Just("persistent")],
+        1u32..300,
+        1u32..50,
+        1u32..5,
+        1u32..12,
+    )
+        .prop_map(|(b, r, c, sb, tm, par, mode, th, parts, asr, nodes)| {
+            vec![
+                format!("kafka.brokers={b}"),
+                format!("api.replicas={r}"),
+                format!("postgres.max_connections={c}"),
+                format!("postgres.shared_buffers={sb}"),
+                format!("flink.taskmanager.replicas={tm}"),
+                format!("flink.parallelism_default={par}"),
+                format!("storage.mode={mode}"),
+                format!("api.tomcat_max_threads={th}"),
+                format!("kafka.num_partitions={parts}"),
+                format!("aerospike.replicas={asr}"),
+                format!("cluster.nodes={nodes}"),
+            ]
+        });
+    (base, sets, proptest::collection::vec(any::<bool>(), 11)).prop_map(|(base, sets, keep)| {
+        // Each override is applied or not, so bases are exercised as well as extremes.
+        let chosen = sets
+            .into_iter()
+            .zip(keep)
+            .filter(|(_, k)| *k)
+            .map(|(s, _)| s)
+            .collect();
+        (base, chosen)
+    })
+}
+
+fn loaded(base: &str, sets: &[String]) -> Loaded {
+    load(
+        base,
+        &LoadOptions {
+            sets: sets.to_vec(),
+        },
+    )
+    .expect("generated overrides are well-typed")
+}
+
+fn objects(bundle: &Bundle) -> Vec<Obj> {
+    bundle
+        .items
+        .iter()
+        .map(|i| Obj {
+            kind: i.object.kind().to_string(),
+            namespace: i.object.metadata().namespace.clone().unwrap_or_default(),
+            name: i.object.name().to_string(),
+            value: serde_json::to_value(&i.object).unwrap(),
+            live: false,
+        })
+        .collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    #[test]
+    fn render_is_deterministic((base, sets) in overrides()) {
+        let l = loaded(&base, &sets);
+        let a = render(&l.profile, &RenderOptions::default()).unwrap();
+        let b = render(&l.profile, &RenderOptions::default()).unwrap();
+        prop_assert_eq!(a.to_yaml().unwrap(), b.to_yaml().unwrap());
+        prop_assert_eq!(a.to_json().unwrap(), b.to_json().unwrap());
+    }
+
+    #[test]
+    fn a_render_diffs_clean_against_itself((base, sets) in overrides()) {
+        let l = loaded(&base, &sets);
+        let bundle = render(&l.profile, &RenderOptions::default()).unwrap();
+        let yaml = bundle.to_yaml().unwrap();
+        let read_back = diff::input::parse_stream("render.yaml", &yaml).unwrap();
+        let diffs = diff::diff(objects(&bundle), read_back);
+        prop_assert!(diffs.is_empty(), "{:?}", diffs.iter().map(|d| d.key.display()).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn a_plan_applied_to_a_gives_b((base_a, sets_a) in overrides(), (base_b, sets_b) in overrides()) {
+        let (la, lb) = (loaded(&base_a, &sets_a), loaded(&base_b, &sets_b));
+        let a = render(&la.profile, &RenderOptions::default()).unwrap();
+        let b = render(&lb.profile, &RenderOptions::default()).unwrap();
+        let plan = migrate::plan(
+            "a",
+            "b",
+            objects(&a),
+            objects(&b),
+            Some((&la.profile, &lb.profile)),
+            &Options { namespace: "audience-manager".into(), allow_data_loss: true, prune: true },
+        );
+        prop_assert!(plan.steps.iter().all(|s| !s.refused));
+        let mut state: BTreeMap<(String, String), Obj> = objects(&a)
+            .into_iter()
+            .map(|o| ((o.kind.clone(), o.name.clone()), o))
+            .collect();
+        for s in &plan.steps {
+            let key = (s.object.kind.clone(), s.object.name.clone());
+            match s.action {
+                Action::Create | Action::Apply | Action::Scale | Action::Recreate => {
+                    let manifest = s.manifest.clone().expect("object steps carry their manifest");
+                    // A renamed Job replaces the old one (which expires by its TTL).
+                    if s.object.kind == "Job" {
+                        let prefix = s.object.name.rsplit_once('-').map(|(p, _)| p.to_string()).unwrap_or_default();
+                        state.retain(|(k, n), _| !(k == "Job" && n.starts_with(&prefix)));
+                    }
+                    state.insert(key, Obj {
+                        kind: s.object.kind.clone(),
+                        namespace: s.object.namespace.clone(),
+                        name: s.object.name.clone(),
+                        value: manifest,
+                        live: false,
+                    });
+                }
+                Action::Delete => {
+                    state.remove(&key);
+                }
+                _ => {}
+            }
+        }
+        let diffs = diff::diff(state.into_values().collect(), objects(&b));
+        prop_assert!(diffs.is_empty(), "{:?}", diffs.iter().map(|d| (d.key.display(), d.changes.iter().map(|c| c.path.clone()).collect::<Vec<_>>())).collect::<Vec<_>>());
+    }
+}
