@@ -23,6 +23,7 @@ if "--runs" in sys.argv:
 
 
 def measure(cmd):
+    global runs
     times, peak = [], 0
     for i in range(runs + 3):
         start = time.perf_counter()
@@ -45,6 +46,7 @@ def measure(cmd):
 
 
 def row(label, cmd):
+    global runs
     med, p90, rss = measure(cmd)
     print(f"| {label:<34} | {med:8.2f} | {p90:8.2f} | {rss:8.1f} |")
     return med
@@ -69,4 +71,30 @@ with tempfile.TemporaryDirectory() as tmp:
     for label, command in extra:
         row(label, [amctl] + command.split())
     catted = row("cat of render prod's output", [cat, rendered])
-    print(f"\nrender prod / cat: {render / catted:.1f}x")
+    outdir = os.path.join(tmp, "prod-dir")
+    subprocess.run([amctl, "render", "prod", "--out-dir", outdir], check=True, stderr=subprocess.DEVNULL)
+    kubectl = subprocess.run(["which", "kubectl"], capture_output=True, text=True).stdout.strip()
+    if kubectl:
+        saved = runs
+        runs = max(10, runs // 10)
+        kust = row("kubectl kustomize of the same objects", [kubectl, "kustomize", outdir])
+        runs = saved
+        print(f"\nrender prod / cat: {render / catted:.1f}x; render prod / kubectl kustomize: {render / kust:.2f}x")
+    else:
+        print(f"\nrender prod / cat: {render / catted:.1f}x")
+
+    # Scale: N API services, M Aerospike namespaces, K Kafka topics (benches/gen_profile.py).
+    here = os.path.dirname(os.path.abspath(__file__))
+    print("\n| services N | namespaces M | topics K | render median ms | validate median ms | objects | peak RSS MiB |")
+    print("|---:|---:|---:|---:|---:|---:|---:|")
+    for n, m, k in ((10, 2, 10), (100, 10, 50), (1000, 30, 500)):
+        path = os.path.join(tmp, f"gen-{n}.toml")
+        with open(path, "w") as f:
+            subprocess.run([sys.executable, os.path.join(here, "gen_profile.py"), str(n), str(m), str(k)], stdout=f, check=True)
+        saved = runs
+        runs = max(10, runs // 5)
+        rmed, _, rss = measure([amctl, "render", path])
+        vmed, _, _ = measure([amctl, "validate", path])
+        runs = saved
+        objects = subprocess.run([amctl, "render", path], capture_output=True, text=True).stdout.count("\nkind: ")
+        print(f"| {n} | {m} | {k} | {rmed:.1f} | {vmed:.1f} | {objects} | {rss:.1f} |")

@@ -180,10 +180,9 @@ fn file_name(item: &Item) -> String {
     )
 }
 
-/// YAML for one document; long single-line strings stay on one line (no folding), multi-line
-/// strings (config files) become literal blocks.
+/// YAML for one document: block style, long lines never folded, multi-line strings (config
+/// files) as literal blocks.
 pub fn to_yaml<T: Serialize>(value: &T) -> Result<String, Error> {
-    let opts = serde_saphyr::ser_options! { folded_wrap_chars: usize::MAX / 2 };
-    serde_saphyr::to_string_with_options(value, opts)
+    crate::yaml::to_string(value)
         .map_err(|e| Error::Render(format!("cannot serialize to YAML: {e}")))
 }

@@ -17,5 +17,6 @@ pub mod render;
 pub mod source;
 pub mod units;
 pub mod validate;
+pub mod yaml;
 
 pub use error::{Error, exit};

@@ -296,6 +296,15 @@ const CASES: &[Case] = &[
         line: 3,
         exit: 1,
     },
+    // Found by the fuzzer: a zero stage size divided by zero in the memory budget.
+    Case {
+        name: "aerospike-index-stage-zero",
+        profile: "extends = \"demo\"\n[[aerospike.namespaces]]\nname = \"audience\"\nindex_stage_size = \"0\"\n",
+        rule: "aerospike.index-stage-size",
+        severity: "error",
+        line: 4,
+        exit: 1,
+    },
     Case {
         name: "aerospike-index-stage",
         profile: "extends = \"demo\"\n[[aerospike.namespaces]]\nname = \"audience\"\nindex_stage_size = \"100M\"\n",

@@ -81,6 +81,14 @@ pub fn run(args: &RenderArgs) -> Result<i32, Error> {
             args.profile
         );
     }
+    let result = emit(args, &bundle);
+    // The process ends right after: freeing thousands of objects one by one is wasted time.
+    std::mem::forget(bundle);
+    std::mem::forget(loaded);
+    result
+}
+
+fn emit(args: &RenderArgs, bundle: &crate::bundle::Bundle) -> Result<i32, Error> {
     if let Some(dir) = &args.check {
         return check_dir(dir, &bundle.to_files()?);
     }

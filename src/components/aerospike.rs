@@ -333,7 +333,10 @@ pub fn memory_breakdown(a: &crate::profile::Aerospike) -> BTreeMap<String, u64> 
             .index_stage_size
             .as_ref()
             .map(|s| s.bytes)
-            .unwrap_or(DEFAULT_INDEX_STAGE);
+            .unwrap_or(DEFAULT_INDEX_STAGE)
+            // Below the server's 128M minimum (`aerospike.index-stage-size` flags it) the server
+            // would not start; count the minimum.
+            .max(128 << 20);
         let copies = n
             .expected_records
             .saturating_mul(u64::from(n.replication_factor.max(1)));

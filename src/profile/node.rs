@@ -102,11 +102,20 @@ impl Node {
                     && named_items(base).is_some()
                     && named_items(&over).is_some() =>
             {
+                // Index the parent's items once: overlays of thousands of items stay linear.
+                let mut index: std::collections::HashMap<String, usize> = base
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, b)| item_name(b).map(|n| (n.to_string(), i)))
+                    .collect();
                 for item in over {
-                    let name = item_name(&item).map(str::to_string);
-                    match base.iter_mut().find(|b| item_name(b) == name.as_deref()) {
-                        Some(existing) => existing.merge(item),
-                        None => base.push(item),
+                    let name = item_name(&item).unwrap_or_default().to_string();
+                    match index.get(&name) {
+                        Some(&i) => base[i].merge(item),
+                        None => {
+                            index.insert(name, base.len());
+                            base.push(item);
+                        }
                     }
                 }
                 self.at = child.at;
