@@ -196,30 +196,20 @@ pub fn render(ctx: &Ctx, bundle: &mut Bundle) -> Result<(), Error> {
     let annotations = ctx.pod_annotations(&[&config], None);
     bundle.push(NAME, Object::ConfigMap(config));
 
-    bundle.push(
+    for svc in k8s::stateful_services(
         NAME,
-        Object::Service(k8s::service(
-            k8s::meta("aerospike-headless", ns, labels.clone()),
-            selector.clone(),
-            vec![
-                k8s::service_port("service", SERVICE_PORT),
-                k8s::service_port("fabric", FABRIC_PORT),
-                k8s::service_port("heartbeat", HEARTBEAT_PORT),
-            ],
-            true,
-            None,
-        )),
-    );
-    bundle.push(
-        NAME,
-        Object::Service(k8s::service(
-            k8s::meta(NAME, ns, labels.clone()),
-            selector.clone(),
-            vec![k8s::service_port("service", SERVICE_PORT)],
-            false,
-            Some("ClusterIP"),
-        )),
-    );
+        ns,
+        &labels,
+        &selector,
+        vec![
+            k8s::service_port("service", SERVICE_PORT),
+            k8s::service_port("fabric", FABRIC_PORT),
+            k8s::service_port("heartbeat", HEARTBEAT_PORT),
+        ],
+        vec![k8s::service_port("service", SERVICE_PORT)],
+    ) {
+        bundle.push(NAME, Object::Service(svc));
+    }
 
     let mut container = k8s::container(NAME, &a.image, k8s::resources(&a.resources), true);
     // Run the server directly: the image's entrypoint would regenerate the config from env vars.

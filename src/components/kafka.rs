@@ -161,29 +161,19 @@ pub fn render(ctx: &Ctx, bundle: &mut Bundle) -> Result<(), Error> {
     let annotations = ctx.pod_annotations(&[&config], None);
     bundle.push(NAME, Object::ConfigMap(config));
 
-    bundle.push(
+    for svc in k8s::stateful_services(
         NAME,
-        Object::Service(k8s::service(
-            k8s::meta("kafka-headless", ns, labels.clone()),
-            selector.clone(),
-            vec![
-                k8s::service_port("client", CLIENT_PORT),
-                k8s::service_port("controller", CONTROLLER_PORT),
-            ],
-            true,
-            None,
-        )),
-    );
-    bundle.push(
-        NAME,
-        Object::Service(k8s::service(
-            k8s::meta(NAME, ns, labels.clone()),
-            selector.clone(),
-            vec![k8s::service_port("client", CLIENT_PORT)],
-            false,
-            Some("ClusterIP"),
-        )),
-    );
+        ns,
+        &labels,
+        &selector,
+        vec![
+            k8s::service_port("client", CLIENT_PORT),
+            k8s::service_port("controller", CONTROLLER_PORT),
+        ],
+        vec![k8s::service_port("client", CLIENT_PORT)],
+    ) {
+        bundle.push(NAME, Object::Service(svc));
+    }
 
     let storage = k.storage.effective(&ctx.profile.storage);
     let (data_volume, claim) = k8s::data_volume("data", &storage, &labels);

@@ -82,26 +82,9 @@ pub fn render(ctx: &Ctx, bundle: &mut Bundle) -> Result<(), Error> {
     bundle.push(NAME, Object::ConfigMap(config));
 
     let ports = vec![k8s::service_port("postgres", PORT)];
-    bundle.push(
-        NAME,
-        Object::Service(k8s::service(
-            k8s::meta("postgres-headless", ns, labels.clone()),
-            selector.clone(),
-            ports.clone(),
-            true,
-            None,
-        )),
-    );
-    bundle.push(
-        NAME,
-        Object::Service(k8s::service(
-            k8s::meta(NAME, ns, labels.clone()),
-            selector.clone(),
-            ports,
-            false,
-            Some("ClusterIP"),
-        )),
-    );
+    for svc in k8s::stateful_services(NAME, ns, &labels, &selector, ports.clone(), ports) {
+        bundle.push(NAME, Object::Service(svc));
+    }
 
     let storage = pg.storage.effective(&ctx.profile.storage);
     let (data_volume, claim) = k8s::data_volume("data", &storage, &labels);

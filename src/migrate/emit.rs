@@ -8,6 +8,13 @@ use std::fmt::Write as _;
 
 const EOF_MARK: &str = "AMCTL_EOF";
 
+/// `kubectl apply -f - <<'AMCTL_EOF'` with the object inline.
+fn apply_heredoc(out: &mut String, manifest: &serde_json::Value) {
+    let _ = writeln!(out, "kubectl apply -f - <<'{EOF_MARK}'");
+    out.push_str(&to_yaml(manifest).unwrap_or_default());
+    let _ = writeln!(out, "{EOF_MARK}");
+}
+
 fn label(s: &Step) -> String {
     s.object.display()
 }
@@ -141,9 +148,7 @@ pub fn script(plan: &Plan) -> String {
                     let _ = writeln!(out, "{c}");
                 }
                 if let Some(m) = &s.manifest {
-                    let _ = writeln!(out, "kubectl apply -f - <<'{EOF_MARK}'");
-                    out.push_str(&to_yaml(m).unwrap_or_default());
-                    let _ = writeln!(out, "{EOF_MARK}");
+                    apply_heredoc(&mut out, m);
                 }
             }
             _ => {
@@ -217,9 +222,7 @@ pub fn patches(plan: &Plan) -> String {
             }
             Action::Create => {
                 if let Some(m) = &s.manifest {
-                    let _ = writeln!(out, "kubectl apply -f - <<'{EOF_MARK}'");
-                    out.push_str(&to_yaml(m).unwrap_or_default());
-                    let _ = writeln!(out, "{EOF_MARK}");
+                    apply_heredoc(&mut out, m);
                 }
             }
             Action::Wait => {

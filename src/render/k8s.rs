@@ -406,3 +406,31 @@ pub fn service(
         ..Default::default()
     }
 }
+
+/// The two Services of a StatefulSet: `NAME-headless` for the stable per-pod DNS names peers
+/// use (published before the pods are Ready), and `NAME` (ClusterIP) for clients.
+pub fn stateful_services(
+    name: &str,
+    ns: &str,
+    labels: &Labels,
+    selector: &Labels,
+    peer_ports: Vec<ServicePort>,
+    client_ports: Vec<ServicePort>,
+) -> [k8s_openapi::api::core::v1::Service; 2] {
+    [
+        service(
+            meta(&format!("{name}-headless"), ns, labels.clone()),
+            selector.clone(),
+            peer_ports,
+            true,
+            None,
+        ),
+        service(
+            meta(name, ns, labels.clone()),
+            selector.clone(),
+            client_ports,
+            false,
+            Some("ClusterIP"),
+        ),
+    ]
+}
