@@ -9,7 +9,8 @@ const EXIT_CODES: &str = "\
 Exit codes:
   0  success (diff: no differences)
   1  the profile is invalid, or there are differences
-  2  usage or input error (unreadable file, malformed TOML, unknown key, bad value)";
+  2  usage or input error (unreadable file, malformed TOML, unknown key, bad value)
+  3  migrate: steps were left out of the output or refused (see `amctl migrate --help`)";
 
 /// Render, validate, diff and migrate the Audience Manager data platform on Kubernetes.
 ///
