@@ -6,7 +6,7 @@ use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Service, ServiceAccount};
-use k8s_openapi::api::networking::v1::Ingress;
+use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -27,6 +27,7 @@ pub enum Object {
     Job(Job),
     HorizontalPodAutoscaler(HorizontalPodAutoscaler),
     PodDisruptionBudget(PodDisruptionBudget),
+    NetworkPolicy(NetworkPolicy),
     Ingress(Ingress),
 }
 
@@ -44,6 +45,7 @@ impl Object {
             Object::Job(_) => "Job",
             Object::HorizontalPodAutoscaler(_) => "HorizontalPodAutoscaler",
             Object::PodDisruptionBudget(_) => "PodDisruptionBudget",
+            Object::NetworkPolicy(_) => "NetworkPolicy",
             Object::Ingress(_) => "Ingress",
         }
     }
@@ -61,6 +63,7 @@ impl Object {
             Object::Job(o) => &o.metadata,
             Object::HorizontalPodAutoscaler(o) => &o.metadata,
             Object::PodDisruptionBudget(o) => &o.metadata,
+            Object::NetworkPolicy(o) => &o.metadata,
             Object::Ingress(o) => &o.metadata,
         }
     }
@@ -82,6 +85,8 @@ impl Object {
             Object::StatefulSet(_) | Object::Deployment(_) => 6,
             Object::Job(_) => 7,
             Object::HorizontalPodAutoscaler(_) | Object::PodDisruptionBudget(_) => 8,
+            // Applied with the workloads' Services in place, so a deny never precedes its allows.
+            Object::NetworkPolicy(_) => 8,
             Object::Ingress(_) => 9,
         }
     }

@@ -19,6 +19,7 @@ pub const RPC_PORT: i32 = 6123;
 pub const BLOB_PORT: i32 = 6124;
 pub const REST_PORT: i32 = 8081;
 pub const TM_RPC_PORT: i32 = 6122;
+pub const TM_DATA_PORT: i32 = 6121;
 pub const METRICS_PORT: i32 = 9249;
 /// The official image's flink user.
 const UID: i64 = 9999;
@@ -48,6 +49,8 @@ pub fn config_entries(ctx: &Ctx) -> Vec<(String, String)> {
     put("jobmanager.bind-host", s("0.0.0.0"));
     put("taskmanager.bind-host", s("0.0.0.0"));
     put("taskmanager.rpc.port", TM_RPC_PORT.to_string());
+    // A fixed shuffle port (default: random) so network policies can allow TaskManager peers.
+    put("taskmanager.data.port", TM_DATA_PORT.to_string());
     put("blob.server.port", BLOB_PORT.to_string());
     put("rest.port", REST_PORT.to_string());
     put("rest.bind-address", s("0.0.0.0"));
@@ -318,7 +321,10 @@ pub fn render(ctx: &Ctx, bundle: &mut Bundle) -> Result<(), Error> {
     env.push(k8s::env("JOB_MANAGER_RPC_ADDRESS", ctx.dns(JM)));
     tm_container.env = Some(env);
     tm_container.args = Some(vec!["taskmanager".into()]);
-    let mut ports = vec![k8s::container_port("rpc", TM_RPC_PORT)];
+    let mut ports = vec![
+        k8s::container_port("rpc", TM_RPC_PORT),
+        k8s::container_port("data", TM_DATA_PORT),
+    ];
     if metrics.is_some() {
         ports.push(k8s::container_port("metrics", METRICS_PORT));
     }

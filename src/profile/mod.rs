@@ -708,6 +708,16 @@ pub struct Security {
     /// Secret (keys `username`, `password`) for basic auth.
     #[serde(default = "api_credentials_secret")]
     pub api_credentials_secret: String,
+    /// Default-deny NetworkPolicies plus one allow per flow the platform needs.
+    #[serde(default)]
+    pub network_policies: bool,
+    /// Namespace of the ingress controller allowed to reach the API services (with an Ingress).
+    #[serde(default = "ingress_namespace")]
+    pub ingress_namespace: String,
+}
+
+fn ingress_namespace() -> String {
+    "ingress-nginx".into()
 }
 
 fn api_credentials_secret() -> String {
@@ -725,5 +735,13 @@ pub enum MonitoringLevel {
 #[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Monitoring {
+    /// `none`, or `essential`: Prometheus scrape annotations on native metrics endpoints.
     pub level: MonitoringLevel,
+    /// Namespace of the Prometheus that scrapes the pods (allowed by the network policies).
+    #[serde(default = "scraper_namespace")]
+    pub scraper_namespace: String,
+}
+
+fn scraper_namespace() -> String {
+    "monitoring".into()
 }

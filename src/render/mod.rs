@@ -3,6 +3,7 @@
 
 pub mod availability;
 pub mod k8s;
+pub mod network;
 
 use crate::bundle::{Bundle, Object};
 use crate::components;
@@ -205,6 +206,7 @@ pub fn render(profile: &Profile, opts: &RenderOptions) -> Result<Bundle, Error> 
         (component.render)(&ctx, &mut bundle)?;
     }
     availability::apply(&mut bundle);
+    network::apply(&ctx, &mut bundle);
     bundle.sort();
     Ok(bundle)
 }

@@ -1,0 +1,356 @@
+//! NetworkPolicies (`security.network_policies`): deny everything in the namespace, then allow
+//! exactly the flows the platform uses, each at both ends (egress at the client, ingress at the
+//! server): API services → their backends, Flink → Kafka and Aerospike, Kafka and Aerospike
+//! peers, JobManager ↔ TaskManagers, the topic Job → Kafka, the ingress controller → API
+//! services, the scraper → metrics ports, DNS, and (for s3:// state or Kubernetes HA) HTTPS out.
+
+use super::Ctx;
+use super::k8s;
+use crate::bundle::{Bundle, Object};
+use crate::components::{aerospike, api, flink, kafka, postgres};
+use crate::profile::{Backend, MonitoringLevel, ServiceType};
+use k8s_openapi::api::networking::v1::{
+    IPBlock, NetworkPolicy, NetworkPolicyEgressRule, NetworkPolicyIngressRule, NetworkPolicyPeer,
+    NetworkPolicyPort, NetworkPolicySpec,
+};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, LabelSelectorRequirement};
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use std::collections::BTreeMap;
+
+const NAME_LABEL: &str = "app.kubernetes.io/name";
+const NS_LABEL: &str = "kubernetes.io/metadata.name";
+
+fn pods(names: &[&str]) -> NetworkPolicyPeer {
+    NetworkPolicyPeer {
+        pod_selector: Some(LabelSelector {
+            match_expressions: Some(vec![LabelSelectorRequirement {
+                key: NAME_LABEL.into(),
+                operator: "In".into(),
+                values: Some(names.iter().map(|s| s.to_string()).collect()),
+            }]),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+fn namespace(ns: &str) -> NetworkPolicyPeer {
+    NetworkPolicyPeer {
+        namespace_selector: Some(LabelSelector {
+            match_labels: Some(BTreeMap::from([(NS_LABEL.to_string(), ns.to_string())])),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+fn anywhere() -> NetworkPolicyPeer {
+    NetworkPolicyPeer {
+        ip_block: Some(IPBlock {
+            cidr: "0.0.0.0/0".into(),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+fn ports(list: &[i32]) -> Option<Vec<NetworkPolicyPort>> {
+    Some(
+        list.iter()
+            .map(|p| NetworkPolicyPort {
+                port: Some(IntOrString::Int(*p)),
+                protocol: Some("TCP".into()),
+                ..Default::default()
+            })
+            .collect(),
+    )
+}
+
+fn selecting(names: &[&str]) -> LabelSelector {
+    pods(names).pod_selector.unwrap_or_default()
+}
+
+struct Rules {
+    ingress: Vec<NetworkPolicyIngressRule>,
+    egress: Vec<NetworkPolicyEgressRule>,
+}
+
+impl Rules {
+    fn new() -> Rules {
+        Rules {
+            ingress: Vec::new(),
+            egress: Vec::new(),
+        }
+    }
+    fn from(mut self, peers: Vec<NetworkPolicyPeer>, on: &[i32]) -> Rules {
+        self.ingress.push(NetworkPolicyIngressRule {
+            from: Some(peers),
+            ports: ports(on),
+        });
+        self
+    }
+    fn to(mut self, peers: Vec<NetworkPolicyPeer>, on: &[i32]) -> Rules {
+        self.egress.push(NetworkPolicyEgressRule {
+            to: Some(peers),
+            ports: ports(on),
+        });
+        self
+    }
+}
+
+fn policy(
+    ctx: &Ctx,
+    name: &str,
+    component: &str,
+    applies_to: LabelSelector,
+    rules: Rules,
+) -> Object {
+    let mut types = Vec::new();
+    if !rules.ingress.is_empty() {
+        types.push("Ingress".to_string());
+    }
+    if !rules.egress.is_empty() {
+        types.push("Egress".to_string());
+    }
+    Object::NetworkPolicy(NetworkPolicy {
+        metadata: k8s::meta(name, ctx.ns, ctx.labels(component, "network-policy", "")),
+        spec: Some(NetworkPolicySpec {
+            pod_selector: Some(applies_to),
+            policy_types: Some(types),
+            ingress: (!rules.ingress.is_empty()).then_some(rules.ingress),
+            egress: (!rules.egress.is_empty()).then_some(rules.egress),
+        }),
+    })
+}
+
+pub fn apply(ctx: &Ctx, bundle: &mut Bundle) {
+    let p = ctx.profile;
+    if !p.security.network_policies {
+        return;
+    }
+    let services: Vec<_> = p.api.effective().collect();
+    let clients_of = |b: Backend| -> Vec<&str> {
+        services
+            .iter()
+            .filter(|s| s.uses.contains(&b))
+            .map(|s| s.name)
+            .collect()
+    };
+    let flink_pods = [flink::JM, flink::TM];
+    let scraper = vec![namespace(&p.monitoring.scraper_namespace)];
+    let essential = p.monitoring.level == MonitoringLevel::Essential;
+    let mut out: Vec<(&'static str, Object)> = Vec::new();
+
+    // Deny everything, allow DNS to kube-system for everyone.
+    out.push((
+        "namespace",
+        Object::NetworkPolicy(NetworkPolicy {
+            metadata: k8s::meta(
+                "default-deny",
+                ctx.ns,
+                ctx.labels("default-deny", "network-policy", ""),
+            ),
+            spec: Some(NetworkPolicySpec {
+                pod_selector: Some(LabelSelector::default()),
+                policy_types: Some(vec!["Ingress".into(), "Egress".into()]),
+                ..Default::default()
+            }),
+        }),
+    ));
+    let dns = NetworkPolicyPeer {
+        namespace_selector: Some(LabelSelector {
+            match_labels: Some(BTreeMap::from([(
+                NS_LABEL.to_string(),
+                "kube-system".to_string(),
+            )])),
+            ..Default::default()
+        }),
+        pod_selector: Some(LabelSelector {
+            match_labels: Some(BTreeMap::from([(
+                "k8s-app".to_string(),
+                "kube-dns".to_string(),
+            )])),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    out.push((
+        "namespace",
+        Object::NetworkPolicy(NetworkPolicy {
+            metadata: k8s::meta(
+                "allow-dns",
+                ctx.ns,
+                ctx.labels("allow-dns", "network-policy", ""),
+            ),
+            spec: Some(NetworkPolicySpec {
+                pod_selector: Some(LabelSelector::default()),
+                policy_types: Some(vec!["Egress".into()]),
+                egress: Some(vec![NetworkPolicyEgressRule {
+                    to: Some(vec![dns]),
+                    ports: Some(
+                        ["UDP", "TCP"]
+                            .iter()
+                            .map(|proto| NetworkPolicyPort {
+                                port: Some(IntOrString::Int(53)),
+                                protocol: Some(proto.to_string()),
+                                ..Default::default()
+                            })
+                            .collect(),
+                    ),
+                }]),
+                ..Default::default()
+            }),
+        }),
+    ));
+
+    // PostgreSQL: its clients in; its own pods to each other (streaming replication).
+    let mut pg_rules = Rules::new()
+        .from(vec![pods(&[postgres::NAME])], &[postgres::PORT])
+        .to(vec![pods(&[postgres::NAME])], &[postgres::PORT]);
+    let pg_clients = clients_of(Backend::Postgres);
+    if !pg_clients.is_empty() {
+        pg_rules = pg_rules.from(vec![pods(&pg_clients)], &[postgres::PORT]);
+    }
+    out.push((
+        postgres::NAME,
+        policy(
+            ctx,
+            postgres::NAME,
+            postgres::NAME,
+            selecting(&[postgres::NAME]),
+            pg_rules,
+        ),
+    ));
+
+    // Aerospike: clients in on the service port; peers in and out on service, fabric, heartbeat.
+    let mut as_clients = clients_of(Backend::Aerospike);
+    as_clients.extend(flink_pods);
+    let as_ports = [
+        aerospike::SERVICE_PORT,
+        aerospike::FABRIC_PORT,
+        aerospike::HEARTBEAT_PORT,
+    ];
+    out.push((
+        aerospike::NAME,
+        policy(
+            ctx,
+            aerospike::NAME,
+            aerospike::NAME,
+            selecting(&[aerospike::NAME]),
+            Rules::new()
+                .from(vec![pods(&as_clients)], &[aerospike::SERVICE_PORT])
+                .from(vec![pods(&[aerospike::NAME])], &as_ports)
+                .to(vec![pods(&[aerospike::NAME])], &as_ports),
+        ),
+    ));
+
+    // Kafka: clients (API services, Flink, the topic Job) in; brokers and controllers peer.
+    let mut kafka_clients = clients_of(Backend::Kafka);
+    kafka_clients.extend(flink_pods);
+    kafka_clients.push("kafka-topics");
+    let kafka_ports = [kafka::CLIENT_PORT, kafka::CONTROLLER_PORT];
+    out.push((
+        kafka::NAME,
+        policy(
+            ctx,
+            kafka::NAME,
+            kafka::NAME,
+            selecting(&[kafka::NAME]),
+            Rules::new()
+                .from(vec![pods(&kafka_clients)], &[kafka::CLIENT_PORT])
+                .from(vec![pods(&[kafka::NAME])], &kafka_ports)
+                .to(vec![pods(&[kafka::NAME])], &kafka_ports),
+        ),
+    ));
+    out.push((
+        kafka::NAME,
+        policy(
+            ctx,
+            "kafka-topics",
+            kafka::NAME,
+            selecting(&["kafka-topics"]),
+            Rules::new().to(vec![pods(&[kafka::NAME])], &[kafka::CLIENT_PORT]),
+        ),
+    ));
+
+    // Flink: JobManager ↔ TaskManagers, TaskManager shuffle, sources and sinks, state store.
+    let f = &p.flink;
+    let https_out = flink::needs_s3(&f.checkpoint_dir) || f.high_availability.is_some();
+    let mut jm = Rules::new()
+        .from(
+            vec![pods(&[flink::TM])],
+            &[flink::RPC_PORT, flink::BLOB_PORT],
+        )
+        .to(vec![pods(&[flink::TM])], &[flink::TM_RPC_PORT])
+        .to(vec![pods(&[kafka::NAME])], &[kafka::CLIENT_PORT])
+        .to(vec![pods(&[aerospike::NAME])], &[aerospike::SERVICE_PORT]);
+    let mut tm = Rules::new()
+        .from(vec![pods(&[flink::JM])], &[flink::TM_RPC_PORT])
+        .from(vec![pods(&[flink::TM])], &[flink::TM_DATA_PORT])
+        .to(
+            vec![pods(&[flink::JM])],
+            &[flink::RPC_PORT, flink::BLOB_PORT],
+        )
+        .to(vec![pods(&[flink::TM])], &[flink::TM_DATA_PORT])
+        .to(vec![pods(&[kafka::NAME])], &[kafka::CLIENT_PORT])
+        .to(vec![pods(&[aerospike::NAME])], &[aerospike::SERVICE_PORT]);
+    if f.high_availability.is_some() {
+        // Standby JobManagers reach the leader.
+        jm = jm
+            .from(
+                vec![pods(&[flink::JM])],
+                &[flink::RPC_PORT, flink::BLOB_PORT],
+            )
+            .to(
+                vec![pods(&[flink::JM])],
+                &[flink::RPC_PORT, flink::BLOB_PORT],
+            );
+    }
+    if https_out {
+        // Object storage (s3://) and the Kubernetes API (HA leader election): HTTPS out.
+        jm = jm.to(vec![anywhere()], &[443, 6443]);
+        tm = tm.to(vec![anywhere()], &[443, 6443]);
+    }
+    if essential {
+        jm = jm.from(scraper.clone(), &[flink::METRICS_PORT]);
+        tm = tm.from(scraper.clone(), &[flink::METRICS_PORT]);
+    }
+    out.push((
+        flink::NAME,
+        policy(ctx, flink::JM, flink::NAME, selecting(&[flink::JM]), jm),
+    ));
+    out.push((
+        flink::NAME,
+        policy(ctx, flink::TM, flink::NAME, selecting(&[flink::TM]), tm),
+    ));
+
+    // API services: callers in, backends out.
+    for s in &services {
+        let callers = if p.api.service_type == ServiceType::NodePort || p.api.ingress.is_none() {
+            // NodePort traffic arrives from node addresses.
+            vec![anywhere()]
+        } else {
+            vec![namespace(&p.security.ingress_namespace)]
+        };
+        let mut rules = Rules::new().from(callers, &[api::HTTP_PORT]);
+        if essential {
+            rules = rules.from(scraper.clone(), &[api::MANAGEMENT_PORT]);
+        }
+        for b in s.uses {
+            rules = match b {
+                Backend::Postgres => rules.to(vec![pods(&[postgres::NAME])], &[postgres::PORT]),
+                Backend::Kafka => rules.to(vec![pods(&[kafka::NAME])], &[kafka::CLIENT_PORT]),
+                Backend::Aerospike => {
+                    rules.to(vec![pods(&[aerospike::NAME])], &[aerospike::SERVICE_PORT])
+                }
+            };
+        }
+        out.push((
+            api::COMPONENT,
+            policy(ctx, s.name, api::COMPONENT, selecting(&[s.name]), rules),
+        ));
+    }
+    for (component, obj) in out {
+        bundle.push(component, obj);
+    }
+}
