@@ -9,6 +9,7 @@ use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Service, ServiceAccount};
 use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
+use k8s_openapi::api::storage::v1::StorageClass;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Serialize;
 
@@ -17,6 +18,7 @@ use serde::Serialize;
 #[serde(untagged)]
 pub enum Object {
     Namespace(Namespace),
+    StorageClass(StorageClass),
     ServiceAccount(ServiceAccount),
     Role(Role),
     RoleBinding(RoleBinding),
@@ -35,6 +37,7 @@ impl Object {
     pub fn kind(&self) -> &'static str {
         match self {
             Object::Namespace(_) => "Namespace",
+            Object::StorageClass(_) => "StorageClass",
             Object::ServiceAccount(_) => "ServiceAccount",
             Object::Role(_) => "Role",
             Object::RoleBinding(_) => "RoleBinding",
@@ -53,6 +56,7 @@ impl Object {
     pub fn metadata(&self) -> &ObjectMeta {
         match self {
             Object::Namespace(o) => &o.metadata,
+            Object::StorageClass(o) => &o.metadata,
             Object::ServiceAccount(o) => &o.metadata,
             Object::Role(o) => &o.metadata,
             Object::RoleBinding(o) => &o.metadata,
@@ -76,7 +80,7 @@ impl Object {
     /// then workloads, then what refers to workloads.
     pub fn rank(&self) -> u8 {
         match self {
-            Object::Namespace(_) => 0,
+            Object::Namespace(_) | Object::StorageClass(_) => 0,
             Object::ServiceAccount(_) => 1,
             Object::Role(_) => 2,
             Object::RoleBinding(_) => 3,

@@ -476,3 +476,16 @@ fn explain_keys() {
     let err = input_error(&["explain", "kafka.brokerz"]);
     assert!(err.contains("did you mean `kafka.brokers`?"), "{err}");
 }
+
+#[test]
+fn a_storage_class_definition_needs_a_name() {
+    let d = tmp();
+    let p = profile(
+        d.path(),
+        "sc.toml",
+        "extends = \"demo\"\n[storage.define_class]\nprovisioner = \"ebs.csi.aws.com\"\n",
+    );
+    let err = input_error(&["render", &p]);
+    assert!(err.contains("needs a name: set storage.class"), "{err}");
+    assert!(err.contains("sc.toml:2:"), "{err}");
+}

@@ -254,3 +254,45 @@ fn the_order_is_dependency_order() {
     assert_eq!(ranks, sorted);
     assert_eq!(b.items[0].object.kind(), "Namespace");
 }
+
+#[test]
+fn zones_spread_replicas_and_a_storage_class_is_rendered_when_defined() {
+    let b = bundle("prod", &[]);
+    let (_, t) = templates(&b)
+        .into_iter()
+        .find(|(n, _)| *n == "kafka")
+        .unwrap();
+    let tsc = t
+        .spec
+        .as_ref()
+        .unwrap()
+        .topology_spread_constraints
+        .as_ref()
+        .unwrap();
+    assert_eq!(tsc[0].topology_key, "topology.kubernetes.io/zone");
+    assert!(
+        !b.items.iter().any(|i| i.object.kind() == "StorageClass"),
+        "prod expects fast-ssd to exist"
+    );
+    let b = bundle("examples/prod-aws.toml", &[]);
+    let sc = b
+        .items
+        .iter()
+        .find(|i| i.object.kind() == "StorageClass")
+        .unwrap();
+    assert_eq!(sc.object.name(), "fast-ssd");
+    assert_eq!(b.items[0].object.kind(), "StorageClass", "applied first");
+    let demo = bundle("demo", &[]);
+    let (_, t) = templates(&demo)
+        .into_iter()
+        .find(|(n, _)| *n == "kafka")
+        .unwrap();
+    assert!(
+        t.spec
+            .as_ref()
+            .unwrap()
+            .topology_spread_constraints
+            .is_none(),
+        "one zone"
+    );
+}

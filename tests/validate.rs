@@ -609,6 +609,7 @@ fn shipped_profiles_have_no_errors() {
         "prod",
         "examples/laptop-16gb.toml",
         "examples/staging.toml",
+        "examples/prod-aws.toml",
     ] {
         let (code, _, stderr) = validate(&["validate", p]);
         assert_eq!(code, 0, "{p}: {stderr}");
@@ -658,12 +659,12 @@ fn all_validates_directories_as_json() {
     let v: Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(v["schema"], "amctl.validate/v1");
     let profiles = v["profiles"].as_array().unwrap();
-    assert_eq!(profiles.len(), 6);
+    assert_eq!(profiles.len(), 7);
     let valid: Vec<bool> = profiles
         .iter()
         .map(|p| p["valid"].as_bool().unwrap())
         .collect();
-    assert_eq!(valid.iter().filter(|v| **v).count(), 4);
+    assert_eq!(valid.iter().filter(|v| **v).count(), 5);
 }
 
 #[test]

@@ -155,6 +155,8 @@ pub fn impact(
             }
         }
         "RoleBinding" if path.starts_with("roleRef") => Impact::Recreate,
+        // A StorageClass is immutable but for allowVolumeExpansion; existing volumes keep theirs.
+        "StorageClass" if path != "allowVolumeExpansion" => Impact::Recreate,
         _ => Impact::None,
     }
 }

@@ -28,6 +28,42 @@ fn fail(loaded: &Loaded, path: &[&str], message: String, help: &str) -> Error {
 pub fn structure(loaded: &Loaded) -> Result<(), Error> {
     let p = &loaded.profile;
 
+    if let Some(def) = &p.storage.define_class {
+        if p.storage.class.is_none() {
+            return Err(fail(
+                loaded,
+                &["storage", "define_class"],
+                "[storage.define_class] needs a name: set storage.class".into(),
+                "add `class = \"fast-ssd\"` to [storage]",
+            ));
+        }
+        if !matches!(def.reclaim_policy.as_str(), "Retain" | "Delete") {
+            return Err(fail(
+                loaded,
+                &["storage", "define_class", "reclaim_policy"],
+                format!(
+                    "reclaim_policy `{}` is not a reclaim policy",
+                    def.reclaim_policy
+                ),
+                "use \"Retain\" (data outlives its claim) or \"Delete\"",
+            ));
+        }
+        if !matches!(
+            def.volume_binding_mode.as_str(),
+            "WaitForFirstConsumer" | "Immediate"
+        ) {
+            return Err(fail(
+                loaded,
+                &["storage", "define_class", "volume_binding_mode"],
+                format!(
+                    "volume_binding_mode `{}` is not a binding mode",
+                    def.volume_binding_mode
+                ),
+                "use \"WaitForFirstConsumer\" or \"Immediate\"",
+            ));
+        }
+    }
+
     let mut seen = BTreeSet::new();
     for (i, svc) in p.api.services.iter().enumerate() {
         let idx = i.to_string();

@@ -133,6 +133,37 @@ pub struct Storage {
     /// Backing of ephemeral volumes.
     #[serde(default = "default_medium")]
     pub ephemeral_medium: Medium,
+    /// Render the StorageClass named `class` (unset: the class must already exist).
+    #[serde(default)]
+    pub define_class: Option<StorageClassDef>,
+}
+
+/// A StorageClass amctl renders (`[storage.define_class]`).
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StorageClassDef {
+    /// CSI provisioner, e.g. `ebs.csi.aws.com`, `pd.csi.storage.gke.io`, `disk.csi.azure.com`.
+    pub provisioner: String,
+    /// Provisioner parameters, e.g. `{ type = "gp3" }`.
+    #[serde(default)]
+    pub parameters: BTreeMap<String, String>,
+    /// `Retain` keeps a volume when its claim is deleted (default), `Delete` removes it.
+    #[serde(default = "retain")]
+    pub reclaim_policy: String,
+    /// Lets `amctl migrate` grow claims in place (default true).
+    #[serde(default = "yes")]
+    pub allow_volume_expansion: bool,
+    /// `WaitForFirstConsumer` (default: volumes in the zone the pod lands in) or `Immediate`.
+    #[serde(default = "wait_for_first_consumer")]
+    pub volume_binding_mode: String,
+}
+
+fn retain() -> String {
+    "Retain".into()
+}
+
+fn wait_for_first_consumer() -> String {
+    "WaitForFirstConsumer".into()
 }
 
 fn default_medium() -> Medium {

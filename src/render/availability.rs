@@ -5,13 +5,15 @@
 use super::k8s;
 use crate::bundle::{Bundle, Object};
 use k8s_openapi::api::core::v1::{
-    Affinity, PodAffinityTerm, PodAntiAffinity, PodSpec, WeightedPodAffinityTerm,
+    Affinity, PodAffinityTerm, PodAntiAffinity, PodSpec, TopologySpreadConstraint,
+    WeightedPodAffinityTerm,
 };
 use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetSpec};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use std::collections::BTreeMap;
 
 pub const HOSTNAME: &str = "kubernetes.io/hostname";
+pub const ZONE: &str = "topology.kubernetes.io/zone";
 
 fn term(selector: &k8s::Labels) -> PodAffinityTerm {
     PodAffinityTerm {
@@ -23,7 +25,18 @@ fn term(selector: &k8s::Labels) -> PodAffinityTerm {
 
 /// Required anti-affinity for replicas that hold data (two brokers on one node lose two
 /// replicas at once); preferred for stateless replicas, which may double up when short of nodes.
-fn spread(spec: &mut PodSpec, selector: &k8s::Labels, required: bool) {
+fn spread(spec: &mut PodSpec, selector: &k8s::Labels, required: bool, zones: usize) {
+    // Across zones too, when the cluster has several: as even as the zones allow, without
+    // blocking scheduling when a zone is full or its nodes are not labelled.
+    if zones > 1 {
+        spec.topology_spread_constraints = Some(vec![TopologySpreadConstraint {
+            max_skew: 1,
+            topology_key: ZONE.to_string(),
+            when_unsatisfiable: "ScheduleAnyway".to_string(),
+            label_selector: Some(k8s::label_selector(selector.clone())),
+            ..Default::default()
+        }]);
+    }
     let anti = if required {
         PodAntiAffinity {
             required_during_scheduling_ignored_during_execution: Some(vec![term(selector)]),
@@ -46,8 +59,9 @@ fn spread(spec: &mut PodSpec, selector: &k8s::Labels, required: bool) {
     });
 }
 
-/// Adds anti-affinity and PDBs to every multi-replica workload of the Bundle.
-pub fn apply(bundle: &mut Bundle) {
+/// Adds anti-affinity, zone spreading (with `zones` > 1) and PDBs to every multi-replica
+/// workload of the Bundle.
+pub fn apply(bundle: &mut Bundle, zones: usize) {
     let mut hpa_min: BTreeMap<String, i32> = BTreeMap::new();
     for item in &bundle.items {
         if let Object::HorizontalPodAutoscaler(h) = &item.object
@@ -93,7 +107,7 @@ pub fn apply(bundle: &mut Bundle) {
             continue;
         }
         if let Some(spec) = spec {
-            spread(spec, &selector, required);
+            spread(spec, &selector, required, zones);
         }
         let labels = item.object.metadata().labels.clone().unwrap_or_default();
         let ns = item.object.metadata().namespace.clone().unwrap_or_default();

@@ -205,7 +205,7 @@ pub fn render(profile: &Profile, opts: &RenderOptions) -> Result<Bundle, Error> 
     for component in components::ALL {
         (component.render)(&ctx, &mut bundle)?;
     }
-    availability::apply(&mut bundle);
+    availability::apply(&mut bundle, profile.cluster.zones.len());
     network::apply(&ctx, &mut bundle);
     bundle.sort();
     Ok(bundle)
