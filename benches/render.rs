@@ -1,5 +1,5 @@
 //! Criterion benchmarks of the pipeline stages: load (parse + merge + type), render (Bundle),
-//! emit (YAML stream), validate and diff. Run: cargo bench --bench render
+//! emit (YAML stream), validate, diff and the migration plan. Run: cargo bench --bench render
 use amctl::profile::{LoadOptions, load};
 use amctl::render::{RenderOptions, render};
 use criterion::{Criterion, criterion_group, criterion_main};
@@ -28,6 +28,27 @@ fn diff(c: &mut Criterion) {
     let (a, b) = (side("demo"), side("prod"));
     c.bench_function("diff demo prod", |bench| {
         bench.iter(|| amctl::diff::diff(black_box(a.clone()), black_box(b.clone())))
+    });
+    let (pa, pb) = (
+        load("demo", &LoadOptions::default()).unwrap(),
+        load("prod", &LoadOptions::default()).unwrap(),
+    );
+    let opts = amctl::migrate::Options {
+        namespace: "audience-manager".into(),
+        allow_data_loss: false,
+        prune: false,
+    };
+    c.bench_function("plan demo prod", |bench| {
+        bench.iter(|| {
+            amctl::migrate::plan(
+                "demo",
+                "prod",
+                black_box(a.clone()),
+                black_box(b.clone()),
+                Some((&pa.profile, &pb.profile)),
+                &opts,
+            )
+        })
     });
     let loaded = load("prod", &LoadOptions::default()).unwrap();
     let bundle = render(&loaded.profile, &RenderOptions::default()).unwrap();

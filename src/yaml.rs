@@ -63,6 +63,41 @@ fn pad(out: &mut String, n: usize) {
     }
 }
 
+/// Byte classes for the one-pass scalar check.
+const QUOTE: u8 = 1; // never in a plain scalar: control characters, flow indicators
+const HASH: u8 = 2; // `#`: a comment after a space
+const SPACE: u8 = 4; // ` `: a mapping after a colon
+const NUMERIC: u8 = 8; // may appear in a number, timestamp or sexagesimal
+
+const CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        let c = i as u8;
+        let mut k = 0;
+        if c < 0x20 || c == 0x7f || matches!(c, b'{' | b'}' | b'[' | b']' | b',') {
+            k |= QUOTE;
+        }
+        if c == b'#' {
+            k |= HASH;
+        }
+        if c == b' ' {
+            k |= SPACE;
+        }
+        if c.is_ascii_hexdigit()
+            || matches!(
+                c,
+                b'.' | b'_' | b':' | b'+' | b'-' | b'x' | b'X' | b'o' | b'O'
+            )
+        {
+            k |= NUMERIC;
+        }
+        t[i] = k;
+        i += 1;
+    }
+    t
+};
+
 /// True when `s` read as a plain scalar would be something other than this string.
 fn needs_quotes(s: &str) -> bool {
     let b = s.as_bytes();
@@ -86,22 +121,14 @@ fn needs_quotes(s: &str) -> bool {
     let mut numeric_chars = true;
     let mut prev = 0u8;
     for &c in b {
-        match c {
-            b'\t' | b'\n' | b'\r' => return true,
-            c if c < 0x20 || c == 0x7f => return true,
-            b'#' if prev == b' ' => return true,
-            b' ' if prev == b':' => return true,
-            b'{' | b'}' | b'[' | b']' | b',' => return true,
-            _ => {}
-        }
-        if !(c.is_ascii_hexdigit()
-            || matches!(
-                c,
-                b'.' | b'_' | b':' | b'+' | b'-' | b'x' | b'X' | b'o' | b'O'
-            ))
+        let class = CLASS[c as usize];
+        if class & QUOTE != 0
+            || (class & HASH != 0 && prev == b' ')
+            || (class & SPACE != 0 && prev == b':')
         {
-            numeric_chars = false;
+            return true;
         }
+        numeric_chars &= class & NUMERIC != 0;
         prev = c;
     }
     if prev == b':' {
