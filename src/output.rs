@@ -44,13 +44,8 @@ pub fn write_dir(dir: &Path, files: &[(String, String)]) -> Result<(), Error> {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    if !parent.is_dir() {
-        return Err(Error::Usage(format!(
-            "--out-dir `{}`: parent directory `{}` does not exist",
-            dir.display(),
-            parent.display()
-        )));
-    }
+    // `--out-dir deploy/prod` creates `deploy/` as `mkdir -p` would.
+    std::fs::create_dir_all(&parent).map_err(|e| Error::io("create directory", &parent, e))?;
     let base = dir
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())

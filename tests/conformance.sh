@@ -34,7 +34,7 @@ bad() { failed=$((failed + 1)); echo "FAIL $*"; }
 
 # ---------------------------------------------------------------- tools
 venv=${AMCTL_VENV:-$here/.venv}
-if [ ! -x "$venv/bin/kubernetes-validate" ]; then
+if [ ! -x "$venv/bin/kubernetes-validate" ] || [ ! -x "$venv/bin/checkov" ]; then
   python3 -m venv "$venv"
   "$venv/bin/pip" install --quiet --disable-pip-version-check -r tests/requirements.txt
 fi
@@ -202,6 +202,30 @@ if msg=$("$py" tests/property_schema.py "$amctl" "$venv/bin" "$k8s_version" 30 2
   ok "(f) $msg"
 else
   bad "(f) property: valid profiles render schema-valid objects"; echo "$msg" | tail -10
+fi
+
+# ---------------------------------------------------------------- (g) checkov
+ckv_count() { # failed checks of a checkov JSON report
+  "$py" -c 'import json,sys; d=json.load(open(sys.argv[1])); d=d if isinstance(d,dict) else d[0]; print(d["summary"]["failed"]); [print("   ", f["check_id"], f["resource"], file=sys.stderr) for f in d["results"]["failed_checks"]]' "$1"
+}
+for p in demo prod examples/laptop-16gb.toml examples/staging.toml examples/prod-aws.toml; do
+  name=$(basename "$p" .toml)
+  dir=$work/ckv-$name
+  "$amctl" render "$p" --out-dir "$dir" 2>/dev/null
+  "$venv/bin/checkov" -d "$dir" --framework kubernetes --compact --quiet -o json > "$work/ckv-$name.json" 2>/dev/null || true
+  if n=$(ckv_count "$work/ckv-$name.json") && [ "$n" = 0 ]; then
+    ok "(g) $p: checkov (kubernetes) finds 0 failed checks beyond the documented waivers"
+  else
+    bad "(g) $p: checkov failed checks: ${n:-unreadable report}"
+  fi
+done
+# Negative control: without the waiver annotations, checkov must fail the same render.
+sed -i '/checkov.io\/skip/d' "$work"/ckv-prod/*.yaml
+"$venv/bin/checkov" -d "$work/ckv-prod" --framework kubernetes --compact --quiet -o json > "$work/ckv-nowaiver.json" 2>/dev/null || true
+if n=$(ckv_count "$work/ckv-nowaiver.json" 2>/dev/null) && [ "$n" -gt 0 ]; then
+  ok "(g) negative control: without the waivers checkov fails $n checks"
+else
+  bad "(g) negative control: checkov passed without the waivers"
 fi
 
 echo

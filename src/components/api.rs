@@ -21,6 +21,8 @@ use std::collections::BTreeMap;
 pub const COMPONENT: &str = "api";
 pub const HTTP_PORT: i32 = 8080;
 pub const MANAGEMENT_PORT: i32 = 8081;
+/// Where an API service's secrets are mounted as files (Spring Boot config tree).
+const SECRETS_DIR: &str = "/etc/secrets";
 const UID: i64 = 1000;
 
 #[derive(Serialize)]
@@ -154,17 +156,26 @@ pub fn render(ctx: &Ctx, bundle: &mut Bundle) -> Result<(), Error> {
                 format!("file:/etc/{name}/application.yaml"),
             ),
         ];
+        // Secrets arrive as files: Spring Boot's config tree turns each file into a property, so
+        // `${POSTGRES_PASSWORD}` in application.yaml resolves without an environment variable.
+        let mut secret_items: Vec<(&str, &str, &str)> = Vec::new();
         if svc.uses.contains(&Backend::Postgres) {
-            env.push(k8s::env_secret(
-                "POSTGRES_PASSWORD",
+            secret_items.push((
                 &ctx.profile.postgres.password_secret,
                 "password",
+                "POSTGRES_PASSWORD",
             ));
         }
         if ctx.profile.security.api_auth == ApiAuth::Basic {
-            let secret = &ctx.profile.security.api_credentials_secret;
-            env.push(k8s::env_secret("API_USERNAME", secret, "username"));
-            env.push(k8s::env_secret("API_PASSWORD", secret, "password"));
+            let secret = ctx.profile.security.api_credentials_secret.as_str();
+            secret_items.push((secret, "username", "API_USERNAME"));
+            secret_items.push((secret, "password", "API_PASSWORD"));
+        }
+        if !secret_items.is_empty() {
+            env.push(k8s::env(
+                "SPRING_CONFIG_IMPORT",
+                format!("optional:configtree:{SECRETS_DIR}/"),
+            ));
         }
         c.env = Some(env);
         c.ports = Some(vec![
@@ -193,10 +204,19 @@ pub fn render(ctx: &Ctx, bundle: &mut Bundle) -> Result<(), Error> {
             5,
             36,
         ));
-        c.volume_mounts = Some(vec![
+        let mut mounts = vec![
             k8s::mount("config", &format!("/etc/{name}"), true),
             k8s::mount("tmp", "/tmp", false),
-        ]);
+        ];
+        let mut volumes = vec![
+            k8s::config_volume("config", &config_name, None),
+            k8s::empty_dir("tmp", Medium::Disk, "256Mi"),
+        ];
+        if !secret_items.is_empty() {
+            mounts.push(k8s::mount("secrets", SECRETS_DIR, true));
+            volumes.push(k8s::secret_files("secrets", &secret_items));
+        }
+        c.volume_mounts = Some(mounts);
         let template = k8s::pod_template(PodParts {
             labels: labels.clone(),
             annotations,
@@ -204,10 +224,7 @@ pub fn render(ctx: &Ctx, bundle: &mut Bundle) -> Result<(), Error> {
             security: k8s::pod_security(UID, UID),
             init_containers: vec![],
             containers: vec![c],
-            volumes: vec![
-                k8s::config_volume("config", &config_name, None),
-                k8s::empty_dir("tmp", Medium::Disk, "256Mi"),
-            ],
+            volumes,
             termination_grace_seconds: Some(30),
         });
         // With an autoscaler the replica count is the HPA's: leaving it out of the Deployment

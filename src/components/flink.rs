@@ -291,7 +291,7 @@ pub fn render(ctx: &Ctx, bundle: &mut Bundle) -> Result<(), Error> {
     jm_container.ports = Some(ports);
     jm_container.readiness_probe = Some(k8s::tcp_probe("rest", 10, 10, 3));
     jm_container.liveness_probe = Some(k8s::tcp_probe("rpc", 30, 15, 6));
-    let template = k8s::pod_template(PodParts {
+    let mut template = k8s::pod_template(PodParts {
         labels: jm_labels.clone(),
         annotations: annotations.clone(),
         service_account: NAME.into(),
@@ -301,6 +301,7 @@ pub fn render(ctx: &Ctx, bundle: &mut Bundle) -> Result<(), Error> {
         volumes: flink_volumes(),
         termination_grace_seconds: None,
     });
+    with_api_token(&mut template, ha);
     bundle.push(
         NAME,
         Object::Deployment(k8s::deployment(
@@ -329,8 +330,9 @@ pub fn render(ctx: &Ctx, bundle: &mut Bundle) -> Result<(), Error> {
         ports.push(k8s::container_port("metrics", METRICS_PORT));
     }
     tm_container.ports = Some(ports);
+    tm_container.readiness_probe = Some(k8s::tcp_probe("rpc", 10, 10, 3));
     tm_container.liveness_probe = Some(k8s::tcp_probe("rpc", 30, 15, 6));
-    let template = k8s::pod_template(PodParts {
+    let mut template = k8s::pod_template(PodParts {
         labels: tm_labels.clone(),
         annotations,
         service_account: NAME.into(),
@@ -340,6 +342,7 @@ pub fn render(ctx: &Ctx, bundle: &mut Bundle) -> Result<(), Error> {
         volumes: flink_volumes(),
         termination_grace_seconds: None,
     });
+    with_api_token(&mut template, ha);
     bundle.push(
         NAME,
         Object::Deployment(k8s::deployment(
@@ -350,6 +353,13 @@ pub fn render(ctx: &Ctx, bundle: &mut Bundle) -> Result<(), Error> {
         )),
     );
     Ok(())
+}
+
+/// Kubernetes HA elects the leader through the API: only then do Flink's pods get a token.
+fn with_api_token(template: &mut k8s_openapi::api::core::v1::PodTemplateSpec, ha: bool) {
+    if let Some(spec) = template.spec.as_mut() {
+        spec.automount_service_account_token = Some(ha);
+    }
 }
 
 fn flink_container(ctx: &Ctx, name: &str, res: &crate::profile::Resources, s3: bool) -> Container {

@@ -108,7 +108,8 @@ pub fn render(ctx: &Ctx, bundle: &mut Bundle) -> Result<(), Error> {
     container.env = Some(vec![
         k8s::env("POSTGRES_USER", pg.user.as_str()),
         k8s::env("POSTGRES_DB", pg.database.as_str()),
-        k8s::env_secret("POSTGRES_PASSWORD", &pg.password_secret, "password"),
+        // The image reads the password from a file: no secret in the environment.
+        k8s::env("POSTGRES_PASSWORD_FILE", "/run/secrets/postgres/password"),
         k8s::env("PGDATA", format!("{DATA_DIR}/pgdata")),
     ]);
     container.ports = Some(vec![k8s::container_port("postgres", PORT)]);
@@ -122,6 +123,7 @@ pub fn render(ctx: &Ctx, bundle: &mut Bundle) -> Result<(), Error> {
         k8s::mount("shm", "/dev/shm", false),
         k8s::mount("run", "/var/run/postgresql", false),
         k8s::mount("tmp", "/tmp", false),
+        k8s::mount("secrets", "/run/secrets/postgres", true),
     ]);
 
     let mut volumes = vec![
@@ -130,6 +132,10 @@ pub fn render(ctx: &Ctx, bundle: &mut Bundle) -> Result<(), Error> {
         k8s::empty_dir("shm", Medium::Memory, pg.shm_size.0.as_str()),
         k8s::empty_dir("run", Medium::Disk, "16Mi"),
         k8s::empty_dir("tmp", Medium::Disk, "256Mi"),
+        k8s::secret_files(
+            "secrets",
+            &[(pg.password_secret.as_str(), "password", "password")],
+        ),
     ];
     volumes.extend(data_volume);
 

@@ -297,7 +297,8 @@ pub fn pod_template(p: PodParts) -> k8s_openapi::api::core::v1::PodTemplateSpec 
         }),
         spec: Some(PodSpec {
             service_account_name: Some(p.service_account),
-            // The token is mounted only where the ServiceAccount allows it.
+            // No API token in the pod unless a component says it needs one (Flink HA).
+            automount_service_account_token: Some(false),
             security_context: Some(p.security),
             init_containers: (!p.init_containers.is_empty()).then_some(p.init_containers),
             containers: p.containers,
@@ -433,4 +434,41 @@ pub fn stateful_services(
             Some("ClusterIP"),
         ),
     ]
+}
+
+/// Secrets as files (never environment variables): each `(secret, key, file)` becomes `file` in
+/// one read-only volume.
+pub fn secret_files(name: &str, items: &[(&str, &str, &str)]) -> Volume {
+    use k8s_openapi::api::core::v1::{
+        KeyToPath, ProjectedVolumeSource, SecretProjection, VolumeProjection,
+    };
+    let mut by_secret: BTreeMap<&str, Vec<KeyToPath>> = BTreeMap::new();
+    for (secret, key, file) in items {
+        by_secret.entry(secret).or_default().push(KeyToPath {
+            key: key.to_string(),
+            path: file.to_string(),
+            ..Default::default()
+        });
+    }
+    Volume {
+        name: name.to_string(),
+        projected: Some(ProjectedVolumeSource {
+            // Readable by the pod's group only.
+            default_mode: Some(0o440),
+            sources: Some(
+                by_secret
+                    .into_iter()
+                    .map(|(secret, items)| VolumeProjection {
+                        secret: Some(SecretProjection {
+                            name: secret.to_string(),
+                            items: Some(items),
+                            ..Default::default()
+                        }),
+                        ..Default::default()
+                    })
+                    .collect(),
+            ),
+        }),
+        ..Default::default()
+    }
 }

@@ -4,6 +4,7 @@
 pub mod availability;
 pub mod k8s;
 pub mod network;
+pub mod waivers;
 
 use crate::bundle::{Bundle, Object};
 use crate::components;
@@ -207,6 +208,7 @@ pub fn render(profile: &Profile, opts: &RenderOptions) -> Result<Bundle, Error> 
     }
     availability::apply(&mut bundle, profile.cluster.zones.len());
     network::apply(&ctx, &mut bundle);
+    waivers::apply(&mut bundle);
     bundle.sort();
     Ok(bundle)
 }
