@@ -326,6 +326,14 @@ fn out_dir_is_written_atomically_and_refuses_foreign_dirs() {
     assert!(err.contains("did not write"), "{err}");
     assert!(foreign.join("notes.txt").exists());
 
+    // Missing parents are created, as `mkdir -p` would.
+    let nested = d.path().join("deploy/envs/prod");
+    amctl()
+        .args(["render", "prod", "--out-dir", nested.to_str().unwrap()])
+        .assert()
+        .success();
+    assert!(nested.join("kustomization.yaml").exists());
+
     // An unwritable place.
     let err = input_error(&["render", "demo", "--out-dir", "/proc/amctl-cannot-write/x"]);
     assert!(err.contains("/proc/amctl-cannot-write"), "{err}");
