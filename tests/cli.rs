@@ -497,3 +497,23 @@ fn a_storage_class_definition_needs_a_name() {
     assert!(err.contains("needs a name: set storage.class"), "{err}");
     assert!(err.contains("sc.toml:2:"), "{err}");
 }
+
+#[test]
+fn absurd_counts_are_input_errors_and_sizes_never_overflow() {
+    let err = input_error(&["render", "demo", "--set", "kafka.brokers=4000000000"]);
+    assert!(err.contains("at most 10000"), "{err}");
+    // Found by the fuzzer: sizes whose products overflow u64 (saturating now).
+    let out = amctl()
+        .args([
+            "validate",
+            "demo",
+            "--set",
+            "aerospike.namespaces[0].data_size=16000000T",
+            "--set",
+            "kafka.heap_opts=-Xmx9000000000g",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"));
+}

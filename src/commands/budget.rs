@@ -88,7 +88,7 @@ fn segments(
                     p.request.memory
                 }
             })
-            .sum();
+            .fold(0u64, u64::saturating_add);
         segs.push((*letter, ansi, svg, name.to_string(), bytes));
     }
     segs
@@ -97,12 +97,12 @@ fn segments(
 fn bar(m: &NodeModel, node: &NodeUse, limits: bool, width: usize, style: Style) -> (String, u64) {
     let cap = m.capacity.memory.max(1);
     let segs = segments(m, node, limits);
-    let used: u64 = segs.iter().map(|s| s.4).sum();
+    let used: u64 = segs.iter().map(|s| s.4).fold(0u64, u64::saturating_add);
     let mut out = String::new();
     let mut drawn = 0usize;
     let mut acc = 0u64;
     for (letter, ansi, _, _, bytes) in &segs {
-        acc += bytes;
+        acc = acc.saturating_add(*bytes);
         let end = ((acc as f64 / cap as f64) * width as f64).round() as usize;
         let end = end.min(width);
         if end > drawn {
@@ -279,7 +279,7 @@ pub fn svg(name: &str, m: &NodeModel, b: &Budget) -> String {
                 if bytes == 0 {
                     continue;
                 }
-                used += bytes;
+                used = used.saturating_add(bytes);
                 let w = (bytes as f64 / cap * bar_w).min(left + bar_w - x).max(0.0);
                 let _ = writeln!(
                     out,

@@ -495,7 +495,7 @@ fn breakdown(key: &str, profile: &str) -> Result<Option<String>, Error> {
             &format!(
                 "PostgreSQL worst case in `{profile}` (limit {}, total {})",
                 p.postgres.resources.limits.memory,
-                mib(m.values().sum())
+                mib(m.values().fold(0u64, |a, b| a.saturating_add(*b)))
             ),
             &m,
         ));
@@ -506,7 +506,7 @@ fn breakdown(key: &str, profile: &str) -> Result<Option<String>, Error> {
             &format!(
                 "Aerospike per node in `{profile}` (limit {}, total {})",
                 p.aerospike.resources.limits.memory,
-                mib(m.values().sum())
+                mib(m.values().fold(0u64, |a, b| a.saturating_add(*b)))
             ),
             &m,
         ));

@@ -307,17 +307,18 @@ const DEFAULT_INDEX_STAGE: u64 = 1 << 30;
 /// and the process baseline.
 pub fn memory_breakdown(a: &crate::profile::Aerospike) -> BTreeMap<String, u64> {
     let nodes = u64::from(a.replicas.max(1));
-    let mut data = 0;
-    let mut index = 0;
+    let mut data = 0u64;
+    let mut index = 0u64;
     for n in &a.namespaces {
         if n.storage_engine == AsStorageEngine::Memory {
             // A legacy memory-size stands for the data it was meant to hold.
-            data += n
-                .data_size
-                .as_ref()
-                .or(n.memory_size.as_ref())
-                .map(|s| s.bytes)
-                .unwrap_or(0);
+            data = data.saturating_add(
+                n.data_size
+                    .as_ref()
+                    .or(n.memory_size.as_ref())
+                    .map(|s| s.bytes)
+                    .unwrap_or(0),
+            );
         }
         let stage = n
             .index_stage_size
@@ -331,7 +332,7 @@ pub fn memory_breakdown(a: &crate::profile::Aerospike) -> BTreeMap<String, u64> 
             .expected_records
             .saturating_mul(u64::from(n.replication_factor.max(1)));
         let bytes = (copies.saturating_mul(INDEX_ENTRY)).div_ceil(nodes);
-        index += bytes.div_ceil(stage).max(1) * stage;
+        index = index.saturating_add(bytes.div_ceil(stage).max(1).saturating_mul(stage));
     }
     BTreeMap::from([
         ("data".into(), data),
@@ -502,7 +503,7 @@ pub fn check(cx: &crate::validate::Check) {
                     format!("namespace `{}`: filesize {} is below the minimum of 128 MiB", n.name, fs),
                     "use filesize = \"128M\" or more",
                 ),
-                Some(fs) => device_bytes += fs.bytes,
+                Some(fs) => device_bytes = device_bytes.saturating_add(fs.bytes),
             },
         }
         if let Some(stage) = &n.index_stage_size {
@@ -550,7 +551,7 @@ pub fn check(cx: &crate::validate::Check) {
         }
     }
     let terms = memory_breakdown(a);
-    let need: u64 = terms.values().sum();
+    let need: u64 = terms.values().fold(0u64, |a, b| a.saturating_add(*b));
     let limit = a.resources.limits.memory.bytes().max(0) as u64;
     if need > limit {
         cx.error(

@@ -460,7 +460,7 @@ pub fn check(cx: &crate::validate::Check) {
                 );
             } else {
                 let page_cache = limit - b.total();
-                if b.heap * 2 > limit || b.heap > 6 << 30 {
+                if b.heap.saturating_mul(2) > limit || b.heap > 6 << 30 {
                     cx.warn(
                         "kafka.heap-page-cache",
                         "kafka.heap_opts|kafka.resources.limits.memory|kafka.resources",

@@ -176,9 +176,9 @@ pub fn memory_breakdown(pg: &crate::profile::Postgres, tmpfs: u64) -> BTreeMap<S
         ),
         (
             "maintenance_work_mem".into(),
-            u64::from(pg.autovacuum_max_workers) * pg.maintenance_work_mem.bytes,
+            u64::from(pg.autovacuum_max_workers).saturating_mul(pg.maintenance_work_mem.bytes),
         ),
-        ("backends".into(), conns * PER_BACKEND),
+        ("backends".into(), conns.saturating_mul(PER_BACKEND)),
         ("tmpfs".into(), tmpfs),
     ])
 }
@@ -208,14 +208,14 @@ pub fn check(cx: &crate::validate::Check) {
             ),
             format!("use about 25% of the limit: \"{}MB\"", (limit / 4) >> 20),
         );
-    } else if sb * 100 > limit * 40 {
+    } else if sb.saturating_mul(100) > limit.saturating_mul(40) {
         cx.warn(
             "postgres.shared-buffers.share",
             "postgres.shared_buffers|postgres.resources.limits.memory|postgres.resources",
             format!(
                 "shared_buffers = {} is {}% of the {} memory limit; above 40% leaves too little for connections and the OS cache",
                 pg.shared_buffers,
-                sb * 100 / limit.max(1),
+                sb.saturating_mul(100) / limit.max(1),
                 pg.resources.limits.memory
             ),
             format!("use about 25% of the limit: \"{}MB\"", (limit / 4) >> 20),
@@ -240,7 +240,7 @@ pub fn check(cx: &crate::validate::Check) {
         .map(|g| g.tmpfs)
         .unwrap_or(pg.shm_size.bytes().max(0) as u64);
     let terms = memory_breakdown(pg, tmpfs);
-    let worst: u64 = terms.values().sum();
+    let worst: u64 = terms.values().fold(0u64, |a, b| a.saturating_add(*b));
     if worst > limit {
         cx.error(
             "postgres.memory",
@@ -277,7 +277,7 @@ pub fn check(cx: &crate::validate::Check) {
                 .autoscaling
                 .map(|a| a.max_replicas)
                 .unwrap_or(svc.replicas);
-            demand += u64::from(svc.db_pool_size) * u64::from(replicas);
+            demand = demand.saturating_add(u64::from(svc.db_pool_size) * u64::from(replicas));
             parts.push(format!("{} {} × {}", svc.name, svc.db_pool_size, replicas));
         }
     }

@@ -124,18 +124,27 @@ impl JvmBreakdown {
             heap,
             metaspace: flags.max_metaspace.unwrap_or(app.metaspace),
             code_cache: flags.reserved_code_cache.unwrap_or(DEFAULT_CODE_CACHE),
-            thread_stacks: app.threads * flags.xss.unwrap_or(DEFAULT_STACK),
+            thread_stacks: app
+                .threads
+                .saturating_mul(flags.xss.unwrap_or(DEFAULT_STACK)),
             direct: flags.max_direct.unwrap_or(app.direct),
-            native: 16 * MIB + heap / 50,
+            native: (16 * MIB).saturating_add(heap / 50),
         }
     }
 
     pub fn total(&self) -> u64 {
-        self.heap + self.non_heap()
+        self.heap.saturating_add(self.non_heap())
     }
 
     pub fn non_heap(&self) -> u64 {
-        self.metaspace + self.code_cache + self.thread_stacks + self.direct + self.native
+        [
+            self.code_cache,
+            self.thread_stacks,
+            self.direct,
+            self.native,
+        ]
+        .iter()
+        .fold(self.metaspace, |a, b| a.saturating_add(*b))
     }
 
     pub fn to_map(&self) -> BTreeMap<String, u64> {

@@ -21,8 +21,13 @@ impl Res {
     pub fn new(memory: u64, cpu: u64) -> Res {
         Res { memory, cpu }
     }
+    // Saturating throughout: an absurd profile gets absurdly large totals (and the findings
+    // that go with them), never a wrapped-around small number or a panic.
     pub fn plus(self, o: Res) -> Res {
-        Res::new(self.memory + o.memory, self.cpu + o.cpu)
+        Res::new(
+            self.memory.saturating_add(o.memory),
+            self.cpu.saturating_add(o.cpu),
+        )
     }
     pub fn minus(self, o: Res) -> Res {
         Res::new(
@@ -34,7 +39,7 @@ impl Res {
         Res::new(self.memory.max(o.memory), self.cpu.max(o.cpu))
     }
     pub fn scale(self, n: u64) -> Res {
-        Res::new(self.memory * n, self.cpu * n)
+        Res::new(self.memory.saturating_mul(n), self.cpu.saturating_mul(n))
     }
     pub fn fits_in(self, o: Res) -> bool {
         self.memory <= o.memory && self.cpu <= o.cpu

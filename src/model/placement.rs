@@ -43,8 +43,27 @@ impl Placement {
     }
 }
 
+/// Beyond this many pods the placement is not simulated (it would take time and memory in
+/// proportion to a replica count that is almost certainly a typo).
+pub const MAX_PODS: u64 = 100_000;
+
 /// Places the worst case (HPA at max) of every group on `n` identical nodes of `available`.
 pub fn place(groups: &[PodGroup], n: u32, available: Res) -> Placement {
+    let total: u64 = groups.iter().map(|g| u64::from(g.worst_replicas())).sum();
+    if total > MAX_PODS || n > 100_000 {
+        return Placement {
+            nodes: Vec::new(),
+            unschedulable: vec![Unschedulable {
+                pod: format!("{total} pods"),
+                request: Res::default(),
+                shortfall: Res::default(),
+                too_big_for_any_node: false,
+                reason: format!(
+                    "more than {MAX_PODS} pods or nodes: placement is not simulated; check the replica counts"
+                ),
+            }],
+        };
+    }
     struct Pod<'a> {
         name: String,
         group: usize,

@@ -127,7 +127,7 @@ fn tmpfs(spec: &PodSpec) -> u64 {
         .filter_map(|v| v.empty_dir.as_ref())
         .filter(|e| e.medium.as_deref() == Some("Memory"))
         .map(|e| quantity(e.size_limit.as_ref(), false))
-        .sum()
+        .fold(0u64, u64::saturating_add)
 }
 
 fn spread_required(spec: &PodSpec) -> bool {

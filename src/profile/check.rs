@@ -7,6 +7,9 @@ use crate::components::aerospike::Server;
 use crate::error::{Error, InputError};
 use std::collections::BTreeSet;
 
+/// The largest replica, node, slot or partition count amctl accepts.
+pub const MAX_COUNT: u64 = 10_000;
+
 /// DNS-1123 label: lowercase alphanumerics and '-', alphanumeric at both ends, at most `max`.
 pub fn is_dns_label(s: &str, max: usize) -> bool {
     !s.is_empty()
@@ -27,6 +30,71 @@ fn fail(loaded: &Loaded, path: &[&str], message: String, help: &str) -> Error {
 
 pub fn structure(loaded: &Loaded) -> Result<(), Error> {
     let p = &loaded.profile;
+
+    // Counts that become Kubernetes int32 fields (and pods to place): a typo, not a plan.
+    let mut counts: Vec<(String, u64)> = vec![
+        ("cluster.nodes".into(), u64::from(p.cluster.nodes)),
+        ("aerospike.replicas".into(), u64::from(p.aerospike.replicas)),
+        ("kafka.brokers".into(), u64::from(p.kafka.brokers)),
+        (
+            "flink.jobmanager.replicas".into(),
+            u64::from(p.flink.jobmanager.replicas),
+        ),
+        (
+            "flink.taskmanager.replicas".into(),
+            u64::from(p.flink.taskmanager.replicas),
+        ),
+        (
+            "flink.taskmanager.task_slots".into(),
+            u64::from(p.flink.taskmanager.task_slots),
+        ),
+        (
+            "flink.parallelism_default".into(),
+            u64::from(p.flink.parallelism_default),
+        ),
+        ("api.replicas".into(), u64::from(p.api.replicas)),
+        (
+            "kafka.num_partitions".into(),
+            u64::from(p.kafka.num_partitions),
+        ),
+    ];
+    if let Some(a) = &p.api.autoscaling {
+        counts.push((
+            "api.autoscaling.max_replicas".into(),
+            u64::from(a.max_replicas),
+        ));
+        counts.push((
+            "api.autoscaling.min_replicas".into(),
+            u64::from(a.min_replicas),
+        ));
+    }
+    for (i, s) in p.api.services.iter().enumerate() {
+        if let Some(r) = s.replicas {
+            counts.push((format!("api.services.{i}.replicas"), u64::from(r)));
+        }
+        if let Some(a) = &s.autoscaling {
+            counts.push((
+                format!("api.services.{i}.autoscaling.max_replicas"),
+                u64::from(a.max_replicas),
+            ));
+        }
+    }
+    for (i, t) in p.kafka.topics.iter().enumerate() {
+        if let Some(n) = t.partitions {
+            counts.push((format!("kafka.topics.{i}.partitions"), u64::from(n)));
+        }
+    }
+    for (key, n) in counts {
+        if n > MAX_COUNT {
+            let path: Vec<&str> = key.split('.').collect();
+            return Err(fail(
+                loaded,
+                &path,
+                format!("`{key}` = {n} is beyond what amctl will plan for (at most {MAX_COUNT})"),
+                "check the number: replica, node and partition counts above ten thousand are almost certainly a typo",
+            ));
+        }
+    }
 
     if let Some(def) = &p.storage.define_class {
         if p.storage.class.is_none() {

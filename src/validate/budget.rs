@@ -157,7 +157,7 @@ pub fn check(cx: &Check) {
         );
     }
     for g in &cx.groups {
-        if g.tmpfs > 0 && g.tmpfs * 2 > g.limit.memory {
+        if g.tmpfs > 0 && g.tmpfs.saturating_mul(2) > g.limit.memory {
             let (rule_sev, text) = if g.tmpfs >= g.limit.memory {
                 (true, "fills")
             } else {
