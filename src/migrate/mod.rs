@@ -80,6 +80,33 @@ pub struct Step {
     pub files: Vec<(String, String)>,
 }
 
+impl Step {
+    /// A step with nothing to apply, run or refuse yet.
+    pub fn new(
+        phase: u8,
+        object: ObjectKey,
+        action: Action,
+        impact: Impact,
+        reason: String,
+    ) -> Step {
+        Step {
+            phase,
+            object,
+            action,
+            impact,
+            reason,
+            data_risk: None,
+            refused: false,
+            in_apply_stream: false,
+            manifest: None,
+            patch: None,
+            replicas: None,
+            commands: Vec::new(),
+            files: Vec::new(),
+        }
+    }
+}
+
 pub struct Options {
     pub namespace: String,
     pub allow_data_loss: bool,
@@ -201,19 +228,8 @@ pub fn plan(
         let name = d.key.name.as_str();
         let phase = phase_of(kind, d.status, d);
         let base = |action: Action, impact: Impact, reason: String| Step {
-            phase,
-            object: d.key.clone(),
-            action,
-            impact,
-            reason,
-            data_risk: None,
-            refused: false,
-            in_apply_stream: false,
             manifest: d.new.clone(),
-            patch: None,
-            replicas: None,
-            commands: Vec::new(),
-            files: Vec::new(),
+            ..Step::new(phase, d.key.clone(), action, impact, reason)
         };
         match d.status {
             Status::Added => {
@@ -614,20 +630,8 @@ fn kafka_steps(from: &Profile, to: &Profile, opts: &Options) -> Vec<Step> {
         namespace: ns.clone(),
         name: "kafka".into(),
     };
-    let step = |action: Action, impact: Impact, reason: String| Step {
-        phase: 2,
-        object: key.clone(),
-        action,
-        impact,
-        reason,
-        data_risk: None,
-        refused: false,
-        in_apply_stream: false,
-        manifest: None,
-        patch: None,
-        replicas: None,
-        commands: Vec::new(),
-        files: Vec::new(),
+    let step = |action: Action, impact: Impact, reason: String| {
+        Step::new(2, key.clone(), action, impact, reason)
     };
     let before = topic_specs(from);
     let after = topic_specs(to);
