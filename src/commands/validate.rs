@@ -5,7 +5,7 @@ use crate::error::Error;
 use crate::output;
 use crate::render::{RenderOptions, render};
 use crate::validate::report::{self, JsonProfile, JsonReport, Style};
-use crate::validate::{Check, Finding, Severity, budget, count, validate};
+use crate::validate::{Finding, Severity, count, validate_with_budget};
 use std::io::IsTerminal;
 use std::path::Path;
 
@@ -73,8 +73,8 @@ pub fn check_profile(
             namespace: namespace.to_string(),
         },
     )?;
-    let findings = validate(&loaded, &bundle);
-    let table = report::budget_table(&budget::compute(&Check::new(&loaded, &bundle)));
+    let (findings, budget) = validate_with_budget(&loaded, &bundle);
+    let table = report::budget_table(&budget);
     // Nothing reads them again: skip freeing thousands of objects one by one.
     std::mem::forget(bundle);
     std::mem::forget(loaded);

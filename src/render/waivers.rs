@@ -12,9 +12,12 @@ const API_TOKEN: &str = "CKV_K8S_38=Flink's Kubernetes HA elects its leader thro
 const NO_POLICIES: &str = "CKV2_K8S_6=This profile runs without network policies (security.network_policies is off), as the platform spec's demo column has it";
 const SECRET_ENV: &str = "CKV_K8S_35=Flink's S3 filesystem reads credentials only from the environment; prefer pod identity (IRSA, workload identity) and leave flink.s3_credentials_secret unset";
 
+/// The waivers that apply to a pod template.
 /// checkov reads `CHECK=reason` and splits on `=`: reasons must not contain one.
-fn waive(meta: &mut ObjectMeta, template: &PodTemplateSpec, policies: bool) {
-    let Some(spec) = &template.spec else { return };
+fn reasons(template: &PodTemplateSpec, policies: bool) -> Vec<&'static str> {
+    let Some(spec) = &template.spec else {
+        return Vec::new();
+    };
     let containers: Vec<_> = spec
         .containers
         .iter()
@@ -42,6 +45,10 @@ fn waive(meta: &mut ObjectMeta, template: &PodTemplateSpec, policies: bool) {
     if !policies {
         reasons.push(NO_POLICIES);
     }
+    reasons
+}
+
+fn waive(meta: &mut ObjectMeta, reasons: &[&str]) {
     let annotations = meta.annotations.get_or_insert_with(Default::default);
     for (i, r) in reasons.iter().enumerate() {
         annotations.insert(format!("checkov.io/skip{}", i + 1), r.to_string());
@@ -57,20 +64,20 @@ pub fn apply(bundle: &mut Bundle) {
         match &mut item.object {
             Object::StatefulSet(s) => {
                 if let Some(spec) = &s.spec {
-                    let t = spec.template.clone();
-                    waive(&mut s.metadata, &t, policies);
+                    let r = reasons(&spec.template, policies);
+                    waive(&mut s.metadata, &r);
                 }
             }
             Object::Deployment(d) => {
                 if let Some(spec) = &d.spec {
-                    let t = spec.template.clone();
-                    waive(&mut d.metadata, &t, policies);
+                    let r = reasons(&spec.template, policies);
+                    waive(&mut d.metadata, &r);
                 }
             }
             Object::Job(j) => {
                 if let Some(spec) = &j.spec {
-                    let t = spec.template.clone();
-                    waive(&mut j.metadata, &t, policies);
+                    let r = reasons(&spec.template, policies);
+                    waive(&mut j.metadata, &r);
                 }
             }
             _ => {}

@@ -73,7 +73,7 @@ fn pct(part: u64, whole: u64) -> f64 {
     }
 }
 
-pub fn check(cx: &Check) {
+pub fn check(cx: &Check, b: &Budget) {
     let n = &cx.nodes;
     if n.available.memory == 0 || n.available.cpu == 0 {
         cx.error(
@@ -92,7 +92,6 @@ pub fn check(cx: &Check) {
         );
         return;
     }
-    let b = compute(cx);
     let avail = b.available;
     let where_ = if n.nodes == 1 {
         format!("the node's {} for the platform", mib(avail.memory))

@@ -150,15 +150,21 @@ impl<'a> Check<'a> {
 
 /// Runs every rule.
 pub fn validate(loaded: &Loaded, bundle: &Bundle) -> Vec<Finding> {
+    validate_with_budget(loaded, bundle).0
+}
+
+/// Runs every rule and returns the budget they were computed on (for the table).
+pub fn validate_with_budget(loaded: &Loaded, bundle: &Bundle) -> (Vec<Finding>, budget::Budget) {
     let cx = Check::new(loaded, bundle);
+    let b = budget::compute(&cx);
     components::postgres::check(&cx);
     components::aerospike::check(&cx);
     components::kafka::check(&cx);
     components::flink::check(&cx);
     components::api::check(&cx);
     topology::check(&cx);
-    budget::check(&cx);
-    cx.into_findings()
+    budget::check(&cx, &b);
+    (cx.into_findings(), b)
 }
 
 pub fn count(findings: &[Finding], severity: Severity) -> usize {
