@@ -335,6 +335,13 @@ fn bad_input_is_reported_with_file_document_and_line() {
     assert_eq!(code, 2);
     assert!(out.is_empty());
     assert!(err.contains("did you mean `demo`?"), "{err}");
+
+    // Nothing close to a built-in: the message names the built-ins and every accepted input.
+    let (code, out, err) = amctl(&["diff", "demo", "/no/such/manifests"], None);
+    assert_eq!(code, 2);
+    assert!(out.is_empty());
+    assert!(err.contains("built-in profile (demo, prod)"), "{err}");
+    assert!(err.contains("= help: pass a built-in profile"), "{err}");
 }
 
 #[test]

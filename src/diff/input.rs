@@ -71,13 +71,20 @@ pub fn read(arg: &str, namespace: &str, sets: &[String]) -> Result<Vec<Obj>, Err
         return Ok(out);
     }
     if !path.exists() {
+        let names: Vec<&str> = crate::profile::load::BUILTINS
+            .iter()
+            .map(|(n, _)| *n)
+            .collect();
         let mut e = InputError::new(format!(
-            "`{arg}` is neither a profile (a built-in name or a .toml file) nor a YAML file, directory or `-`"
+            "`{arg}` is neither a built-in profile ({}) nor an existing file or directory",
+            names.join(", ")
         ));
-        let names = crate::profile::load::BUILTINS.iter().map(|(n, _)| *n);
-        if let Some(s) = crate::error::did_you_mean(arg, names) {
-            e = e.help(format!("did you mean `{s}`?"));
-        }
+        e = match crate::error::did_you_mean(arg, names.iter().copied()) {
+            Some(s) => e.help(format!("did you mean `{s}`?")),
+            None => e.help(
+                "pass a built-in profile, a profile .toml file, rendered YAML (a file or a directory), or `-` for stdin",
+            ),
+        };
         return Err(e.into());
     }
     let text = std::fs::read_to_string(path).map_err(|e| Error::io("read", path, e))?;

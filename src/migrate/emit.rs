@@ -142,20 +142,16 @@ pub fn script(plan: &Plan) -> String {
             out.push_str(content);
             let _ = writeln!(out, "{EOF_MARK}");
         }
-        match s.action {
-            Action::Create | Action::Apply | Action::Scale | Action::Recreate => {
-                for c in &s.commands {
-                    let _ = writeln!(out, "{c}");
-                }
-                if let Some(m) = &s.manifest {
-                    apply_heredoc(&mut out, m);
-                }
-            }
-            _ => {
-                for c in &s.commands {
-                    let _ = writeln!(out, "{c}");
-                }
-            }
+        for c in &s.commands {
+            let _ = writeln!(out, "{c}");
+        }
+        if let Some(m) = &s.manifest
+            && matches!(
+                s.action,
+                Action::Create | Action::Apply | Action::Scale | Action::Recreate
+            )
+        {
+            apply_heredoc(&mut out, m);
         }
     }
     let _ = writeln!(out);
