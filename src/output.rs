@@ -25,7 +25,7 @@ pub fn write_dir(dir: &Path, files: &[(String, String)]) -> Result<(), Error> {
     if dir.exists() {
         if !dir.is_dir() {
             return Err(Error::Usage(format!(
-                "--out-dir `{}` exists and is not a directory",
+                "--out-dir `{}` exists and is not a directory; choose a new or empty directory, or one amctl rendered before",
                 dir.display()
             )));
         }

@@ -326,6 +326,12 @@ fn out_dir_is_written_atomically_and_refuses_foreign_dirs() {
     assert!(err.contains("did not write"), "{err}");
     assert!(foreign.join("notes.txt").exists());
 
+    // A file where the directory should be: said, with what to pass instead, and left alone.
+    let file = foreign.join("notes.txt");
+    let err = input_error(&["render", "demo", "--out-dir", file.to_str().unwrap()]);
+    assert!(err.contains("is not a directory; choose"), "{err}");
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "keep me");
+
     // Missing parents are created, as `mkdir -p` would.
     let nested = d.path().join("deploy/envs/prod");
     amctl()
