@@ -2,10 +2,13 @@
 //! Kubernetes objects, each knowing the component it belongs to.
 
 use crate::error::Error;
+use crate::render::crd::{Certificate, PodMonitor, PrometheusRule, ServiceMonitor};
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
-use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Service, ServiceAccount};
+use k8s_openapi::api::batch::v1::{CronJob, Job};
+use k8s_openapi::api::core::v1::{
+    ConfigMap, Namespace, PersistentVolumeClaim, Service, ServiceAccount,
+};
 use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
@@ -22,15 +25,22 @@ pub enum Object {
     ServiceAccount(ServiceAccount),
     Role(Role),
     RoleBinding(RoleBinding),
+    Certificate(Certificate),
     ConfigMap(ConfigMap),
+    PersistentVolumeClaim(PersistentVolumeClaim),
     Service(Service),
     StatefulSet(StatefulSet),
     Deployment(Deployment),
     Job(Job),
+    // Boxed: the largest variant by far.
+    CronJob(Box<CronJob>),
     HorizontalPodAutoscaler(HorizontalPodAutoscaler),
     PodDisruptionBudget(PodDisruptionBudget),
     NetworkPolicy(NetworkPolicy),
     Ingress(Ingress),
+    ServiceMonitor(ServiceMonitor),
+    PodMonitor(PodMonitor),
+    PrometheusRule(PrometheusRule),
 }
 
 impl Object {
@@ -41,15 +51,21 @@ impl Object {
             Object::ServiceAccount(_) => "ServiceAccount",
             Object::Role(_) => "Role",
             Object::RoleBinding(_) => "RoleBinding",
+            Object::Certificate(_) => "Certificate",
             Object::ConfigMap(_) => "ConfigMap",
+            Object::PersistentVolumeClaim(_) => "PersistentVolumeClaim",
             Object::Service(_) => "Service",
             Object::StatefulSet(_) => "StatefulSet",
             Object::Deployment(_) => "Deployment",
             Object::Job(_) => "Job",
+            Object::CronJob(_) => "CronJob",
             Object::HorizontalPodAutoscaler(_) => "HorizontalPodAutoscaler",
             Object::PodDisruptionBudget(_) => "PodDisruptionBudget",
             Object::NetworkPolicy(_) => "NetworkPolicy",
             Object::Ingress(_) => "Ingress",
+            Object::ServiceMonitor(_) => "ServiceMonitor",
+            Object::PodMonitor(_) => "PodMonitor",
+            Object::PrometheusRule(_) => "PrometheusRule",
         }
     }
 
@@ -60,15 +76,21 @@ impl Object {
             Object::ServiceAccount(o) => &o.metadata,
             Object::Role(o) => &o.metadata,
             Object::RoleBinding(o) => &o.metadata,
+            Object::Certificate(o) => &o.metadata,
             Object::ConfigMap(o) => &o.metadata,
+            Object::PersistentVolumeClaim(o) => &o.metadata,
             Object::Service(o) => &o.metadata,
             Object::StatefulSet(o) => &o.metadata,
             Object::Deployment(o) => &o.metadata,
             Object::Job(o) => &o.metadata,
+            Object::CronJob(o) => &o.metadata,
             Object::HorizontalPodAutoscaler(o) => &o.metadata,
             Object::PodDisruptionBudget(o) => &o.metadata,
             Object::NetworkPolicy(o) => &o.metadata,
             Object::Ingress(o) => &o.metadata,
+            Object::ServiceMonitor(o) => &o.metadata,
+            Object::PodMonitor(o) => &o.metadata,
+            Object::PrometheusRule(o) => &o.metadata,
         }
     }
 
@@ -84,14 +106,17 @@ impl Object {
             Object::ServiceAccount(_) => 1,
             Object::Role(_) => 2,
             Object::RoleBinding(_) => 3,
-            Object::ConfigMap(_) => 4,
+            // Issued into Secrets the workloads mount: before them, so the Secret is ready first.
+            Object::Certificate(_) => 4,
+            Object::ConfigMap(_) | Object::PersistentVolumeClaim(_) => 4,
             Object::Service(_) => 5,
             Object::StatefulSet(_) | Object::Deployment(_) => 6,
-            Object::Job(_) => 7,
+            Object::Job(_) | Object::CronJob(_) => 7,
             Object::HorizontalPodAutoscaler(_) | Object::PodDisruptionBudget(_) => 8,
             // Applied with the workloads' Services in place, so a deny never precedes its allows.
             Object::NetworkPolicy(_) => 8,
             Object::Ingress(_) => 9,
+            Object::ServiceMonitor(_) | Object::PodMonitor(_) | Object::PrometheusRule(_) => 9,
         }
     }
 }

@@ -39,6 +39,12 @@ if [ ! -x "$venv/bin/kubernetes-validate" ] || [ ! -x "$venv/bin/checkov" ]; the
   "$venv/bin/pip" install --quiet --disable-pip-version-check -r tests/requirements.txt
 fi
 py=$venv/bin/python
+# The published CRD schemas (cert-manager, Prometheus Operator) as validators, from npm.
+if [ ! -d tests/crd/node_modules/@kubernetes-models/prometheus-operator ]; then
+  (cd tests/crd && npm ci --silent --no-audit --no-fund >/dev/null)
+fi
+# Core kinds: Kubernetes strict schemas; custom resources: their CRD schemas.
+schemas() { "$py" tests/validate_stream.py "$venv/bin" "$k8s_version" "$1"; }
 pg_bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
 [ -x "$pg_bin/postgres" ] || { echo "conformance: no PostgreSQL server binaries under /usr/lib/postgresql" >&2; exit 2; }
 
@@ -51,9 +57,8 @@ for p in "${profiles[@]}"; do
   name=$(basename "$p" .toml)
   out=$work/$name.yaml
   r "$p" > "$out"
-  count=$(grep -c '^kind:' "$out")
-  if log=$("$venv/bin/kubernetes-validate" --strict --quiet -k "$k8s_version" "$out" 2>&1) && ! grep -q "ERROR\|WARN" <<<"$log"; then
-    ok "(a) $p: $count objects pass Kubernetes $k8s_version strict schemas"
+  if log=$(schemas "$out" 2>&1); then
+    ok "(a) $p: $(tail -n 1 <<<"$log") pass Kubernetes $k8s_version strict schemas and the CRD schemas"
   else
     bad "(a) $p: schema check failed"; echo "$log" | head -20
   fi
@@ -70,6 +75,25 @@ else
   ok "(a) negative control: an unknown field is rejected"
 fi
 
+# Negative controls for the custom resources: each broken one must fail its CRD schema.
+for breakage in 'PodMonitor:d["spec"]["podMetricsEndpoints"][0]["interval"]="30 seconds"' \
+                'Certificate:del d["spec"]["secretName"]' \
+                'PrometheusRule:del d["spec"]["groups"][0]["rules"][0]["expr"]'; do
+  kind=${breakage%%:*}
+  "$amctl" render prod 2>/dev/null | "$py" -c '
+import sys, yaml
+kind, code = sys.argv[1], sys.argv[2]
+docs = [d for d in yaml.safe_load_all(sys.stdin) if d]
+d = next(x for x in docs if x["kind"] == kind)
+exec(code)
+yaml.safe_dump_all(docs, sys.stdout)' "$kind" "${breakage#*:}" > "$work/tampered-crd.yaml"
+  if schemas "$work/tampered-crd.yaml" >/dev/null 2>&1; then
+    bad "(a) negative control: a broken $kind passed its CRD schema"
+  else
+    ok "(a) negative control: a broken $kind fails its CRD schema"
+  fi
+done
+
 # ---------------------------------------------------------------- (b) real PostgreSQL
 pg_user=postgres
 as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u "$pg_user" -- "$@"; else "$@"; fi; }
@@ -81,17 +105,33 @@ as_pg "$pg_bin/initdb" -D "$pgdata" -U postgres --auth=trust >/dev/null
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 for p in "${profiles[@]}"; do
   name=$(basename "$p" .toml)
-  conf=$work/$name-postgresql.conf
-  "$py" - "$work/$name.yaml" "$conf" <<'EOF'
+  conf=$work/$name-pg/postgresql.conf
+  mkdir -p "$work/$name-pg/tls"
+  # The rendered postgresql.conf and pg_hba.conf as-is; only the directories they name move
+  # into this sandbox (the ConfigMap's mount and the TLS Secret's mount).
+  "$py" - "$work/$name.yaml" "$work/$name-pg" <<'EOF'
 import sys, yaml
+out = sys.argv[2]
 for d in yaml.safe_load_all(open(sys.argv[1])):
     if d and d["kind"] == "ConfigMap" and "postgresql.conf" in d.get("data", {}):
-        open(sys.argv[2], "w").write(d["data"]["postgresql.conf"])
+        for key in ("postgresql.conf", "pg_hba.conf"):
+            text = d["data"][key].replace("/etc/postgresql-tls/", out + "/tls/").replace("/etc/postgresql/", out + "/")
+            open(f"{out}/{key}", "w").write(text)
         break
 else:
     sys.exit("no postgresql.conf in the render")
 EOF
-  [ "$(id -u)" = 0 ] && chown "$pg_user" "$conf"
+  tls=""
+  if grep -q "^ssl = on" "$conf"; then
+    tls=1
+    # A CA and a server certificate as cert-manager would issue them (tls.crt, tls.key, ca.crt).
+    (cd "$work/$name-pg/tls" &&
+      openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.crt -days 2 -subj "/CN=amctl-test-ca" 2>/dev/null &&
+      openssl req -newkey rsa:2048 -nodes -keyout tls.key -out tls.csr -subj "/CN=postgres" 2>/dev/null &&
+      openssl x509 -req -in tls.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out tls.crt -days 2 2>/dev/null &&
+      chmod 600 tls.key)
+  fi
+  if [ "$(id -u)" = 0 ]; then chown -R "$pg_user" "$work/$name-pg"; fi
   "$amctl" show "$p" -o json > "$work/$name-profile.json"
   # The rendered file as-is; only where the server listens is moved to this sandbox.
   up=""
@@ -102,7 +142,26 @@ EOF
   if [ -z "$up" ]; then
     bad "(b) $p: PostgreSQL did not start with the rendered postgresql.conf"; tail -5 "$work/$name-pg.log"
   else
-    show() { as_pg "$pg_bin/psql" -h 127.0.0.1 -p "$port" -U postgres -d postgres -Atc "SHOW $1"; }
+    # Over the socket: the rendered pg_hba.conf trusts only the pod-local socket.
+    show() { as_pg "$pg_bin/psql" -h "$work/pgsock" -p "$port" -U postgres -d postgres -Atc "SHOW $1"; }
+    hba_errors=$(as_pg "$pg_bin/psql" -h "$work/pgsock" -p "$port" -U postgres -d postgres -Atc \
+      "SELECT count(*) FROM pg_hba_file_rules WHERE error IS NOT NULL")
+    hba_lines=$(as_pg "$pg_bin/psql" -h "$work/pgsock" -p "$port" -U postgres -d postgres -Atc \
+      "SELECT count(*) FROM pg_hba_file_rules")
+    if [ "$hba_errors" = 0 ] && [ "$hba_lines" -gt 0 ]; then
+      ok "(b) $p: the server loads the rendered pg_hba.conf ($hba_lines rules, none in error)"
+    else
+      bad "(b) $p: pg_hba.conf: $hba_errors of $hba_lines rules in error"
+    fi
+    if [ -n "$tls" ]; then
+      # A TLS client over the network gets asked for a password (scram), never trusted.
+      reply=$(as_pg env PGPASSWORD=wrong "$pg_bin/psql" "host=127.0.0.1 port=$port dbname=postgres user=postgres sslmode=require" -Atc "SELECT 1" 2>&1 || true)
+      if [ "$(show ssl)" = on ] && grep -q "password authentication failed" <<<"$reply"; then
+        ok "(b) $p: ssl = on with the certificate files; a TLS client meets scram-sha-256, not trust"
+      else
+        bad "(b) $p: TLS is off, or a network client was not asked for a password: $reply"
+      fi
+    fi
     result=$("$py" - "$work/$name-profile.json" \
       "$(show shared_buffers)" "$(show max_connections)" "$(show effective_cache_size)" "$(show work_mem)" <<'EOF'
 import json, re, sys
@@ -166,7 +225,7 @@ for pair in "${pairs[@]}"; do
     bad "(e) $tag: migrate exited $code"
   elif [ ! -s "$stream" ]; then
     ok "(e) $tag: empty apply stream (nothing applies in place)"
-  elif log=$("$venv/bin/kubernetes-validate" --strict --quiet -k "$k8s_version" "$stream" 2>&1) && ! grep -q "ERROR\|WARN" <<<"$log"; then
+  elif log=$(schemas "$stream" 2>&1); then
     ok "(e) $tag: apply stream ($(grep -c '^kind:' "$stream") objects, exit $code) passes the strict schemas"
   else
     bad "(e) $tag: apply stream fails the schema check"; echo "$log" | head -10
@@ -227,6 +286,34 @@ if n=$(ckv_count "$work/ckv-nowaiver.json" 2>/dev/null) && [ "$n" -gt 0 ]; then
 else
   bad "(g) negative control: checkov passed without the waivers"
 fi
+
+# ---------------------------------------------------------------- (h) rendered scripts
+# Every shell script amctl puts in a ConfigMap (start-up, clone, backup, upload) passes sh -n /
+# bash -n and shellcheck, for each profile and for backups to S3.
+s3_backup='postgres.backup={ retention_days = 7, s3 = { url = "s3://backups/pg", credentials_secret = "s3" } }'
+for variant in demo prod "prod --set security.tls=false" "prod --set $s3_backup"; do
+  dir=$work/scripts
+  rm -rf "$dir"; mkdir -p "$dir"
+  # shellcheck disable=SC2086
+  if [ "$variant" = "prod --set $s3_backup" ]; then "$amctl" render prod --set "$s3_backup" > "$work/scripts.yaml" 2>/dev/null
+  else "$amctl" render $variant > "$work/scripts.yaml" 2>/dev/null; fi
+  "$py" - "$work/scripts.yaml" "$dir" <<'EOF'
+import sys, yaml
+for d in yaml.safe_load_all(open(sys.argv[1])):
+    if d and d["kind"] == "ConfigMap":
+        for key, text in d.get("data", {}).items():
+            if key.endswith(".sh"):
+                open(f"{sys.argv[2]}/{d['metadata']['name']}--{key}", "w").write(text)
+EOF
+  n=0; fails=""
+  for f in "$dir"/*.sh; do
+    n=$((n + 1))
+    shell=sh; head -n 1 "$f" | grep -q bash && shell=bash
+    if ! { $shell -n "$f" && shellcheck -s "$shell" "$f"; } >"$f.log" 2>&1; then fails="$fails $(basename "$f")"; cat "$f.log" | head -20; fi
+  done
+  if [ -z "$fails" ]; then ok "(h) $variant: $n rendered scripts pass $([ -n "$n" ] && echo "-n and shellcheck")"
+  else bad "(h) $variant: scripts fail shellcheck:$fails"; fi
+done
 
 echo
 echo "conformance: $passed passed, $failed failed"

@@ -194,6 +194,37 @@ fn required_flows(b: &Bundle) -> BTreeSet<Flow> {
             ));
         }
     }
+    // PodMonitors (monitoring = "full"): the scraper reaches each selected pod's named port.
+    for i in &b.items {
+        if let Object::PodMonitor(m) = &i.object {
+            let names: Vec<String> = m
+                .spec
+                .selector
+                .match_expressions
+                .iter()
+                .flatten()
+                .filter(|e| e.key == "app.kubernetes.io/name")
+                .flat_map(|e| e.values.clone().unwrap_or_default())
+                .collect();
+            for ep in &m.spec.pod_metrics_endpoints {
+                for w in ws.iter().filter(|w| names.contains(&w.name)) {
+                    let port = w
+                        .spec
+                        .containers
+                        .iter()
+                        .flat_map(|c| c.ports.iter().flatten())
+                        .find(|p| p.name.as_deref() == Some(ep.port.as_str()))
+                        .unwrap_or_else(|| panic!("{} has no port {}", w.name, ep.port))
+                        .container_port;
+                    flows.insert(tcp(
+                        End::Namespace("monitoring".into()),
+                        End::Pod(w.name.clone()),
+                        port,
+                    ));
+                }
+            }
+        }
+    }
     // Flink's own ports, read from its rendered config.yaml.
     let flink_conf = b.items.iter().find_map(|i| match &i.object {
         Object::ConfigMap(cm) if cm.metadata.name.as_deref() == Some("flink-config") => {

@@ -63,7 +63,9 @@ with tempfile.TemporaryDirectory() as tmp:
                 kind_flag = "merge"
             else:
                 body = json.dumps(step["patch"])
-                kind_flag = "strategic"
+                # Custom resources take JSON merge patches (no strategic merge for CRDs).
+                custom = kind in ("Certificate", "ServiceMonitor", "PodMonitor", "PrometheusRule")
+                kind_flag = "merge" if custom else "strategic"
             r = run("kubectl", "patch", "--local", "-f", before[key], "--type", kind_flag, "-p", body, "-o", "json")
             if r.returncode != 0:
                 print(f"FAIL {src}->{dst} {kind}/{name}: kubectl patch: {r.stderr.strip()}")

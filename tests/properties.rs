@@ -133,7 +133,8 @@ proptest! {
                         live: false,
                     });
                 }
-                Action::Delete => {
+                // A kept claim (amctl never deletes data) is left to the operator: B lacks it.
+                Action::Delete | Action::Keep => {
                     state.remove(&key);
                 }
                 _ => {}

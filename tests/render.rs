@@ -296,3 +296,163 @@ fn zones_spread_replicas_and_a_storage_class_is_rendered_when_defined() {
         "one zone"
     );
 }
+
+/// Kinds and names of a bundle, for the switch tests.
+fn has(b: &Bundle, kind: &str, name: &str) -> bool {
+    b.items
+        .iter()
+        .any(|i| i.object.kind() == kind && i.object.name() == name)
+}
+
+fn config(b: &Bundle, map: &str, key: &str) -> String {
+    b.items
+        .iter()
+        .find_map(|i| match &i.object {
+            Object::ConfigMap(c) if c.metadata.name.as_deref() == Some(map) => {
+                c.data.as_ref()?.get(key).cloned()
+            }
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("no {key} in ConfigMap {map}"))
+}
+
+/// Each hardening switch works on its own in a custom profile, and the demo has none of them.
+#[test]
+fn hardening_switches_work_one_at_a_time() {
+    let demo = bundle("demo", &[]);
+    for kind in ["Certificate", "PodMonitor", "PrometheusRule", "CronJob"] {
+        assert!(
+            !demo.items.iter().any(|i| i.object.kind() == kind),
+            "demo has a {kind}"
+        );
+    }
+    assert!(!has(&demo, "StatefulSet", "postgres-replica"));
+
+    // TLS with user-provided Secrets: wired, but no Certificate.
+    let b = bundle("demo", &["security.tls=true"]);
+    assert!(!b.items.iter().any(|i| i.object.kind() == "Certificate"));
+    let pg = config(&b, "postgres-config", "postgresql.conf");
+    assert!(
+        pg.contains("ssl = on") && pg.contains("/etc/postgresql-tls/tls.key"),
+        "{pg}"
+    );
+    assert!(config(&b, "postgres-config", "pg_hba.conf").contains("hostssl  all"));
+    let kafka = config(&b, "kafka-config", "server.properties");
+    assert!(kafka.contains("listeners=SSL://:9092") && kafka.contains("ssl.keystore.type=PEM"));
+    let api = config(&b, "segment-api-config", "application.yaml");
+    assert!(
+        api.contains("sslmode=verify-full") && api.contains("protocol: \"SSL\""),
+        "{api}"
+    );
+    assert!(
+        config(&b, "flink-config", "config.yaml").contains("security.ssl.internal.enabled: true")
+    );
+    assert!(config(&b, "flink-config", "prepare.sh").contains("keystore-password"));
+
+    // TLS with an issuer: one Certificate per endpoint; Aerospike CE gets none.
+    let b = bundle(
+        "demo",
+        &["security.tls=true", "security.tls_issuer={ name = \"ca\" }"],
+    );
+    for cert in ["postgres-tls", "kafka-tls", "flink-tls"] {
+        assert!(has(&b, "Certificate", cert), "{cert}");
+    }
+    assert!(!has(&b, "Certificate", "aerospike-tls"));
+
+    // Monitoring "full": exporters, monitors, alerts with the demo's latency thresholds.
+    let b = bundle("demo", &["monitoring.level=full"]);
+    for m in ["postgres", "aerospike", "kafka", "flink", "api"] {
+        assert!(has(&b, "PodMonitor", m), "{m}");
+    }
+    assert!(has(&b, "Deployment", "kafka-exporter"));
+    let rules = b
+        .items
+        .iter()
+        .find_map(|i| match &i.object {
+            Object::PrometheusRule(r) => Some(r.clone()),
+            _ => None,
+        })
+        .unwrap();
+    let api_rule = &rules.spec.groups[0].rules[0];
+    assert!(
+        api_rule.expr.ends_with("> 0.5"),
+        "demo API threshold 500ms: {}",
+        api_rule.expr
+    );
+    let names: Vec<&str> = templates(&b)
+        .iter()
+        .flat_map(|(_, t)| {
+            t.spec
+                .as_ref()
+                .unwrap()
+                .containers
+                .iter()
+                .map(|c| c.name.as_str())
+        })
+        .collect();
+    assert!(names.contains(&"postgres-exporter") && names.contains(&"aerospike-exporter"));
+
+    // Backups to a volume, and to S3.
+    let b = bundle(
+        "demo",
+        &["postgres.backup={ retention_days = 7, volume = { size = \"10Gi\" } }"],
+    );
+    assert!(has(&b, "CronJob", "postgres-backup"));
+    assert!(has(&b, "PersistentVolumeClaim", "postgres-backup"));
+    assert!(config(&b, "postgres-backup", "backup.sh").contains("-mmin +10080"));
+    let b = bundle(
+        "demo",
+        &[
+            "postgres.backup={ retention_days = 3, s3 = { url = \"s3://bkp/pg\", credentials_secret = \"s3\" } }",
+        ],
+    );
+    assert!(has(&b, "CronJob", "postgres-backup"));
+    assert!(!has(&b, "PersistentVolumeClaim", "postgres-backup"));
+    assert!(config(&b, "postgres-backup", "upload.sh").contains("s3://bkp/pg/"));
+}
+
+/// Prod: a primary and a streaming standby, never on one node, a read-only Service for the
+/// standby, replication in pg_hba.conf, and the Aerospike TLS listener only for Enterprise.
+#[test]
+fn prod_replication_and_enterprise_tls() {
+    let b = bundle("prod", &[]);
+    assert!(has(&b, "StatefulSet", "postgres-replica"));
+    assert!(has(&b, "Service", "postgres-ro"));
+    let hba = config(&b, "postgres-config", "pg_hba.conf");
+    assert!(hba.contains("hostssl  replication  replicator"), "{hba}");
+    assert!(config(&b, "postgres-config", "clone-primary.sh").contains("pg_basebackup"));
+    let replica = templates(&b)
+        .into_iter()
+        .find(|(n, _)| *n == "postgres-replica")
+        .unwrap()
+        .1
+        .spec
+        .clone()
+        .unwrap();
+    let anti = replica.affinity.unwrap().pod_anti_affinity.unwrap();
+    let terms = anti
+        .required_during_scheduling_ignored_during_execution
+        .unwrap();
+    assert!(terms.iter().any(|t| {
+        t.label_selector
+            .as_ref()
+            .unwrap()
+            .match_labels
+            .as_ref()
+            .unwrap()["app.kubernetes.io/name"]
+            == "postgres"
+    }));
+    assert!(
+        !has(&b, "Certificate", "aerospike-tls"),
+        "Community Edition: no TLS"
+    );
+    let ee = bundle(
+        "prod",
+        &[
+            "aerospike.image=\"aerospike/aerospike-server-enterprise:8.0.0.10\"",
+            "aerospike.feature_key_secret=\"features\"",
+        ],
+    );
+    assert!(has(&ee, "Certificate", "aerospike-tls"));
+    assert!(config(&ee, "aerospike-config", "aerospike.conf").contains("tls-port 4333"));
+}

@@ -836,9 +836,15 @@ fn prod_pdbs_only_for_multi_replica_workloads() {
         .collect();
     assert!(!pdbs.is_empty());
     assert!(
-        !pdbs.iter().any(|d| d.contains("name: postgres\n")),
-        "postgres has one replica"
+        !pdbs.iter().any(|d| d.contains("\n  name: postgres\n")),
+        "the primary alone has one replica"
     );
+    // Primary and standby share one budget: never both down for maintenance.
+    let cluster = pdbs
+        .iter()
+        .find(|d| d.contains("\n  name: postgres-cluster\n"))
+        .expect("a budget over primary and standby");
+    assert!(cluster.contains("- postgres\n") && cluster.contains("- postgres-replica\n"));
     assert!(pdbs.iter().any(|d| d.contains("name: kafka\n")));
     assert!(stdout.contains("requiredDuringSchedulingIgnoredDuringExecution"));
 }

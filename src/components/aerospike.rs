@@ -4,7 +4,7 @@ use crate::bundle::{Bundle, Object};
 use crate::error::Error;
 use crate::profile::{AsStorageEngine, Medium, StorageMode};
 use crate::render::k8s::{self, PodParts, StatefulSetParts};
-use crate::render::{Ctx, image_tag};
+use crate::render::{Ctx, image_tag, monitoring, tls};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -12,6 +12,11 @@ pub const NAME: &str = "aerospike";
 pub const SERVICE_PORT: i32 = 3000;
 pub const FABRIC_PORT: i32 = 3001;
 pub const HEARTBEAT_PORT: i32 = 3002;
+/// The TLS service port (Enterprise Edition) and the name clients verify.
+pub const TLS_PORT: i32 = 4333;
+pub const TLS_NAME: &str = "aerospike";
+pub const TLS_SECRET: &str = "aerospike-tls";
+const TLS_DIR: &str = "/etc/aerospike-tls";
 const UID: i64 = 1000;
 const DATA_DIR: &str = "/opt/aerospike/data";
 const WORK_DIR: &str = "/opt/aerospike/work";
@@ -124,7 +129,19 @@ struct ConfContext {
     service_port: i32,
     work_dir: &'static str,
     feature_key_file: Option<String>,
+    /// The TLS service listener (Enterprise Edition with `security.tls`).
+    tls: bool,
+    tls_port: i32,
+    tls_name: &'static str,
+    tls_dir: &'static str,
     namespaces: Vec<NsContext>,
+}
+
+/// Whether this profile gets Aerospike's TLS listener: Enterprise only (CE rejects `tls`).
+pub fn tls_listener(ctx: &Ctx) -> bool {
+    ctx.profile.security.tls
+        && Server::from_image(&ctx.profile.aerospike.image)
+            .is_ok_and(|s| s.edition == Edition::Enterprise)
 }
 
 pub fn aerospike_conf(ctx: &Ctx, server: &Server) -> Result<String, Error> {
@@ -175,6 +192,10 @@ pub fn aerospike_conf(ctx: &Ctx, server: &Server) -> Result<String, Error> {
                 .feature_key_secret
                 .as_ref()
                 .map(|_| "/etc/aerospike-features/features.conf".to_string()),
+            tls: tls_listener(ctx),
+            tls_port: TLS_PORT,
+            tls_name: TLS_NAME,
+            tls_dir: TLS_DIR,
             namespaces,
         },
     )
@@ -188,12 +209,16 @@ pub fn render(ctx: &Ctx, bundle: &mut Bundle) -> Result<(), Error> {
     let selector = ctx.selector(NAME);
 
     bundle.push(NAME, ctx.service_account(NAME, labels.clone(), false));
-    let config = ctx.config_map(
-        "aerospike-config",
-        labels.clone(),
-        BTreeMap::from([("aerospike.conf".to_string(), aerospike_conf(ctx, &server)?)]),
+    let exporter = monitoring::full(ctx);
+    let mut files = BTreeMap::from([("aerospike.conf".to_string(), aerospike_conf(ctx, &server)?)]);
+    if exporter {
+        files.insert("ape.toml".into(), monitoring::aerospike_exporter_config());
+    }
+    let config = ctx.config_map("aerospike-config", labels.clone(), files);
+    let annotations = ctx.pod_annotations(
+        &[&config],
+        exporter.then_some((monitoring::AEROSPIKE_EXPORTER_PORT, "/metrics")),
     );
-    let annotations = ctx.pod_annotations(&[&config], None);
     bundle.push(NAME, Object::ConfigMap(config));
 
     for svc in k8s::stateful_services(
@@ -206,9 +231,22 @@ pub fn render(ctx: &Ctx, bundle: &mut Bundle) -> Result<(), Error> {
             k8s::service_port("fabric", FABRIC_PORT),
             k8s::service_port("heartbeat", HEARTBEAT_PORT),
         ],
-        vec![k8s::service_port("service", SERVICE_PORT)],
+        if tls_listener(ctx) {
+            vec![
+                k8s::service_port("service", SERVICE_PORT),
+                k8s::service_port("tls", TLS_PORT),
+            ]
+        } else {
+            vec![k8s::service_port("service", SERVICE_PORT)]
+        },
     ) {
         bundle.push(NAME, Object::Service(svc));
+    }
+    if tls_listener(ctx) {
+        let mut names = tls::service_names(ctx, NAME, Some("aerospike-headless"));
+        // Clients verify the node's TLS name, not its DNS name.
+        names.push(TLS_NAME.into());
+        tls::certificate(ctx, bundle, NAME, TLS_SECRET, names, false);
     }
 
     let mut container = k8s::container(NAME, &a.image, k8s::resources(&a.resources), true);
@@ -219,11 +257,15 @@ pub fn render(ctx: &Ctx, bundle: &mut Bundle) -> Result<(), Error> {
         "--config-file".into(),
         "/etc/aerospike-config/aerospike.conf".into(),
     ]);
-    container.ports = Some(vec![
+    let mut ports = vec![
         k8s::container_port("service", SERVICE_PORT),
         k8s::container_port("fabric", FABRIC_PORT),
         k8s::container_port("heartbeat", HEARTBEAT_PORT),
-    ]);
+    ];
+    if tls_listener(ctx) {
+        ports.push(k8s::container_port("tls", TLS_PORT));
+    }
+    container.ports = Some(ports);
     container.readiness_probe = Some(k8s::tcp_probe("service", 5, 10, 3));
     container.liveness_probe = Some(k8s::tcp_probe("service", 30, 15, 6));
     let mut mounts = vec![
@@ -234,6 +276,10 @@ pub fn render(ctx: &Ctx, bundle: &mut Bundle) -> Result<(), Error> {
         k8s::config_volume("config", "aerospike-config", None),
         k8s::empty_dir("tmp", Medium::Disk, "64Mi"),
     ];
+    if tls_listener(ctx) {
+        mounts.push(k8s::mount("tls", TLS_DIR, true));
+        volumes.push(tls::volume("tls", TLS_SECRET));
+    }
     if let Some(secret) = &a.feature_key_secret {
         mounts.push(k8s::mount("features", "/etc/aerospike-features", true));
         volumes.push(k8s_openapi::api::core::v1::Volume {
@@ -277,7 +323,11 @@ pub fn render(ctx: &Ctx, bundle: &mut Bundle) -> Result<(), Error> {
         service_account: NAME.into(),
         security: k8s::pod_security(UID, UID),
         init_containers: vec![],
-        containers: vec![container],
+        containers: if exporter {
+            vec![container, monitoring::aerospike_exporter(ctx, "config")]
+        } else {
+            vec![container]
+        },
         volumes,
         termination_grace_seconds: Some(60),
     });
@@ -353,6 +403,14 @@ pub fn check(cx: &crate::validate::Check) {
         .map(u32::to_string)
         .collect::<Vec<_>>()
         .join(".");
+    if cx.profile.security.tls && server.edition == Edition::Community {
+        cx.warn(
+            "aerospike.tls.community",
+            "security.tls|aerospike.image",
+            "Aerospike Community Edition cannot do TLS: with security.tls the other components use TLS, but traffic to and between Aerospike nodes stays plaintext (only the network policies restrict it)",
+            "accept it (keep security.network_policies on), or run the Enterprise image (aerospike/aerospike-server-enterprise) with a feature key: amctl then renders a TLS service port (4333) and points the API services at it",
+        );
+    }
     if !server.at_least(&[7, 0]) {
         cx.error(
             "aerospike.version",

@@ -4,16 +4,16 @@
 use crate::bundle::{Bundle, Object};
 use crate::components::{aerospike, kafka, postgres};
 use crate::error::Error;
-use crate::profile::{ApiAuth, Backend, EffectiveApi, Medium, MonitoringLevel, ServiceType};
+use crate::profile::{ApiAuth, Backend, EffectiveApi, Medium, ServiceType};
 use crate::render::k8s::{self, PodParts};
-use crate::render::{Ctx, image_tag};
+use crate::render::{Ctx, image_tag, monitoring, tls};
 use k8s_openapi::api::autoscaling::v2::{
     CrossVersionObjectReference, HorizontalPodAutoscaler, HorizontalPodAutoscalerSpec, MetricSpec,
     MetricTarget, ResourceMetricSource,
 };
 use k8s_openapi::api::networking::v1::{
     HTTPIngressPath, HTTPIngressRuleValue, Ingress, IngressBackend, IngressRule,
-    IngressServiceBackend, IngressSpec, ServiceBackendPort,
+    IngressServiceBackend, IngressSpec, IngressTLS, ServiceBackendPort,
 };
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -24,6 +24,9 @@ pub const MANAGEMENT_PORT: i32 = 8081;
 /// Where an API service's secrets are mounted as files (Spring Boot config tree).
 const SECRETS_DIR: &str = "/etc/secrets";
 const UID: i64 = 1000;
+/// Where an API service finds the CA files of its backends, with TLS.
+const TLS_DIR: &str = "/etc/tls";
+pub const INGRESS_TLS_SECRET: &str = "api-ingress-tls";
 
 #[derive(Serialize)]
 struct AppContext<'a> {
@@ -37,6 +40,8 @@ struct AppContext<'a> {
     aerospike: Option<AsContext>,
     basic_auth: bool,
     prometheus: bool,
+    /// Latency histograms for the `full` monitoring alerts.
+    histograms: bool,
 }
 
 #[derive(Serialize)]
@@ -49,6 +54,8 @@ struct PgContext {
 #[derive(Serialize)]
 struct KafkaContext<'a> {
     bootstrap: String,
+    /// The CA file of the brokers' certificates, with TLS.
+    ca_file: Option<String>,
     concurrency: u32,
     group_id: &'a str,
     topics: &'a [String],
@@ -58,6 +65,8 @@ struct KafkaContext<'a> {
 struct AsContext {
     host: String,
     port: i32,
+    tls_name: Option<&'static str>,
+    ca_file: Option<String>,
     namespaces: Vec<AsNamespace>,
 }
 
@@ -80,23 +89,37 @@ pub fn application_yaml(ctx: &Ctx, svc: &EffectiveApi) -> Result<String, Error> 
             tomcat_max_threads: svc.tomcat_max_threads,
             postgres: uses(Backend::Postgres).then(|| PgContext {
                 url: format!(
-                    "jdbc:postgresql://{}:{}/{}",
+                    "jdbc:postgresql://{}:{}/{}{}",
                     ctx.dns(postgres::NAME),
                     postgres::PORT,
-                    p.postgres.database
+                    p.postgres.database,
+                    if tls::enabled(ctx) {
+                        // Verify the server's name against its certificate, not just encrypt.
+                        format!("?sslmode=verify-full&sslrootcert={TLS_DIR}/postgres/ca.crt")
+                    } else {
+                        String::new()
+                    }
                 ),
                 username: p.postgres.user.clone(),
                 pool_size: svc.db_pool_size,
             }),
             kafka: uses(Backend::Kafka).then(|| KafkaContext {
                 bootstrap: kafka::bootstrap(ctx),
+                ca_file: tls::enabled(ctx).then(|| format!("{TLS_DIR}/kafka/ca.crt")),
                 concurrency: svc.kafka_consumer_concurrency,
                 group_id: svc.name,
                 topics: svc.topics,
             }),
             aerospike: uses(Backend::Aerospike).then(|| AsContext {
                 host: ctx.dns(aerospike::NAME),
-                port: aerospike::SERVICE_PORT,
+                port: if aerospike::tls_listener(ctx) {
+                    aerospike::TLS_PORT
+                } else {
+                    aerospike::SERVICE_PORT
+                },
+                tls_name: aerospike::tls_listener(ctx).then_some(aerospike::TLS_NAME),
+                ca_file: aerospike::tls_listener(ctx)
+                    .then(|| format!("{TLS_DIR}/aerospike/ca.crt")),
                 namespaces: p
                     .aerospike
                     .namespaces
@@ -108,7 +131,8 @@ pub fn application_yaml(ctx: &Ctx, svc: &EffectiveApi) -> Result<String, Error> 
                     .collect(),
             }),
             basic_auth: p.security.api_auth == ApiAuth::Basic,
-            prometheus: p.monitoring.level == MonitoringLevel::Essential,
+            prometheus: p.monitoring.level.metrics(),
+            histograms: monitoring::full(ctx),
         },
     )
 }
@@ -128,7 +152,7 @@ pub fn render(ctx: &Ctx, bundle: &mut Bundle) -> Result<(), Error> {
             labels.clone(),
             BTreeMap::from([("application.yaml".to_string(), application_yaml(ctx, &svc)?)]),
         );
-        let metrics = (ctx.profile.monitoring.level == MonitoringLevel::Essential)
+        let metrics = (ctx.profile.monitoring.level.metrics())
             .then_some((MANAGEMENT_PORT, "/actuator/prometheus"));
         let annotations = ctx.pod_annotations(&[&config], metrics);
         bundle.push(COMPONENT, Object::ConfigMap(config));
@@ -216,6 +240,23 @@ pub fn render(ctx: &Ctx, bundle: &mut Bundle) -> Result<(), Error> {
             mounts.push(k8s::mount("secrets", SECRETS_DIR, true));
             volumes.push(k8s::secret_files("secrets", &secret_items));
         }
+        if tls::enabled(ctx) {
+            // Only the CAs: the services verify PostgreSQL and Kafka, they hold no server keys.
+            for (backend, vol, secret) in [
+                (Backend::Postgres, "postgres-ca", postgres::TLS_SECRET),
+                (Backend::Kafka, "kafka-ca", kafka::TLS_SECRET),
+                (Backend::Aerospike, "aerospike-ca", aerospike::TLS_SECRET),
+            ] {
+                if backend == Backend::Aerospike && !aerospike::tls_listener(ctx) {
+                    continue;
+                }
+                if svc.uses.contains(&backend) {
+                    let dir = format!("{TLS_DIR}/{}", vol.trim_end_matches("-ca"));
+                    mounts.push(k8s::mount(vol, &dir, true));
+                    volumes.push(tls::ca_volume(vol, secret));
+                }
+            }
+        }
         c.volume_mounts = Some(mounts);
         let template = k8s::pod_template(PodParts {
             labels: labels.clone(),
@@ -293,12 +334,27 @@ pub fn render(ctx: &Ctx, bundle: &mut Bundle) -> Result<(), Error> {
             })
             .collect();
         let labels = ctx.labels("api", "api", "");
+        let tls_spec = tls::enabled(ctx).then(|| {
+            tls::certificate(
+                ctx,
+                bundle,
+                COMPONENT,
+                INGRESS_TLS_SECRET,
+                vec![ingress.host.clone()],
+                false,
+            );
+            vec![IngressTLS {
+                hosts: Some(vec![ingress.host.clone()]),
+                secret_name: Some(INGRESS_TLS_SECRET.into()),
+            }]
+        });
         bundle.push(
             COMPONENT,
             Object::Ingress(Ingress {
                 metadata: k8s::meta("api", ns, labels),
                 spec: Some(IngressSpec {
                     ingress_class_name: ingress.class_name.clone(),
+                    tls: tls_spec,
                     rules: Some(vec![IngressRule {
                         host: Some(ingress.host.clone()),
                         http: Some(HTTPIngressRuleValue { paths }),

@@ -3,10 +3,11 @@
 //! they need.
 
 use crate::bundle::{Bundle, Object};
+use crate::components::kafka;
 use crate::error::Error;
-use crate::profile::{JvmOverhead, Medium, MonitoringLevel, Setting};
+use crate::profile::{JvmOverhead, Medium, Setting};
 use crate::render::k8s::{self, PodParts};
-use crate::render::{Ctx, image_tag};
+use crate::render::{Ctx, image_tag, tls};
 use k8s_openapi::api::core::v1::Container;
 use k8s_openapi::api::rbac::v1::{PolicyRule, Role, RoleBinding, RoleRef, Subject};
 use serde::Serialize;
@@ -23,6 +24,10 @@ pub const TM_DATA_PORT: i32 = 6121;
 pub const METRICS_PORT: i32 = 9249;
 /// The official image's flink user.
 const UID: i64 = 9999;
+pub const TLS_SECRET: &str = "flink-tls";
+const TLS_DIR: &str = "/etc/flink-tls";
+const TLS_PASSWORD_DIR: &str = "/etc/flink-tls-password";
+const KAFKA_CA_DIR: &str = "/etc/kafka-ca";
 pub const DEFAULT_HA_CLUSTER_ID: &str = "audience-manager-flink";
 
 /// Whether a Flink path needs the S3 filesystem plugin.
@@ -127,7 +132,23 @@ pub fn config_entries(ctx: &Ctx) -> Vec<(String, String)> {
         );
         put("kubernetes.namespace", s(ctx.ns));
     }
-    if ctx.profile.monitoring.level == MonitoringLevel::Essential {
+    if tls::enabled(ctx) {
+        // Internal traffic (RPC, blobs, shuffle) with mutual TLS, and the REST endpoint. The
+        // stores come from the certificate Secret (PKCS#12); their password is appended to the
+        // writable config copy by prepare.sh from the password Secret, never put in a ConfigMap.
+        for scope in ["internal", "rest"] {
+            put(&format!("security.ssl.{scope}.enabled"), "true".to_string());
+            put(
+                &format!("security.ssl.{scope}.keystore"),
+                s(&format!("{TLS_DIR}/keystore.p12")),
+            );
+            put(
+                &format!("security.ssl.{scope}.truststore"),
+                s(&format!("{TLS_DIR}/truststore.p12")),
+            );
+        }
+    }
+    if ctx.profile.monitoring.level.metrics() {
         put(
             "metrics.reporter.prom.factory.class",
             s("org.apache.flink.metrics.prometheus.PrometheusReporterFactory"),
@@ -168,6 +189,8 @@ fn overhead(put: &mut impl FnMut(&str, String), process: &str, o: &JvmOverhead) 
 #[derive(Serialize)]
 struct InitContext {
     s3: bool,
+    tls: bool,
+    password_file: String,
 }
 
 pub fn render(ctx: &Ctx, bundle: &mut Bundle) -> Result<(), Error> {
@@ -233,17 +256,39 @@ pub fn render(ctx: &Ctx, bundle: &mut Bundle) -> Result<(), Error> {
         "flink/config.yaml.j2",
         serde_json::json!({ "namespace": ns, "entries": config_entries(ctx) }),
     )?;
-    let init_script = ctx.template("flink/prepare.sh.j2", InitContext { s3 })?;
-    let config = ctx.config_map(
-        "flink-config",
-        labels.clone(),
-        BTreeMap::from([
-            ("config.yaml".to_string(), config_yaml),
-            ("prepare.sh".to_string(), init_script),
-        ]),
-    );
-    let metrics = (ctx.profile.monitoring.level == MonitoringLevel::Essential)
-        .then_some((METRICS_PORT, "/metrics"));
+    let tls = tls::enabled(ctx);
+    let init_script = ctx.template(
+        "flink/prepare.sh.j2",
+        InitContext {
+            s3,
+            tls,
+            password_file: format!("{TLS_PASSWORD_DIR}/password"),
+        },
+    )?;
+    let mut files = BTreeMap::from([
+        ("config.yaml".to_string(), config_yaml),
+        ("prepare.sh".to_string(), init_script),
+    ]);
+    if tls {
+        // The segment job's Kafka client settings (the job reads KAFKA_CLIENT_CONFIG).
+        files.insert(
+            "kafka-client.properties".into(),
+            format!(
+                "# Rendered by amctl: Kafka client settings for the segment job.\n\
+                 security.protocol=SSL\nssl.truststore.type=PEM\nssl.truststore.location={KAFKA_CA_DIR}/ca.crt\n"
+            ),
+        );
+        tls::certificate_with_keystore(
+            ctx,
+            bundle,
+            NAME,
+            TLS_SECRET,
+            tls::service_names(ctx, JM, None),
+            &ctx.profile.flink.tls_password_secret,
+        );
+    }
+    let config = ctx.config_map("flink-config", labels.clone(), files);
+    let metrics = (ctx.profile.monitoring.level.metrics()).then_some((METRICS_PORT, "/metrics"));
     let annotations = ctx.pod_annotations(&[&config], metrics);
     bundle.push(NAME, Object::ConfigMap(config));
 
@@ -298,7 +343,7 @@ pub fn render(ctx: &Ctx, bundle: &mut Bundle) -> Result<(), Error> {
         security: k8s::pod_security(UID, UID),
         init_containers: vec![prepare_container(ctx)],
         containers: vec![jm_container],
-        volumes: flink_volumes(),
+        volumes: flink_volumes(ctx),
         termination_grace_seconds: None,
     });
     with_api_token(&mut template, ha);
@@ -339,7 +384,7 @@ pub fn render(ctx: &Ctx, bundle: &mut Bundle) -> Result<(), Error> {
         security: k8s::pod_security(UID, UID),
         init_containers: vec![prepare_container(ctx)],
         containers: vec![tm_container],
-        volumes: flink_volumes(),
+        volumes: flink_volumes(ctx),
         termination_grace_seconds: None,
     });
     with_api_token(&mut template, ha);
@@ -378,14 +423,24 @@ fn flink_container(ctx: &Ctx, name: &str, res: &crate::profile::Resources, s3: b
             "AWS_SECRET_ACCESS_KEY",
         ));
     }
-    c.env = Some(env);
-    c.volume_mounts = Some(vec![
+    let mut mounts = vec![
         // The entrypoint edits files in conf/, so conf/ is a writable copy (see prepare.sh).
         k8s::mount("conf", "/opt/flink/conf", false),
         k8s::mount("plugins", "/opt/flink/plugins", false),
         k8s::mount("log", "/opt/flink/log", false),
         k8s::mount("tmp", "/tmp", false),
-    ]);
+    ];
+    if tls::enabled(ctx) {
+        mounts.push(k8s::mount("tls", TLS_DIR, true));
+        mounts.push(k8s::mount("kafka-ca", KAFKA_CA_DIR, true));
+        env.push(k8s::env(
+            "KAFKA_CLIENT_CONFIG",
+            "/etc/flink-amctl/kafka-client.properties",
+        ));
+        mounts.push(k8s::mount("flink-config", "/etc/flink-amctl", true));
+    }
+    c.env = Some(env);
+    c.volume_mounts = Some(mounts);
     c
 }
 
@@ -395,23 +450,46 @@ fn prepare_container(ctx: &Ctx) -> Container {
     let f = &ctx.profile.flink;
     let mut c = k8s::container("prepare", &f.image, k8s::helper_resources(), true);
     c.command = Some(vec!["/bin/sh".into(), "/etc/flink-amctl/prepare.sh".into()]);
-    c.volume_mounts = Some(vec![
+    let mut mounts = vec![
         k8s::mount("flink-config", "/etc/flink-amctl", true),
         k8s::mount("conf", "/flink-conf", false),
         k8s::mount("plugins", "/flink-plugins", false),
-    ]);
+    ];
+    if tls::enabled(ctx) {
+        mounts.push(k8s::mount("tls-password", TLS_PASSWORD_DIR, true));
+    }
+    c.volume_mounts = Some(mounts);
     c
 }
 
-fn flink_volumes() -> Vec<k8s_openapi::api::core::v1::Volume> {
-    vec![
+fn flink_volumes(ctx: &Ctx) -> Vec<k8s_openapi::api::core::v1::Volume> {
+    let mut v = vec![
         k8s::config_volume("flink-config", "flink-config", None),
         k8s::empty_dir("conf", Medium::Disk, "16Mi"),
         k8s::empty_dir("plugins", Medium::Disk, "512Mi"),
         k8s::empty_dir("log", Medium::Disk, "512Mi"),
         // Local checkpoints (`file:///tmp/...`) and RocksDB working files.
         k8s::empty_dir("tmp", Medium::Disk, "2Gi"),
-    ]
+    ];
+    if tls::enabled(ctx) {
+        v.push(k8s::secret_files(
+            "tls",
+            &[
+                (TLS_SECRET, "keystore.p12", "keystore.p12"),
+                (TLS_SECRET, "truststore.p12", "truststore.p12"),
+            ],
+        ));
+        v.push(k8s::secret_files(
+            "tls-password",
+            &[(
+                ctx.profile.flink.tls_password_secret.as_str(),
+                "password",
+                "password",
+            )],
+        ));
+        v.push(tls::ca_volume("kafka-ca", kafka::TLS_SECRET));
+    }
+    v
 }
 
 pub fn tm_options(tm: &crate::profile::TaskManager) -> crate::model::flink::TmOptions {

@@ -5,7 +5,7 @@ use crate::bundle::{Bundle, Object};
 use crate::error::Error;
 use crate::profile::{Medium, Setting};
 use crate::render::k8s::{self, PodParts, StatefulSetParts};
-use crate::render::{Ctx, hex, image_tag};
+use crate::render::{Ctx, hex, image_tag, monitoring, tls};
 use k8s_openapi::api::batch::v1::{Job, JobSpec};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -14,6 +14,9 @@ use std::collections::BTreeMap;
 pub const NAME: &str = "kafka";
 pub const CLIENT_PORT: i32 = 9092;
 pub const CONTROLLER_PORT: i32 = 9093;
+pub const TLS_SECRET: &str = "kafka-tls";
+/// Where the brokers and their clients find the certificate files.
+pub const TLS_DIR: &str = "/etc/kafka-tls";
 /// The official image's appuser.
 const UID: i64 = 1000;
 const CONFIG_DIR: &str = "/etc/kafka/amctl";
@@ -69,6 +72,10 @@ struct PropsContext<'a> {
     transaction_state_log_min_isr: u32,
     log_retention_hours: u32,
     auto_create_topics: bool,
+    protocol: &'static str,
+    tls: bool,
+    tls_dir: &'static str,
+    work_dir: &'static str,
     settings: Vec<(String, String)>,
 }
 
@@ -96,6 +103,14 @@ pub fn server_properties(ctx: &Ctx) -> Result<String, Error> {
             transaction_state_log_min_isr: k.transaction_state_log_min_isr,
             log_retention_hours: k.log_retention_hours,
             auto_create_topics: k.auto_create_topics,
+            protocol: if tls::enabled(ctx) {
+                "SSL"
+            } else {
+                "PLAINTEXT"
+            },
+            tls: tls::enabled(ctx),
+            tls_dir: TLS_DIR,
+            work_dir: WORK_DIR,
             settings: k
                 .settings
                 .iter()
@@ -133,7 +148,13 @@ fn topics_script(ctx: &Ctx) -> Result<String, Error> {
         .collect();
     ctx.template(
         "kafka/create-topics.sh.j2",
-        serde_json::json!({ "bootstrap": bootstrap(ctx), "topics": topics }),
+        serde_json::json!({
+            "bootstrap": bootstrap(ctx),
+            "topics": topics,
+            "tls": tls::enabled(ctx),
+            "tls_dir": TLS_DIR,
+            "client_config": if tls::enabled(ctx) { " --command-config /tmp/client.properties" } else { "" },
+        }),
     )
 }
 
@@ -153,7 +174,12 @@ pub fn render(ctx: &Ctx, bundle: &mut Bundle) -> Result<(), Error> {
                 "start.sh".to_string(),
                 ctx.template(
                     "kafka/start.sh.j2",
-                    serde_json::json!({ "config_dir": CONFIG_DIR, "work_dir": WORK_DIR }),
+                    serde_json::json!({
+                        "config_dir": CONFIG_DIR,
+                        "work_dir": WORK_DIR,
+                        "tls": tls::enabled(ctx),
+                        "tls_dir": TLS_DIR,
+                    }),
                 )?,
             ),
         ]),
@@ -180,6 +206,7 @@ pub fn render(ctx: &Ctx, bundle: &mut Bundle) -> Result<(), Error> {
     let mut container = k8s::container(NAME, &k.image, k8s::resources(&k.resources), true);
     container.command = Some(vec!["/bin/sh".into(), format!("{CONFIG_DIR}/start.sh")]);
     let mut env = vec![
+        k8s::env_field("POD_NAME", "metadata.name"),
         k8s::env("KAFKA_HEAP_OPTS", k.heap_opts.as_str()),
         k8s::env("CLUSTER_ID", cluster_id(ctx)),
         k8s::env("LOG_DIR", "/opt/kafka/logs"),
@@ -208,6 +235,20 @@ pub fn render(ctx: &Ctx, bundle: &mut Bundle) -> Result<(), Error> {
         k8s::empty_dir("tmp", Medium::Disk, "128Mi"),
     ];
     volumes.extend(data_volume);
+    if tls::enabled(ctx) {
+        if let Some(m) = container.volume_mounts.as_mut() {
+            m.push(k8s::mount("tls", TLS_DIR, true));
+        }
+        volumes.push(tls::volume("tls", TLS_SECRET));
+        tls::certificate(
+            ctx,
+            bundle,
+            NAME,
+            TLS_SECRET,
+            tls::service_names(ctx, NAME, Some("kafka-headless")),
+            true,
+        );
+    }
 
     let template = k8s::pod_template(PodParts {
         labels: labels.clone(),
@@ -236,6 +277,10 @@ pub fn render(ctx: &Ctx, bundle: &mut Bundle) -> Result<(), Error> {
 
     if !k.topics.is_empty() {
         bundle.push(NAME, Object::Job(topics_job(ctx, &labels)?));
+    }
+    if monitoring::full(ctx) {
+        let ca = tls::enabled(ctx).then_some(("kafka-ca", TLS_DIR));
+        monitoring::kafka_exporter(ctx, bundle, ca);
     }
     Ok(())
 }
@@ -266,7 +311,13 @@ fn topics_job(ctx: &Ctx, labels: &k8s::Labels) -> Result<Job, Error> {
         k8s::env("KAFKA_HEAP_OPTS", "-Xmx96m -Xms32m"),
         k8s::env("LOG_DIR", "/tmp/logs"),
     ]);
-    container.volume_mounts = Some(vec![k8s::mount("tmp", "/tmp", false)]);
+    let mut mounts = vec![k8s::mount("tmp", "/tmp", false)];
+    let mut volumes = vec![k8s::empty_dir("tmp", Medium::Disk, "64Mi")];
+    if tls::enabled(ctx) {
+        mounts.push(k8s::mount("kafka-ca", TLS_DIR, true));
+        volumes.push(tls::ca_volume("kafka-ca", TLS_SECRET));
+    }
+    container.volume_mounts = Some(mounts);
     let mut template = k8s::pod_template(PodParts {
         labels: job_labels.clone(),
         annotations: BTreeMap::new(),
@@ -274,7 +325,7 @@ fn topics_job(ctx: &Ctx, labels: &k8s::Labels) -> Result<Job, Error> {
         security: k8s::pod_security(UID, UID),
         init_containers: vec![],
         containers: vec![container],
-        volumes: vec![k8s::empty_dir("tmp", Medium::Disk, "64Mi")],
+        volumes,
         termination_grace_seconds: None,
     });
     if let Some(spec) = template.spec.as_mut() {

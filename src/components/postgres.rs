@@ -4,21 +4,32 @@ use crate::bundle::{Bundle, Object};
 use crate::error::Error;
 use crate::profile::{Medium, Setting};
 use crate::render::k8s::{self, PodParts, StatefulSetParts};
-use crate::render::{Ctx, image_tag};
+use crate::render::{Ctx, availability, image_tag, monitoring, tls};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
 pub const NAME: &str = "postgres";
+/// The streaming standbys' StatefulSet and its read-only Service.
+pub const REPLICA: &str = "postgres-replica";
+pub const READ_ONLY: &str = "postgres-ro";
+pub const BACKUP: &str = "postgres-backup";
 pub const PORT: i32 = 5432;
+pub const TLS_SECRET: &str = "postgres-tls";
+pub const REPLICATION_USER: &str = "replicator";
 /// The official image's postgres user.
 const UID: i64 = 999;
 const DATA_DIR: &str = "/var/lib/postgresql/data";
 const CONFIG_DIR: &str = "/etc/postgresql";
+/// Not under CONFIG_DIR: a mount inside a read-only ConfigMap mount cannot be created.
+pub const TLS_DIR: &str = "/etc/postgresql-tls";
+const SECRETS_DIR: &str = "/run/secrets/postgres";
+const BACKUP_DIR: &str = "/backups";
 
 #[derive(Serialize)]
 struct ConfContext<'a> {
     namespace: &'a str,
     port: i32,
+    hba_file: String,
     max_connections: u32,
     superuser_reserved_connections: u32,
     shared_buffers: &'a str,
@@ -27,6 +38,9 @@ struct ConfContext<'a> {
     maintenance_work_mem: &'a str,
     hash_mem_multiplier: String,
     autovacuum_max_workers: u32,
+    tls: bool,
+    tls_dir: &'a str,
+    standbys: u32,
     settings: Vec<(String, String)>,
 }
 
@@ -48,6 +62,7 @@ pub fn postgresql_conf(ctx: &Ctx) -> Result<String, Error> {
         ConfContext {
             namespace: ctx.ns,
             port: PORT,
+            hba_file: format!("{CONFIG_DIR}/pg_hba.conf"),
             max_connections: pg.max_connections,
             superuser_reserved_connections: pg.superuser_reserved_connections,
             shared_buffers: pg.shared_buffers.as_str(),
@@ -56,6 +71,9 @@ pub fn postgresql_conf(ctx: &Ctx) -> Result<String, Error> {
             maintenance_work_mem: pg.maintenance_work_mem.as_str(),
             hash_mem_multiplier: format!("{:.1}", pg.hash_mem_multiplier),
             autovacuum_max_workers: pg.autovacuum_max_workers,
+            tls: tls::enabled(ctx),
+            tls_dir: TLS_DIR,
+            standbys: pg.replicas.saturating_sub(1),
             settings: pg
                 .settings
                 .iter()
@@ -65,101 +83,473 @@ pub fn postgresql_conf(ctx: &Ctx) -> Result<String, Error> {
     )
 }
 
+/// The rendered pg_hba.conf: TLS-only remote access with `security.tls`, and the replication
+/// role's line when there are standbys.
+pub fn pg_hba_conf(ctx: &Ctx) -> Result<String, Error> {
+    let tls = tls::enabled(ctx);
+    ctx.template(
+        "postgres/pg_hba.conf.j2",
+        serde_json::json!({
+            "namespace": ctx.ns,
+            "tls": tls,
+            "remote": if tls { "hostssl" } else { "host   " },
+            "replication": ctx.profile.postgres.replicas > 1,
+            "replication_user": REPLICATION_USER,
+        }),
+    )
+}
+
+/// Where the standbys clone from and stream from: the primary's stable pod name.
+fn primary_host(ctx: &Ctx) -> String {
+    format!("{NAME}-0.{NAME}-headless.{}.svc", ctx.ns)
+}
+
+/// The first-start script of the primary's data directory (run by the image's entrypoint via
+/// /docker-entrypoint-initdb.d): the replication role, its password read from the Secret file
+/// by psql, never written into the config.
+const REPLICATION_SQL: &str = "-- Rendered by amctl: the role streaming standbys connect as.\n\
+\\set pw `cat /run/secrets/postgres/replication-password`\n\
+CREATE ROLE replicator WITH REPLICATION LOGIN PASSWORD :'pw';\n";
+
+/// A standby's init step: clone the primary once (an empty data directory), writing
+/// standby.signal and primary_conninfo (-R); later starts stream from where they stopped.
+fn clone_script(ctx: &Ctx) -> String {
+    let tls = if tls::enabled(ctx) {
+        format!("export PGSSLMODE=verify-full PGSSLROOTCERT={TLS_DIR}/ca.crt\n")
+    } else {
+        String::new()
+    };
+    format!(
+        "set -eu\n\
+         if [ -s \"$PGDATA/PG_VERSION\" ]; then echo \"standby data present\"; exit 0; fi\n\
+         PGPASSWORD=$(cat {SECRETS_DIR}/replication-password)\n\
+         export PGPASSWORD\n\
+         {tls}\
+         primary=\"postgresql://{REPLICATION_USER}@{host}:{PORT}/postgres\"\n\
+         until pg_isready -d \"$primary\" -q; do echo \"waiting for the primary {host}\"; sleep 5; done\n\
+         pg_basebackup -d \"$primary\" -D \"$PGDATA\" -R -X stream --checkpoint=fast\n",
+        host = primary_host(ctx),
+    )
+}
+
 pub fn render(ctx: &Ctx, bundle: &mut Bundle) -> Result<(), Error> {
     let pg = &ctx.profile.postgres;
     let ns = ctx.ns;
+    let tls = tls::enabled(ctx);
+    let standbys = pg.replicas.saturating_sub(1);
+    let exporter = monitoring::full(ctx);
     let labels = ctx.labels(NAME, "database", image_tag(&pg.image));
     let selector = ctx.selector(NAME);
 
     bundle.push(NAME, ctx.service_account(NAME, labels.clone(), false));
 
-    let config = ctx.config_map(
-        "postgres-config",
-        labels.clone(),
-        BTreeMap::from([("postgresql.conf".to_string(), postgresql_conf(ctx)?)]),
-    );
-    let annotations = ctx.pod_annotations(&[&config], None);
+    let mut files = BTreeMap::from([
+        ("postgresql.conf".to_string(), postgresql_conf(ctx)?),
+        ("pg_hba.conf".to_string(), pg_hba_conf(ctx)?),
+    ]);
+    if standbys > 0 {
+        files.insert("10-replication.sql".into(), REPLICATION_SQL.into());
+        files.insert("clone-primary.sh".into(), clone_script(ctx));
+    }
+    let config = ctx.config_map("postgres-config", labels.clone(), files);
+    let metrics = exporter.then_some((monitoring::POSTGRES_EXPORTER_PORT, "/metrics"));
+    let annotations = ctx.pod_annotations(&[&config], metrics);
     bundle.push(NAME, Object::ConfigMap(config));
 
     let ports = vec![k8s::service_port("postgres", PORT)];
-    for svc in k8s::stateful_services(NAME, ns, &labels, &selector, ports.clone(), ports) {
+    for svc in k8s::stateful_services(NAME, ns, &labels, &selector, ports.clone(), ports.clone()) {
         bundle.push(NAME, Object::Service(svc));
     }
+    if tls {
+        let mut names = tls::service_names(ctx, NAME, Some("postgres-headless"));
+        if standbys > 0 {
+            names.extend(tls::service_names(
+                ctx,
+                READ_ONLY,
+                Some("postgres-replica-headless"),
+            ));
+        }
+        tls::certificate(ctx, bundle, NAME, TLS_SECRET, names, false);
+    }
+
+    let mut secret_items = vec![(pg.password_secret.as_str(), "password", "password")];
+    if standbys > 0 {
+        secret_items.push((
+            pg.replication_secret.as_str(),
+            "password",
+            "replication-password",
+        ));
+    }
+    let pod = |role: Role| -> k8s_openapi::api::core::v1::PodTemplateSpec {
+        let storage = pg.storage.effective(&ctx.profile.storage);
+        let (data_volume, _) = k8s::data_volume("data", &storage, &labels);
+        let ready = [
+            "pg_isready",
+            "-U",
+            pg.user.as_str(),
+            "-d",
+            pg.database.as_str(),
+            "-h",
+            "127.0.0.1",
+            "-p",
+            "5432",
+        ];
+        let mut container = k8s::container(NAME, &pg.image, k8s::resources(&pg.resources), true);
+        container.args = Some(vec![
+            "-c".into(),
+            format!("config_file={CONFIG_DIR}/postgresql.conf"),
+        ]);
+        let env = vec![
+            k8s::env("POSTGRES_USER", pg.user.as_str()),
+            k8s::env("POSTGRES_DB", pg.database.as_str()),
+            // The image reads the password from a file: no secret in the environment.
+            k8s::env("POSTGRES_PASSWORD_FILE", format!("{SECRETS_DIR}/password")),
+            k8s::env("PGDATA", format!("{DATA_DIR}/pgdata")),
+        ];
+        container.env = Some(env.clone());
+        container.ports = Some(vec![k8s::container_port("postgres", PORT)]);
+        container.readiness_probe = Some(k8s::exec_probe(&ready, 5, 10, 3));
+        container.liveness_probe = Some(k8s::exec_probe(&ready, 30, 15, 6));
+        // initdb, a standby's catch-up and crash recovery may take minutes.
+        container.startup_probe = Some(k8s::exec_probe(&ready, 5, 5, 60));
+        let mut mounts = vec![
+            k8s::mount("data", DATA_DIR, false),
+            k8s::mount("config", CONFIG_DIR, true),
+            k8s::mount("shm", "/dev/shm", false),
+            k8s::mount("run", "/var/run/postgresql", false),
+            k8s::mount("tmp", "/tmp", false),
+            k8s::mount("secrets", SECRETS_DIR, true),
+        ];
+        if tls {
+            mounts.push(k8s::mount("tls", TLS_DIR, true));
+        }
+        if role == Role::Primary && standbys > 0 {
+            mounts.push(k8s::mount_sub(
+                "config",
+                "/docker-entrypoint-initdb.d/10-replication.sql",
+                "10-replication.sql",
+            ));
+        }
+        container.volume_mounts = Some(mounts);
+
+        let mut init = vec![];
+        if role == Role::Standby {
+            let mut clone = k8s::container(
+                "clone-primary",
+                &pg.image,
+                k8s::resources(&pg.resources),
+                true,
+            );
+            clone.command = Some(vec![
+                "/bin/sh".into(),
+                format!("{CONFIG_DIR}/clone-primary.sh"),
+            ]);
+            clone.env = Some(env);
+            let mut m = vec![
+                k8s::mount("data", DATA_DIR, false),
+                k8s::mount("config", CONFIG_DIR, true),
+                k8s::mount("tmp", "/tmp", false),
+                k8s::mount("secrets", SECRETS_DIR, true),
+            ];
+            if tls {
+                m.push(k8s::mount("tls", TLS_DIR, true));
+            }
+            clone.volume_mounts = Some(m);
+            init.push(clone);
+        }
+
+        let mut volumes = vec![
+            k8s::config_volume("config", "postgres-config", None),
+            // Shared memory for parallel query; tmpfs, charged to the memory limit.
+            k8s::empty_dir("shm", Medium::Memory, pg.shm_size.0.as_str()),
+            k8s::empty_dir("run", Medium::Disk, "16Mi"),
+            k8s::empty_dir("tmp", Medium::Disk, "256Mi"),
+            k8s::secret_files("secrets", &secret_items),
+        ];
+        if tls {
+            volumes.push(tls::volume("tls", TLS_SECRET));
+        }
+        volumes.extend(data_volume);
+        let mut containers = vec![container];
+        if exporter {
+            containers.push(monitoring::postgres_exporter(ctx, SECRETS_DIR));
+        }
+        let (pod_labels, other) = match role {
+            Role::Primary => (labels.clone(), ctx.selector(REPLICA)),
+            Role::Standby => (replica_labels(ctx, &labels), ctx.selector(NAME)),
+        };
+        let mut template = k8s::pod_template(PodParts {
+            labels: pod_labels,
+            annotations: annotations.clone(),
+            service_account: NAME.into(),
+            security: k8s::pod_security(UID, UID),
+            init_containers: init,
+            containers,
+            volumes,
+            // A clean shutdown writes a checkpoint; give it time rather than SIGKILL.
+            termination_grace_seconds: Some(60),
+        });
+        if standbys > 0
+            && let Some(spec) = template.spec.as_mut()
+        {
+            // Primary and standbys never share a node: one node failure keeps a copy.
+            availability::avoid(spec, &other);
+        }
+        template
+    };
 
     let storage = pg.storage.effective(&ctx.profile.storage);
-    let (data_volume, claim) = k8s::data_volume("data", &storage, &labels);
+    let (_, claim) = k8s::data_volume("data", &storage, &labels);
+    bundle.push(
+        NAME,
+        Object::StatefulSet(k8s::stateful_set(StatefulSetParts {
+            meta: k8s::meta(NAME, ns, labels.clone()),
+            selector,
+            replicas: 1,
+            service_name: "postgres-headless".into(),
+            parallel: false,
+            template: pod(Role::Primary),
+            claims: claim.clone().into_iter().collect(),
+        })),
+    );
 
-    let ready = [
-        "pg_isready",
-        "-U",
-        pg.user.as_str(),
-        "-d",
-        pg.database.as_str(),
-        "-h",
-        "127.0.0.1",
-        "-p",
-        "5432",
+    if standbys > 0 {
+        let r_labels = replica_labels(ctx, &labels);
+        let r_selector = ctx.selector(REPLICA);
+        for svc in k8s::stateful_services(
+            REPLICA,
+            ns,
+            &r_labels,
+            &r_selector,
+            ports.clone(),
+            ports.clone(),
+        ) {
+            // `postgres-replica` (ClusterIP) is published as `postgres-ro`: reads only.
+            let mut svc = svc;
+            if svc.metadata.name.as_deref() == Some(REPLICA) {
+                svc.metadata.name = Some(READ_ONLY.into());
+            }
+            bundle.push(NAME, Object::Service(svc));
+        }
+        let claim = claim.map(|mut c| {
+            c.metadata.labels = Some(r_labels.clone());
+            c
+        });
+        bundle.push(
+            NAME,
+            Object::StatefulSet(k8s::stateful_set(StatefulSetParts {
+                meta: k8s::meta(REPLICA, ns, r_labels.clone()),
+                selector: r_selector,
+                replicas: standbys,
+                service_name: "postgres-replica-headless".into(),
+                parallel: false,
+                template: pod(Role::Standby),
+                claims: claim.into_iter().collect(),
+            })),
+        );
+        // Primary and standbys together: never more than one of them down for maintenance.
+        bundle.push(
+            NAME,
+            Object::PodDisruptionBudget(availability::group_budget(
+                ctx,
+                "postgres-cluster",
+                &labels,
+                &[NAME, REPLICA],
+            )),
+        );
+    }
+
+    if let Some(b) = &pg.backup {
+        backup(ctx, bundle, b, &labels)?;
+    }
+    Ok(())
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Role {
+    Primary,
+    Standby,
+}
+
+fn replica_labels(ctx: &Ctx, labels: &k8s::Labels) -> k8s::Labels {
+    let mut l = labels.clone();
+    l.extend(ctx.selector(REPLICA));
+    l
+}
+
+/// The backup CronJob: pg_dump of the primary into a PVC (or an emptyDir handed to an upload
+/// step for S3), then retention.
+fn backup(
+    ctx: &Ctx,
+    bundle: &mut Bundle,
+    b: &crate::profile::PgBackup,
+    labels: &k8s::Labels,
+) -> Result<(), Error> {
+    use k8s_openapi::api::batch::v1::{CronJob, CronJobSpec, JobSpec, JobTemplateSpec};
+    let pg = &ctx.profile.postgres;
+    let tls = tls::enabled(ctx);
+    let mut b_labels = labels.clone();
+    b_labels.extend(ctx.selector(BACKUP));
+    bundle.push(NAME, ctx.service_account(BACKUP, b_labels.clone(), false));
+    let mut files = BTreeMap::from([(
+        "backup.sh".to_string(),
+        ctx.template(
+            "postgres/backup.sh.j2",
+            serde_json::json!({
+                "database": pg.database,
+                "user": pg.user,
+                "host": ctx.dns(NAME),
+                "port": PORT,
+                "dir": BACKUP_DIR,
+                "password_file": format!("{SECRETS_DIR}/password"),
+                "tls": tls,
+                "ca_file": format!("{TLS_DIR}/ca.crt"),
+                "s3": b.s3.is_some(),
+                "retention_days": b.retention_days,
+                "retention_minutes": u64::from(b.retention_days) * 1440,
+            }),
+        )?,
+    )]);
+    if let Some(s3) = &b.s3 {
+        files.insert(
+            "upload.sh".into(),
+            ctx.template(
+                "postgres/upload.sh.j2",
+                serde_json::json!({
+                    "database": pg.database,
+                    "dir": BACKUP_DIR,
+                    "url": s3.url.trim_end_matches('/'),
+                    "endpoint": s3.endpoint,
+                    "credentials_dir": "/run/secrets/s3",
+                    "retention_days": b.retention_days,
+                }),
+            )?,
+        );
+    }
+    let config = ctx.config_map(BACKUP, b_labels.clone(), files);
+    let annotations = ctx.pod_annotations(&[&config], None);
+    bundle.push(NAME, Object::ConfigMap(config));
+
+    let mut dump = k8s::container("pg-dump", &pg.image, k8s::helper_resources(), true);
+    dump.command = Some(vec!["/bin/sh".into(), "/etc/backup/backup.sh".into()]);
+    let mut mounts = vec![
+        k8s::mount("script", "/etc/backup", true),
+        k8s::mount("backups", BACKUP_DIR, false),
+        k8s::mount("secrets", SECRETS_DIR, true),
     ];
-    let mut container = k8s::container(NAME, &pg.image, k8s::resources(&pg.resources), true);
-    container.args = Some(vec![
-        "-c".into(),
-        format!("config_file={CONFIG_DIR}/postgresql.conf"),
-    ]);
-    container.env = Some(vec![
-        k8s::env("POSTGRES_USER", pg.user.as_str()),
-        k8s::env("POSTGRES_DB", pg.database.as_str()),
-        // The image reads the password from a file: no secret in the environment.
-        k8s::env("POSTGRES_PASSWORD_FILE", "/run/secrets/postgres/password"),
-        k8s::env("PGDATA", format!("{DATA_DIR}/pgdata")),
-    ]);
-    container.ports = Some(vec![k8s::container_port("postgres", PORT)]);
-    container.readiness_probe = Some(k8s::exec_probe(&ready, 5, 10, 3));
-    container.liveness_probe = Some(k8s::exec_probe(&ready, 30, 15, 6));
-    // initdb and crash recovery may take minutes before the server accepts connections.
-    container.startup_probe = Some(k8s::exec_probe(&ready, 5, 5, 60));
-    container.volume_mounts = Some(vec![
-        k8s::mount("data", DATA_DIR, false),
-        k8s::mount("config", CONFIG_DIR, true),
-        k8s::mount("shm", "/dev/shm", false),
-        k8s::mount("run", "/var/run/postgresql", false),
-        k8s::mount("tmp", "/tmp", false),
-        k8s::mount("secrets", "/run/secrets/postgres", true),
-    ]);
-
+    if tls {
+        mounts.push(k8s::mount("tls", TLS_DIR, true));
+    }
+    dump.volume_mounts = Some(mounts);
     let mut volumes = vec![
-        k8s::config_volume("config", "postgres-config", None),
-        // Shared memory for parallel query; tmpfs, charged to the memory limit.
-        k8s::empty_dir("shm", Medium::Memory, pg.shm_size.0.as_str()),
-        k8s::empty_dir("run", Medium::Disk, "16Mi"),
-        k8s::empty_dir("tmp", Medium::Disk, "256Mi"),
+        k8s::config_volume("script", BACKUP, None),
         k8s::secret_files(
             "secrets",
             &[(pg.password_secret.as_str(), "password", "password")],
         ),
     ];
-    volumes.extend(data_volume);
-
-    let template = k8s::pod_template(PodParts {
-        labels: labels.clone(),
+    if tls {
+        volumes.push(tls::ca_volume("tls", TLS_SECRET));
+    }
+    let (init, containers) = match (&b.s3, &b.volume) {
+        (Some(s3), _) => {
+            // The dump lands in a scratch volume; the upload step runs when it is complete.
+            volumes.push(k8s::empty_dir(
+                "backups",
+                Medium::Disk,
+                pg.storage.size.0.as_str(),
+            ));
+            volumes.push(k8s::empty_dir("home", Medium::Disk, "16Mi"));
+            volumes.push(k8s::secret_files(
+                "s3",
+                &[
+                    (
+                        s3.credentials_secret.as_str(),
+                        "AWS_ACCESS_KEY_ID",
+                        "AWS_ACCESS_KEY_ID",
+                    ),
+                    (
+                        s3.credentials_secret.as_str(),
+                        "AWS_SECRET_ACCESS_KEY",
+                        "AWS_SECRET_ACCESS_KEY",
+                    ),
+                ],
+            ));
+            let mut up = k8s::container("upload", &s3.image, k8s::helper_resources(), true);
+            up.command = Some(vec!["/bin/bash".into(), "/etc/backup/upload.sh".into()]);
+            up.env = Some(vec![k8s::env("HOME", "/home/backup")]);
+            up.volume_mounts = Some(vec![
+                k8s::mount("script", "/etc/backup", true),
+                k8s::mount("backups", BACKUP_DIR, true),
+                k8s::mount("home", "/home/backup", false),
+                k8s::mount("s3", "/run/secrets/s3", true),
+            ]);
+            (vec![dump], vec![up])
+        }
+        (None, Some(v)) => {
+            volumes.push(k8s_openapi::api::core::v1::Volume {
+                name: "backups".into(),
+                persistent_volume_claim: Some(
+                    k8s_openapi::api::core::v1::PersistentVolumeClaimVolumeSource {
+                        claim_name: BACKUP.into(),
+                        read_only: Some(false),
+                    },
+                ),
+                ..Default::default()
+            });
+            let storage = crate::profile::EffectiveStorage {
+                size: v.size.clone(),
+                mode: crate::profile::StorageMode::Persistent,
+                class: v
+                    .class
+                    .clone()
+                    .or_else(|| ctx.profile.storage.class.clone()),
+                medium: Medium::Disk,
+            };
+            if let (_, Some(mut claim)) = k8s::data_volume(BACKUP, &storage, &b_labels) {
+                claim.metadata.namespace = Some(ctx.ns.to_string());
+                bundle.push(NAME, Object::PersistentVolumeClaim(claim));
+            }
+            (vec![], vec![dump])
+        }
+        // Validation reports a backup without a target; nothing to render.
+        (None, None) => return Ok(()),
+    };
+    let mut template = k8s::pod_template(PodParts {
+        labels: b_labels.clone(),
         annotations,
-        service_account: NAME.into(),
+        service_account: BACKUP.into(),
         security: k8s::pod_security(UID, UID),
-        init_containers: vec![],
-        containers: vec![container],
+        init_containers: init,
+        containers,
         volumes,
-        // A clean shutdown writes a checkpoint; give it time rather than SIGKILL.
-        termination_grace_seconds: Some(60),
+        termination_grace_seconds: None,
     });
+    if let Some(spec) = template.spec.as_mut() {
+        spec.restart_policy = Some("OnFailure".into());
+    }
     bundle.push(
         NAME,
-        Object::StatefulSet(k8s::stateful_set(StatefulSetParts {
-            meta: k8s::meta(NAME, ns, labels),
-            selector,
-            replicas: 1,
-            service_name: "postgres-headless".into(),
-            parallel: false,
-            template,
-            claims: claim.into_iter().collect(),
+        Object::CronJob(Box::new(CronJob {
+            metadata: k8s::meta(BACKUP, ctx.ns, b_labels),
+            spec: Some(CronJobSpec {
+                schedule: b.schedule.clone(),
+                // A dump still running when the next is due: skip the next, never run two.
+                concurrency_policy: Some("Forbid".into()),
+                starting_deadline_seconds: Some(3600),
+                successful_jobs_history_limit: Some(3),
+                failed_jobs_history_limit: Some(3),
+                job_template: JobTemplateSpec {
+                    spec: Some(JobSpec {
+                        backoff_limit: Some(2),
+                        template,
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                },
+                ..Default::default()
+            }),
+            ..Default::default()
         })),
     );
     Ok(())
@@ -187,6 +577,7 @@ pub fn memory_breakdown(pg: &crate::profile::Postgres, tmpfs: u64) -> BTreeMap<S
 pub const PER_BACKEND: u64 = 10 << 20;
 
 pub fn check(cx: &crate::validate::Check) {
+    replication_and_backup(cx);
     use crate::model::mib;
     let pg = &cx.profile.postgres;
     let limit = pg.resources.limits.memory.bytes().max(0) as u64;
@@ -293,5 +684,213 @@ pub fn check(cx: &crate::validate::Check) {
             ),
             format!("raise max_connections to at least {} or lower api.db_pool_size", demand + u64::from(reserved)),
         );
+    }
+}
+
+fn replication_and_backup(cx: &crate::validate::Check) {
+    let pg = &cx.profile.postgres;
+    let ephemeral =
+        pg.storage.effective(&cx.profile.storage).mode == crate::profile::StorageMode::Ephemeral;
+    if pg.replicas == 0 {
+        cx.error(
+            "postgres.replicas",
+            "postgres.replicas",
+            "postgres.replicas = 0 leaves the platform without a database",
+            "use 1 (a primary) or more (a primary and streaming standbys)",
+        );
+    } else if pg.replicas > 1 && ephemeral {
+        cx.warn(
+            "postgres.replicas.ephemeral",
+            "postgres.replicas|postgres.storage|storage.mode",
+            format!(
+                "{} standby(s) of an ephemeral primary: a restarted primary comes back empty under a new system identifier and the standbys cannot follow it",
+                pg.replicas - 1
+            ),
+            "use persistent storage for PostgreSQL, or postgres.replicas = 1",
+        );
+    }
+    if cx.profile.tls_issuer_without_tls() {
+        cx.warn(
+            "security.tls-issuer.unused",
+            "security.tls_issuer",
+            "security.tls_issuer is set but security.tls is off: no certificate is issued",
+            "set security.tls = true, or remove tls_issuer",
+        );
+    }
+    if cx.profile.security.tls && cx.profile.security.tls_issuer.is_none() {
+        cx.info(
+            "security.tls.secrets",
+            "security.tls",
+            "TLS without security.tls_issuer: create the Secrets postgres-tls, kafka-tls, flink-tls (keystore.p12, truststore.p12) and api-ingress-tls yourself, each with tls.crt, tls.key and ca.crt",
+            "or name a cert-manager issuer in security.tls_issuer and amctl renders the Certificates",
+        );
+    }
+    let Some(b) = &pg.backup else { return };
+    match (&b.volume, &b.s3) {
+        (None, None) => cx.error(
+            "postgres.backup.target",
+            "postgres.backup",
+            "postgres.backup names no target: the dumps would have nowhere to go",
+            "add volume = { size = \"...\" } (a PVC) or s3 = { url = \"s3://bucket/prefix\", credentials_secret = \"...\" }",
+        ),
+        (Some(_), Some(_)) => cx.error(
+            "postgres.backup.target",
+            "postgres.backup.s3|postgres.backup.volume",
+            "postgres.backup has both a volume and s3: amctl writes dumps to one place",
+            "keep one of postgres.backup.volume and postgres.backup.s3",
+        ),
+        (Some(v), None) => {
+            let data = pg.storage.size.bytes().max(0);
+            if v.size.bytes() < data {
+                cx.warn(
+                    "postgres.backup.size",
+                    "postgres.backup.volume.size",
+                    format!(
+                        "the backup volume ({}) is smaller than the database volume ({}): {} days of dumps of a filling database will not fit",
+                        v.size, pg.storage.size, b.retention_days
+                    ),
+                    format!("use at least {} (compressed dumps are usually smaller; size by your data)", pg.storage.size),
+                );
+            }
+        }
+        (None, Some(s3)) => {
+            if !s3.url.starts_with("s3://") || s3.url.len() <= "s3://".len() {
+                cx.error(
+                    "postgres.backup.s3-url",
+                    "postgres.backup.s3.url",
+                    format!("`{}` is not an object store URL", s3.url),
+                    "use s3://bucket or s3://bucket/prefix",
+                );
+            }
+        }
+    }
+    if b.retention_days == 0 {
+        cx.error(
+            "postgres.backup.retention",
+            "postgres.backup.retention_days",
+            "retention_days = 0 deletes every dump right after it is written",
+            "keep at least 1 day; 7 to 30 is usual",
+        );
+    }
+    if let Err(e) = cron_schedule(&b.schedule) {
+        cx.error(
+            "postgres.backup.schedule",
+            "postgres.backup.schedule",
+            format!("schedule `{}` is not a cron schedule: {e}", b.schedule),
+            "use five fields: minute hour day-of-month month day-of-week, e.g. \"0 2 * * *\" (daily at 02:00)",
+        );
+    }
+    if ephemeral {
+        cx.warn(
+            "postgres.backup.ephemeral",
+            "postgres.backup|postgres.storage|storage.mode",
+            "backups of an ephemeral database: the data they hold is lost on every restart anyway",
+            "use persistent storage for PostgreSQL, or drop postgres.backup",
+        );
+    }
+}
+
+/// A five-field cron schedule as Kubernetes reads it (numbers, ranges, lists, steps, `*`,
+/// month and weekday names) or one of the @-macros.
+pub fn cron_schedule(s: &str) -> Result<(), String> {
+    let s = s.trim();
+    if s.starts_with('@') {
+        return match s {
+            "@yearly" | "@annually" | "@monthly" | "@weekly" | "@daily" | "@midnight"
+            | "@hourly" => Ok(()),
+            other => Err(format!("unknown macro {other}")),
+        };
+    }
+    let fields: Vec<&str> = s.split_whitespace().collect();
+    if fields.len() != 5 {
+        return Err(format!("{} fields, expected 5", fields.len()));
+    }
+    let limits = [
+        ("minute", 0, 59),
+        ("hour", 0, 23),
+        ("day of month", 1, 31),
+        ("month", 1, 12),
+        ("day of week", 0, 7),
+    ];
+    const MONTHS: [&str; 12] = [
+        "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
+    ];
+    const DAYS: [&str; 7] = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"];
+    for (i, (field, (name, lo, hi))) in fields.iter().zip(limits).enumerate() {
+        for part in field.split(',') {
+            let (range, step) = match part.split_once('/') {
+                Some((r, st)) => (r, Some(st)),
+                None => (part, None),
+            };
+            if let Some(st) = step
+                && st.parse::<u32>().map(|n| n == 0).unwrap_or(true)
+            {
+                return Err(format!("{name}: step `{st}` is not a positive number"));
+            }
+            if range == "*" || (range == "?" && (i == 2 || i == 4)) {
+                continue;
+            }
+            let value = |v: &str| -> Result<u32, String> {
+                let lower = v.to_ascii_lowercase();
+                let named = match i {
+                    3 => MONTHS
+                        .iter()
+                        .position(|m| *m == lower)
+                        .map(|p| p as u32 + 1),
+                    4 => DAYS.iter().position(|d| *d == lower).map(|p| p as u32),
+                    _ => None,
+                };
+                let n = named.map(Ok).unwrap_or_else(|| {
+                    v.parse::<u32>()
+                        .map_err(|_| format!("{name}: `{v}` is not a number"))
+                })?;
+                if n < lo || n > hi {
+                    return Err(format!("{name}: {n} is outside {lo}-{hi}"));
+                }
+                Ok(n)
+            };
+            match range.split_once('-') {
+                Some((a, b)) => {
+                    if value(a)? > value(b)? {
+                        return Err(format!("{name}: range {range} runs backwards"));
+                    }
+                }
+                None => {
+                    value(range)?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod cron_tests {
+    use super::cron_schedule;
+
+    #[test]
+    fn schedules() {
+        for ok in [
+            "0 2 * * *",
+            "*/15 * * * *",
+            "0 0 1 jan,jul *",
+            "30 3 * * mon-fri",
+            "@daily",
+            "0 0-23/2 * * 0,7",
+        ] {
+            assert!(cron_schedule(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "0 2 * *",
+            "60 * * * *",
+            "0 24 * * *",
+            "* * 0 * *",
+            "*/0 * * * *",
+            "0 2 * * funday",
+            "5-1 * * * *",
+            "@sometimes",
+        ] {
+            assert!(cron_schedule(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -211,7 +211,8 @@ pub fn patches(plan: &Plan) -> String {
                 if let Some(p) = &s.patch {
                     let _ = writeln!(
                         out,
-                        "kubectl patch {kind} {name} -n {ns} --type strategic -p {}",
+                        "kubectl patch {kind} {name} -n {ns} --type {} -p {}",
+                        super::patch::patch_type(&s.object.kind),
                         sq(&p.to_string())
                     );
                 }

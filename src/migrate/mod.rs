@@ -33,6 +33,8 @@ pub enum Action {
     AlterPartitions,
     /// An object only FROM has (only with --prune).
     Delete,
+    /// An object only FROM has that amctl never deletes: a claim and the data on it.
+    Keep,
 }
 
 impl Action {
@@ -47,6 +49,7 @@ impl Action {
             Action::Reassign => "reassign",
             Action::AlterPartitions => "alter-partitions",
             Action::Delete => "delete",
+            Action::Keep => "keep",
         }
     }
 }
@@ -241,8 +244,10 @@ pub fn plan(
                 let mut s = base(Action::Delete, d.impact(), format!("only in {from_name}"));
                 s.manifest = None;
                 if kind == "PersistentVolumeClaim" {
-                    s.reason = "only in FROM; claims are never deleted by amctl (their data would go with them)".into();
-                    s.refused = true;
+                    s.action = Action::Keep;
+                    s.reason = format!(
+                        "only in {from_name}; kept: amctl never deletes a claim (its data would go with it); `kubectl delete pvc {name} -n {ns}` once you no longer need it"
+                    );
                 } else if !opts.prune {
                     s.reason =
                         format!("only in {from_name}; left in place (pass --prune to delete it)");

@@ -4,8 +4,29 @@
 
 use serde_json::{Map, Value};
 
+/// Custom resources take no strategic merge patch (the API server knows no merge keys for
+/// them): their patch is a JSON merge patch, lists replaced whole, `kubectl patch --type merge`.
+pub fn is_custom(kind: &str) -> bool {
+    matches!(
+        kind,
+        "Certificate" | "ServiceMonitor" | "PodMonitor" | "PrometheusRule"
+    )
+}
+
+/// `--type` for `kubectl patch` of this kind.
+pub fn patch_type(kind: &str) -> &'static str {
+    if is_custom(kind) {
+        "merge"
+    } else {
+        "strategic"
+    }
+}
+
 /// The merge key Kubernetes declares for a list field (`patchMergeKey`), if any.
 fn merge_key(kind: &str, path: &[&str], field: &str) -> Option<&'static str> {
+    if is_custom(kind) {
+        return None;
+    }
     match field {
         "containers"
         | "initContainers"

@@ -180,6 +180,15 @@ pub fn groups(bundle: &Bundle) -> Vec<PodGroup> {
                     j.spec.as_ref().and_then(|s| s.parallelism).or(Some(1)),
                     j.spec.as_ref().and_then(|s| s.template.spec.as_ref()),
                 ),
+                // One run at a time (concurrencyPolicy Forbid): its pod while it runs.
+                Object::CronJob(c) => (
+                    "CronJob",
+                    Some(1),
+                    c.spec
+                        .as_ref()
+                        .and_then(|s| s.job_template.spec.as_ref())
+                        .and_then(|s| s.template.spec.as_ref()),
+                ),
                 _ => continue,
             };
         let Some(spec) = spec else { continue };

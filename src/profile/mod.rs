@@ -35,6 +35,13 @@ pub struct Profile {
     pub monitoring: Monitoring,
 }
 
+impl Profile {
+    /// `security.tls_issuer` set while TLS is off.
+    pub fn tls_issuer_without_tls(&self) -> bool {
+        !self.security.tls && self.security.tls_issuer.is_some()
+    }
+}
+
 // ---------------------------------------------------------------- cluster
 
 #[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq, JsonSchema)]
@@ -272,6 +279,74 @@ pub struct Postgres {
     /// Further postgresql.conf settings, written as given.
     #[serde(default)]
     pub settings: BTreeMap<String, Setting>,
+    /// PostgreSQL pods in all: the primary plus `replicas - 1` streaming standbys (default 1).
+    /// Standbys clone the primary with pg_basebackup and serve reads through `postgres-ro`.
+    #[serde(default = "one")]
+    pub replicas: u32,
+    /// Secret (key `password`) of the `replicator` role the standbys connect as.
+    #[serde(default = "pg_replication_secret")]
+    pub replication_secret: String,
+    /// Scheduled logical backups (pg_dump) with retention; unset: no backups.
+    #[serde(default)]
+    pub backup: Option<PgBackup>,
+}
+
+fn one() -> u32 {
+    1
+}
+
+fn pg_replication_secret() -> String {
+    "postgres-replication".into()
+}
+
+/// `postgres.backup`: a CronJob running pg_dump against the primary.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PgBackup {
+    /// Cron schedule (five fields, the cluster's time zone); default daily at 02:00.
+    #[serde(default = "backup_schedule")]
+    pub schedule: String,
+    /// Days a dump is kept; older dumps are deleted after each successful backup.
+    pub retention_days: u32,
+    /// Dumps on a PersistentVolumeClaim (`backup-postgres`) of this size.
+    #[serde(default)]
+    pub volume: Option<BackupVolume>,
+    /// Dumps uploaded to an object store instead.
+    #[serde(default)]
+    pub s3: Option<BackupS3>,
+}
+
+fn backup_schedule() -> String {
+    "0 2 * * *".into()
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BackupVolume {
+    /// PVC request: room for `retention_days` compressed dumps.
+    pub size: Memory,
+    /// StorageClass (unset: `storage.class`, then the cluster's default).
+    #[serde(default)]
+    pub class: Option<String>,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BackupS3 {
+    /// `s3://bucket/prefix` the dumps go to.
+    pub url: String,
+    /// Secret with `AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY` files (mounted, never env).
+    pub credentials_secret: String,
+    /// AWS CLI image that uploads and prunes the dumps.
+    #[serde(default = "aws_cli_image")]
+    pub image: String,
+    /// S3 endpoint for S3-compatible stores (MinIO, Ceph); unset: AWS.
+    #[serde(default)]
+    pub endpoint: Option<String>,
+}
+
+fn aws_cli_image() -> String {
+    "amazon/aws-cli:2.27.50".into()
 }
 
 fn pg_work_mem() -> PgSize {
@@ -477,6 +552,13 @@ pub struct Flink {
     /// Further config.yaml keys, written as given.
     #[serde(default)]
     pub settings: BTreeMap<String, Setting>,
+    /// With `security.tls`: Secret (key `password`) locking the PKCS#12 key and trust stores.
+    #[serde(default = "flink_tls_password_secret")]
+    pub tls_password_secret: String,
+}
+
+fn flink_tls_password_secret() -> String {
+    "flink-tls-password".into()
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
@@ -745,6 +827,53 @@ pub struct Security {
     /// Namespace of the ingress controller allowed to reach the API services (with an Ingress).
     #[serde(default = "ingress_namespace")]
     pub ingress_namespace: String,
+    /// TLS for PostgreSQL, Kafka, Flink and the ingress (Aerospike too with the Enterprise image).
+    #[serde(default)]
+    pub tls: bool,
+    /// The cert-manager issuer that signs the certificates; unset: you provide the Secrets
+    /// (`postgres-tls`, `kafka-tls`, `flink-tls`, `api-ingress-tls`: `tls.crt`, `tls.key`, `ca.crt`).
+    #[serde(default)]
+    pub tls_issuer: Option<TlsIssuer>,
+}
+
+/// `security.tls_issuer`: a cert-manager Issuer or ClusterIssuer.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TlsIssuer {
+    pub name: String,
+    /// `ClusterIssuer` (default) or `Issuer` (in the platform's namespace).
+    #[serde(default)]
+    pub kind: IssuerKind,
+    /// Certificate lifetime (Go duration, default `2160h`: 90 days).
+    #[serde(default = "cert_duration")]
+    pub duration: String,
+    /// Renew this long before expiry (default `360h`: 15 days).
+    #[serde(default = "cert_renew_before")]
+    pub renew_before: String,
+}
+
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq, JsonSchema)]
+pub enum IssuerKind {
+    #[default]
+    ClusterIssuer,
+    Issuer,
+}
+
+impl IssuerKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IssuerKind::ClusterIssuer => "ClusterIssuer",
+            IssuerKind::Issuer => "Issuer",
+        }
+    }
+}
+
+fn cert_duration() -> String {
+    "2160h".into()
+}
+
+fn cert_renew_before() -> String {
+    "360h".into()
 }
 
 fn ingress_namespace() -> String {
@@ -761,16 +890,123 @@ pub enum MonitoringLevel {
     None,
     /// Prometheus scrape annotations on every pod with a metrics endpoint.
     Essential,
+    /// Prometheus Operator objects (ServiceMonitor, PodMonitor, PrometheusRule), exporters for
+    /// PostgreSQL, Aerospike and Kafka, latency histograms and alerts.
+    Full,
+}
+
+impl MonitoringLevel {
+    /// Whether pods expose metrics endpoints at all.
+    pub fn metrics(self) -> bool {
+        self != MonitoringLevel::None
+    }
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Monitoring {
-    /// `none`, or `essential`: Prometheus scrape annotations on native metrics endpoints.
+    /// `none`; `essential`: Prometheus scrape annotations on native metrics endpoints; `full`:
+    /// Prometheus Operator monitors, exporters and latency alerts.
     pub level: MonitoringLevel,
     /// Namespace of the Prometheus that scrapes the pods (allowed by the network policies).
     #[serde(default = "scraper_namespace")]
     pub scraper_namespace: String,
+    /// Labels your Prometheus selects monitors and rules by (`full`), e.g. `{ release = "kube-prometheus-stack" }`.
+    #[serde(default)]
+    pub selector_labels: BTreeMap<String, String>,
+    /// Alert thresholds (`full`): the spec's latency table, p99 over 5 minutes.
+    #[serde(default)]
+    pub latency: Latency,
+    /// Exporter images (`full`).
+    #[serde(default)]
+    pub exporters: Exporters,
+}
+
+/// `monitoring.latency`: the platform spec's latency expectations, one alert each.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Latency {
+    /// API response (HTTP server requests), spec: prod < 200ms, demo < 500ms.
+    #[serde(default = "lat_api")]
+    pub api_response: Duration,
+    /// Event processing (Flink source emit lag), spec: prod < 100ms, demo < 1000ms.
+    #[serde(default = "lat_event")]
+    pub event_processing: Duration,
+    /// Rule evaluation (the job's evaluation timer), spec: prod < 50ms, demo < 200ms.
+    #[serde(default = "lat_rule")]
+    pub rule_evaluation: Duration,
+    /// Cache access (Aerospike reads), spec: prod < 5ms, demo < 20ms.
+    #[serde(default = "lat_cache")]
+    pub cache_access: Duration,
+    /// Database query (repository calls of the API services), spec: prod < 100ms, demo < 300ms.
+    #[serde(default = "lat_db")]
+    pub database_query: Duration,
+}
+
+impl Default for Latency {
+    fn default() -> Self {
+        Latency {
+            api_response: lat_api(),
+            event_processing: lat_event(),
+            rule_evaluation: lat_rule(),
+            cache_access: lat_cache(),
+            database_query: lat_db(),
+        }
+    }
+}
+
+fn dur(s: &str) -> Duration {
+    Duration::parse(s).expect("constant")
+}
+fn lat_api() -> Duration {
+    dur("200ms")
+}
+fn lat_event() -> Duration {
+    dur("100ms")
+}
+fn lat_rule() -> Duration {
+    dur("50ms")
+}
+fn lat_cache() -> Duration {
+    dur("5ms")
+}
+fn lat_db() -> Duration {
+    dur("100ms")
+}
+
+/// `monitoring.exporters`: where a component has no native Prometheus endpoint.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Exporters {
+    /// postgres_exporter, a sidecar of each PostgreSQL pod.
+    #[serde(default = "postgres_exporter")]
+    pub postgres: String,
+    /// The Aerospike Prometheus exporter, a sidecar of each Aerospike pod.
+    #[serde(default = "aerospike_exporter")]
+    pub aerospike: String,
+    /// kafka_exporter (topics, partitions, consumer lag), one Deployment for the cluster.
+    #[serde(default = "kafka_exporter")]
+    pub kafka: String,
+}
+
+impl Default for Exporters {
+    fn default() -> Self {
+        Exporters {
+            postgres: postgres_exporter(),
+            aerospike: aerospike_exporter(),
+            kafka: kafka_exporter(),
+        }
+    }
+}
+
+fn postgres_exporter() -> String {
+    "quay.io/prometheuscommunity/postgres-exporter:v0.17.1".into()
+}
+fn aerospike_exporter() -> String {
+    "aerospike/aerospike-prometheus-exporter:1.16.1".into()
+}
+fn kafka_exporter() -> String {
+    "danielqsj/kafka-exporter:v1.9.0".into()
 }
 
 fn scraper_namespace() -> String {

@@ -53,10 +53,67 @@ fn spread(spec: &mut PodSpec, selector: &k8s::Labels, required: bool, zones: usi
             ..Default::default()
         }
     };
-    spec.affinity = Some(Affinity {
-        pod_anti_affinity: Some(anti),
+    merge(spec, anti);
+}
+
+/// Adds anti-affinity terms to what the pod already has (a component may have set its own).
+fn merge(spec: &mut PodSpec, add: PodAntiAffinity) {
+    let anti = spec
+        .affinity
+        .get_or_insert_with(Affinity::default)
+        .pod_anti_affinity
+        .get_or_insert_with(PodAntiAffinity::default);
+    if let Some(terms) = add.required_during_scheduling_ignored_during_execution {
+        anti.required_during_scheduling_ignored_during_execution
+            .get_or_insert_with(Vec::new)
+            .extend(terms);
+    }
+    if let Some(terms) = add.preferred_during_scheduling_ignored_during_execution {
+        anti.preferred_during_scheduling_ignored_during_execution
+            .get_or_insert_with(Vec::new)
+            .extend(terms);
+    }
+}
+
+/// Required anti-affinity by hostname against another workload's pods (a primary and its
+/// standbys never share a node).
+pub fn avoid(spec: &mut PodSpec, other: &k8s::Labels) {
+    merge(
+        spec,
+        PodAntiAffinity {
+            required_during_scheduling_ignored_during_execution: Some(vec![term(other)]),
+            ..Default::default()
+        },
+    );
+}
+
+/// One PodDisruptionBudget (maxUnavailable 1) over the pods of several workloads.
+pub fn group_budget(
+    ctx: &super::Ctx,
+    name: &str,
+    labels: &k8s::Labels,
+    workloads: &[&str],
+) -> PodDisruptionBudget {
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, LabelSelectorRequirement};
+    PodDisruptionBudget {
+        metadata: k8s::meta(name, ctx.ns, labels.clone()),
+        spec: Some(PodDisruptionBudgetSpec {
+            max_unavailable: Some(IntOrString::Int(1)),
+            selector: Some(LabelSelector {
+                match_labels: Some(BTreeMap::from([(
+                    "app.kubernetes.io/instance".to_string(),
+                    ctx.ns.to_string(),
+                )])),
+                match_expressions: Some(vec![LabelSelectorRequirement {
+                    key: "app.kubernetes.io/name".into(),
+                    operator: "In".into(),
+                    values: Some(workloads.iter().map(|w| w.to_string()).collect()),
+                }]),
+            }),
+            ..Default::default()
+        }),
         ..Default::default()
-    });
+    }
 }
 
 /// Adds anti-affinity, zone spreading (with `zones` > 1) and PDBs to every multi-replica

@@ -182,6 +182,17 @@ pub fn mount(name: &str, path: &str, read_only: bool) -> VolumeMount {
     }
 }
 
+/// One file of a volume mounted at `path` (subPath).
+pub fn mount_sub(name: &str, path: &str, sub_path: &str) -> VolumeMount {
+    VolumeMount {
+        name: name.to_string(),
+        mount_path: path.to_string(),
+        sub_path: Some(sub_path.to_string()),
+        read_only: Some(true),
+        ..Default::default()
+    }
+}
+
 pub fn exec_probe(command: &[&str], initial: i32, period: i32, failures: i32) -> Probe {
     Probe {
         exec: Some(ExecAction {

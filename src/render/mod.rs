@@ -2,8 +2,11 @@
 //! share: naming, labels, config templates and the config checksum that rolls pods on change.
 
 pub mod availability;
+pub mod crd;
 pub mod k8s;
+pub mod monitoring;
 pub mod network;
+pub mod tls;
 pub mod waivers;
 
 use crate::bundle::{Bundle, Object};
@@ -207,6 +210,7 @@ pub fn render(profile: &Profile, opts: &RenderOptions) -> Result<Bundle, Error> 
         (component.render)(&ctx, &mut bundle)?;
     }
     availability::apply(&mut bundle, profile.cluster.zones.len());
+    monitoring::apply(&ctx, &mut bundle);
     network::apply(&ctx, &mut bundle);
     waivers::apply(&mut bundle);
     bundle.sort();

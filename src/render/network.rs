@@ -5,10 +5,10 @@
 //! services, the scraper → metrics ports, DNS, and (for s3:// state or Kubernetes HA) HTTPS out.
 
 use super::Ctx;
-use super::k8s;
+use super::{k8s, monitoring};
 use crate::bundle::{Bundle, Object};
 use crate::components::{aerospike, api, flink, kafka, postgres};
-use crate::profile::{Backend, MonitoringLevel, ServiceType};
+use crate::profile::{Backend, ServiceType};
 use k8s_openapi::api::networking::v1::{
     IPBlock, NetworkPolicy, NetworkPolicyEgressRule, NetworkPolicyIngressRule, NetworkPolicyPeer,
     NetworkPolicyPort, NetworkPolicySpec,
@@ -138,7 +138,8 @@ pub fn apply(ctx: &Ctx, bundle: &mut Bundle) {
     };
     let flink_pods = [flink::JM, flink::TM];
     let scraper = vec![namespace(&p.monitoring.scraper_namespace)];
-    let essential = p.monitoring.level == MonitoringLevel::Essential;
+    let essential = p.monitoring.level.metrics();
+    let full = p.monitoring.level == crate::profile::MonitoringLevel::Full;
     let mut out: Vec<(&'static str, Object)> = Vec::new();
 
     // Deny everything, allow DNS to kube-system for everyone.
@@ -203,13 +204,25 @@ pub fn apply(ctx: &Ctx, bundle: &mut Bundle) {
         }),
     ));
 
-    // PostgreSQL: its clients in; its own pods to each other (streaming replication).
+    // PostgreSQL: its clients in; primary and standbys to each other (streaming replication).
+    let pg = &p.postgres;
+    let pg_pods: Vec<&str> = if pg.replicas > 1 {
+        vec![postgres::NAME, postgres::REPLICA]
+    } else {
+        vec![postgres::NAME]
+    };
     let mut pg_rules = Rules::new()
-        .from(vec![pods(&[postgres::NAME])], &[postgres::PORT])
-        .to(vec![pods(&[postgres::NAME])], &[postgres::PORT]);
-    let pg_clients = clients_of(Backend::Postgres);
+        .from(vec![pods(&pg_pods)], &[postgres::PORT])
+        .to(vec![pods(&pg_pods)], &[postgres::PORT]);
+    let mut pg_clients = clients_of(Backend::Postgres);
+    if pg.backup.is_some() {
+        pg_clients.push(postgres::BACKUP);
+    }
     if !pg_clients.is_empty() {
         pg_rules = pg_rules.from(vec![pods(&pg_clients)], &[postgres::PORT]);
+    }
+    if full {
+        pg_rules = pg_rules.from(scraper.clone(), &[monitoring::POSTGRES_EXPORTER_PORT]);
     }
     out.push((
         postgres::NAME,
@@ -217,12 +230,36 @@ pub fn apply(ctx: &Ctx, bundle: &mut Bundle) {
             ctx,
             postgres::NAME,
             postgres::NAME,
-            selecting(&[postgres::NAME]),
+            selecting(&pg_pods),
             pg_rules,
         ),
     ));
+    if let Some(b) = &pg.backup {
+        let mut rules = Rules::new().to(vec![pods(&[postgres::NAME])], &[postgres::PORT]);
+        if b.s3.is_some() {
+            // The object store, outside the cluster.
+            rules = rules.to(vec![anywhere()], &[443]);
+        }
+        out.push((
+            postgres::NAME,
+            policy(
+                ctx,
+                postgres::BACKUP,
+                postgres::NAME,
+                selecting(&[postgres::BACKUP]),
+                rules,
+            ),
+        ));
+    }
 
     // Aerospike: clients in on the service port; peers in and out on service, fabric, heartbeat.
+    // With the Enterprise TLS listener, clients use its port (the plain one stays for the
+    // exporter on loopback and for clients not yet switched).
+    let as_client_ports: Vec<i32> = if aerospike::tls_listener(ctx) {
+        vec![aerospike::SERVICE_PORT, aerospike::TLS_PORT]
+    } else {
+        vec![aerospike::SERVICE_PORT]
+    };
     let mut as_clients = clients_of(Backend::Aerospike);
     as_clients.extend(flink_pods);
     let as_ports = [
@@ -237,10 +274,17 @@ pub fn apply(ctx: &Ctx, bundle: &mut Bundle) {
             aerospike::NAME,
             aerospike::NAME,
             selecting(&[aerospike::NAME]),
-            Rules::new()
-                .from(vec![pods(&as_clients)], &[aerospike::SERVICE_PORT])
-                .from(vec![pods(&[aerospike::NAME])], &as_ports)
-                .to(vec![pods(&[aerospike::NAME])], &as_ports),
+            {
+                let r = Rules::new()
+                    .from(vec![pods(&as_clients)], &as_client_ports)
+                    .from(vec![pods(&[aerospike::NAME])], &as_ports)
+                    .to(vec![pods(&[aerospike::NAME])], &as_ports);
+                if full {
+                    r.from(scraper.clone(), &[monitoring::AEROSPIKE_EXPORTER_PORT])
+                } else {
+                    r
+                }
+            },
         ),
     ));
 
@@ -248,6 +292,21 @@ pub fn apply(ctx: &Ctx, bundle: &mut Bundle) {
     let mut kafka_clients = clients_of(Backend::Kafka);
     kafka_clients.extend(flink_pods);
     kafka_clients.push("kafka-topics");
+    if full {
+        kafka_clients.push(monitoring::KAFKA_EXPORTER);
+        out.push((
+            kafka::NAME,
+            policy(
+                ctx,
+                monitoring::KAFKA_EXPORTER,
+                kafka::NAME,
+                selecting(&[monitoring::KAFKA_EXPORTER]),
+                Rules::new()
+                    .from(scraper.clone(), &[monitoring::KAFKA_EXPORTER_PORT])
+                    .to(vec![pods(&[kafka::NAME])], &[kafka::CLIENT_PORT]),
+            ),
+        ));
+    }
     let kafka_ports = [kafka::CLIENT_PORT, kafka::CONTROLLER_PORT];
     out.push((
         kafka::NAME,
@@ -340,9 +399,7 @@ pub fn apply(ctx: &Ctx, bundle: &mut Bundle) {
             rules = match b {
                 Backend::Postgres => rules.to(vec![pods(&[postgres::NAME])], &[postgres::PORT]),
                 Backend::Kafka => rules.to(vec![pods(&[kafka::NAME])], &[kafka::CLIENT_PORT]),
-                Backend::Aerospike => {
-                    rules.to(vec![pods(&[aerospike::NAME])], &[aerospike::SERVICE_PORT])
-                }
+                Backend::Aerospike => rules.to(vec![pods(&[aerospike::NAME])], &as_client_ports),
             };
         }
         out.push((

@@ -80,6 +80,12 @@ pub fn apply(bundle: &mut Bundle) {
                     waive(&mut j.metadata, &r);
                 }
             }
+            Object::CronJob(c) => {
+                if let Some(t) = c.spec.as_ref().and_then(|s| s.job_template.spec.as_ref()) {
+                    let r = reasons(&t.template, policies);
+                    waive(&mut c.metadata, &r);
+                }
+            }
             _ => {}
         }
     }
