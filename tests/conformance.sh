@@ -114,8 +114,12 @@ import sys, yaml
 out = sys.argv[2]
 for d in yaml.safe_load_all(open(sys.argv[1])):
     if d and d["kind"] == "ConfigMap" and "postgresql.conf" in d.get("data", {}):
-        for key in ("postgresql.conf", "pg_hba.conf"):
-            text = d["data"][key].replace("/etc/postgresql-tls/", out + "/tls/").replace("/etc/postgresql/", out + "/")
+        for key in ("postgresql.conf", "pg_hba.conf", "10-replication.sql"):
+            if key not in d["data"]:
+                continue
+            text = (d["data"][key].replace("/etc/postgresql-tls/", out + "/tls/")
+                    .replace("/etc/postgresql/", out + "/")
+                    .replace("/run/secrets/postgres/", out + "/"))
             open(f"{out}/{key}", "w").write(text)
         break
 else:
@@ -128,7 +132,8 @@ EOF
     (cd "$work/$name-pg/tls" &&
       openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.crt -days 2 -subj "/CN=amctl-test-ca" 2>/dev/null &&
       openssl req -newkey rsa:2048 -nodes -keyout tls.key -out tls.csr -subj "/CN=postgres" 2>/dev/null &&
-      openssl x509 -req -in tls.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out tls.crt -days 2 2>/dev/null &&
+      openssl x509 -req -in tls.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out tls.crt -days 2 \
+        -extfile <(printf 'subjectAltName=DNS:localhost,DNS:postgres\n') 2>/dev/null &&
       chmod 600 tls.key)
   fi
   if [ "$(id -u)" = 0 ]; then chown -R "$pg_user" "$work/$name-pg"; fi
@@ -143,6 +148,7 @@ EOF
     bad "(b) $p: PostgreSQL did not start with the rendered postgresql.conf"; tail -5 "$work/$name-pg.log"
   else
     # Over the socket: the rendered pg_hba.conf trusts only the pod-local socket.
+    psql_sock() { as_pg "$pg_bin/psql" -h "$work/pgsock" -p "$port" -U postgres -d postgres -v ON_ERROR_STOP=1 "$@"; }
     show() { as_pg "$pg_bin/psql" -h "$work/pgsock" -p "$port" -U postgres -d postgres -Atc "SHOW $1"; }
     hba_errors=$(as_pg "$pg_bin/psql" -h "$work/pgsock" -p "$port" -U postgres -d postgres -Atc \
       "SELECT count(*) FROM pg_hba_file_rules WHERE error IS NOT NULL")
@@ -182,6 +188,67 @@ sys.exit(1 if wrong else 0)
 EOF
     ) && ok "(b) $p: PostgreSQL $(basename "$(dirname "$pg_bin")") accepts postgresql.conf; $result" \
       || bad "(b) $p: $result"
+  fi
+  if [ -n "$up" ] && [ -f "$work/$name-pg/10-replication.sql" ]; then
+    # Streaming replication for real: the rendered role script (twice: it is idempotent), then a
+    # standby cloned by pg_basebackup as the role, over TLS when the profile has it, through the
+    # rendered pg_hba.conf, started with the same postgresql.conf on another port.
+    printf 'amctl-test-replication' > "$work/$name-pg/replication-password"
+    if [ "$(id -u)" = 0 ]; then chown "$pg_user" "$work/$name-pg/replication-password"; fi
+    psql_sock -q -f "$work/$name-pg/10-replication.sql" >/dev/null && psql_sock -q -f "$work/$name-pg/10-replication.sql" >/dev/null
+    standby=$work/$name-standby
+    sport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    sslmode=disable; [ -n "$tls" ] && sslmode=require
+    if [ "$(psql_sock -Atc "SELECT rolreplication FROM pg_roles WHERE rolname = 'replicator'")" = t ] &&
+       as_pg env PGPASSWORD=amctl-test-replication "$pg_bin/pg_basebackup" \
+         -d "postgresql://replicator@127.0.0.1:$port/postgres?sslmode=$sslmode" -D "$standby" -R -X stream --checkpoint=fast >/dev/null 2>"$work/$name-basebackup.log" &&
+       as_pg "$pg_bin/pg_ctl" -D "$standby" -l "$work/$name-standby.log" -w -t 60 start \
+         -o "-c config_file=$conf -c port=$sport -c unix_socket_directories=$work/pgsock -c listen_addresses=127.0.0.1" >/dev/null; then
+      sleep 1
+      recovering=$(as_pg "$pg_bin/psql" -h "$work/pgsock" -p "$sport" -U postgres -d postgres -Atc "SELECT pg_is_in_recovery()")
+      streaming=$(psql_sock -Atc "SELECT count(*) FROM pg_stat_replication WHERE usename = 'replicator' AND state = 'streaming'")
+      as_pg "$pg_bin/pg_ctl" -D "$standby" -m fast -w stop >/dev/null
+      if [ "$recovering" = t ] && [ "$streaming" = 1 ]; then
+        ok "(b) $p: a standby cloned by pg_basebackup as replicator${tls:+ over TLS} streams from the primary (pg_is_in_recovery, pg_stat_replication)"
+      else
+        bad "(b) $p: the standby runs but does not stream (in recovery: $recovering, streaming: $streaming)"
+      fi
+    else
+      bad "(b) $p: replication role or pg_basebackup failed"; cat "$work/$name-basebackup.log" 2>/dev/null | tail -5; tail -5 "$work/$name-standby.log" 2>/dev/null
+    fi
+  fi
+  if [ -n "$up" ] && grep -q "name: postgres-backup$" "$work/$name.yaml"; then
+    # The rendered backup script for real: pg_dump of this server (over TLS with verify-full when
+    # the profile has TLS), the dump readable by pg_restore, and retention deleting an old dump.
+    bdir=$work/$name-backups
+    mkdir -p "$bdir"
+    psql_sock -q -c "ALTER ROLE postgres PASSWORD 'amctl-test-backup'" >/dev/null
+    printf 'amctl-test-backup' > "$work/$name-pg/backup-password"
+    "$py" - "$work/$name.yaml" "$work/$name-pg" "$bdir" "$port" <<'EOF'
+import re, sys, yaml
+out, bdir, port = sys.argv[2], sys.argv[3], sys.argv[4]
+for d in yaml.safe_load_all(open(sys.argv[1])):
+    if d and d["kind"] == "ConfigMap" and d["metadata"]["name"] == "postgres-backup":
+        text = d["data"]["backup.sh"]
+        # Only where things are moves: this server, its user, this sandbox's paths.
+        text = re.sub(r"postgresql://[^@]+@[^:/]+:\d+/", f"postgresql://postgres@localhost:{port}/", text)
+        text = (text.replace("/backups", bdir)
+                .replace("/run/secrets/postgres/password", out + "/backup-password")
+                .replace("/etc/postgresql-tls/", out + "/tls/"))
+        open(f"{out}/backup.sh", "w").write(text)
+EOF
+    db=$(grep -o 'postgresql://[^"]*' "$work/$name-pg/backup.sh" | head -n 1 | sed 's#.*/##')
+    psql_sock -q -c "CREATE DATABASE \"$db\"" >/dev/null 2>&1 || true
+    old="$bdir/$db-20000101T000000Z.dump"
+    : > "$old"; touch -d '40 days ago' "$old"
+    if [ "$(id -u)" = 0 ]; then chown -R "$pg_user" "$bdir" "$work/$name-pg"; fi
+    if as_pg sh "$work/$name-pg/backup.sh" > "$work/$name-backup.log" 2>&1 &&
+       dump=$(ls "$bdir"/"$db"-*.dump | grep -v 20000101) &&
+       as_pg "$pg_bin/pg_restore" --list "$dump" >/dev/null && [ ! -e "$old" ]; then
+      ok "(b) $p: the backup script dumps over ${tls:+TLS (verify-full) }to $(basename "$dump"), pg_restore reads it, retention deleted the 40-day-old dump"
+    else
+      bad "(b) $p: backup script"; tail -5 "$work/$name-backup.log"
+    fi
   fi
   if [ -n "$up" ]; then as_pg "$pg_bin/pg_ctl" -D "$pgdata" -m fast -w stop >/dev/null; pg_up=""; fi
 done

@@ -212,7 +212,54 @@ pub const RULE_KEYS: &[(&str, &[&str])] = &[
         "aerospike.storage.volume",
         &["aerospike.storage", "aerospike.namespaces"],
     ),
-    ("postgres.memory", &["postgres"]),
+    (
+        "postgres.memory",
+        &[
+            "postgres.resources",
+            "postgres.max_connections",
+            "postgres.work_mem",
+            "postgres.maintenance_work_mem",
+            "postgres.shared_buffers",
+            "postgres.shm_size",
+            "postgres.hash_mem_multiplier",
+            "postgres.autovacuum_max_workers",
+        ],
+    ),
+    ("postgres.replicas", &["postgres.replicas"]),
+    (
+        "postgres.replicas.ephemeral",
+        &["postgres.replicas", "postgres.storage", "storage.mode"],
+    ),
+    (
+        "postgres.backup.target",
+        &["postgres.backup.volume", "postgres.backup.s3"],
+    ),
+    (
+        "postgres.backup.size",
+        &["postgres.backup.volume", "postgres.storage"],
+    ),
+    ("postgres.backup.s3-url", &["postgres.backup.s3.url"]),
+    (
+        "postgres.backup.retention",
+        &["postgres.backup.retention_days"],
+    ),
+    ("postgres.backup.schedule", &["postgres.backup.schedule"]),
+    (
+        "postgres.backup.ephemeral",
+        &["postgres.backup", "postgres.storage", "storage.mode"],
+    ),
+    (
+        "aerospike.tls.community",
+        &["security.tls", "aerospike.image"],
+    ),
+    (
+        "security.tls-issuer.unused",
+        &["security.tls_issuer", "security.tls"],
+    ),
+    (
+        "security.tls.secrets",
+        &["security.tls", "security.tls_issuer"],
+    ),
     (
         "postgres.shared-buffers.share",
         &["postgres.shared_buffers", "postgres.resources"],
@@ -259,12 +306,14 @@ fn resolve<'a>(root: &'a Value, mut v: &'a Value) -> &'a Value {
         if let Some(r) = v.get("$ref").and_then(Value::as_str) {
             let name = r.trim_start_matches("#/definitions/");
             v = &root["definitions"][name];
+        } else if let Some([only]) = v.get("allOf").and_then(Value::as_array).map(Vec::as_slice) {
+            // `#[serde(default)]` on a struct field: `allOf: [$ref]` beside the default.
+            v = only;
         } else if let Some(any) = v.get("anyOf").and_then(Value::as_array)
             && any.len() == 2
             && any
                 .iter()
                 .any(|x| x.get("type") == Some(&Value::String("null".into())))
-            && v.get("description").is_none()
         {
             v = any
                 .iter()
@@ -489,7 +538,11 @@ fn breakdown(key: &str, profile: &str) -> Result<Option<String>, Error> {
             &b.to_map(),
         ));
     }
-    if top == "postgres" {
+    let pg_memory = RULE_KEYS
+        .iter()
+        .find(|(r, _)| *r == "postgres.memory")
+        .is_some_and(|(_, keys)| key == "postgres" || keys.iter().any(|k| related(key, k)));
+    if pg_memory {
         let m = postgres::memory_breakdown(&p.postgres, p.postgres.shm_size.bytes().max(0) as u64);
         out.push_str(&table(
             &format!(

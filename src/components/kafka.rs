@@ -52,6 +52,26 @@ fn base64url(bytes: &[u8]) -> String {
 }
 
 /// The bootstrap address clients use.
+/// How an admin command run inside a broker pod reaches the cluster. Over TLS it must name a
+/// host the broker certificate covers (not localhost) and read the client config amctl renders.
+pub fn admin_connection(ns: &str, tls: bool) -> String {
+    if tls {
+        format!(
+            "--bootstrap-server {NAME}-0.kafka-headless.{ns}.svc:{CLIENT_PORT} --command-config {CONFIG_DIR}/client.properties"
+        )
+    } else {
+        format!("--bootstrap-server localhost:{CLIENT_PORT}")
+    }
+}
+
+/// The client config of admin commands inside a broker pod (with TLS).
+fn client_properties() -> String {
+    format!(
+        "# Rendered by amctl: admin tools inside a broker pod (kafka-topics.sh --command-config).\n\
+         security.protocol=SSL\nssl.truststore.type=PEM\nssl.truststore.location={TLS_DIR}/ca.crt\n"
+    )
+}
+
 pub fn bootstrap(ctx: &Ctx) -> String {
     format!("{}:{CLIENT_PORT}", ctx.dns(NAME))
 }
@@ -165,25 +185,25 @@ pub fn render(ctx: &Ctx, bundle: &mut Bundle) -> Result<(), Error> {
     let selector = ctx.selector(NAME);
 
     bundle.push(NAME, ctx.service_account(NAME, labels.clone(), false));
-    let config = ctx.config_map(
-        "kafka-config",
-        labels.clone(),
-        BTreeMap::from([
-            ("server.properties".to_string(), server_properties(ctx)?),
-            (
-                "start.sh".to_string(),
-                ctx.template(
-                    "kafka/start.sh.j2",
-                    serde_json::json!({
-                        "config_dir": CONFIG_DIR,
-                        "work_dir": WORK_DIR,
-                        "tls": tls::enabled(ctx),
-                        "tls_dir": TLS_DIR,
-                    }),
-                )?,
-            ),
-        ]),
-    );
+    let mut files = BTreeMap::from([
+        ("server.properties".to_string(), server_properties(ctx)?),
+        (
+            "start.sh".to_string(),
+            ctx.template(
+                "kafka/start.sh.j2",
+                serde_json::json!({
+                    "config_dir": CONFIG_DIR,
+                    "work_dir": WORK_DIR,
+                    "tls": tls::enabled(ctx),
+                    "tls_dir": TLS_DIR,
+                }),
+            )?,
+        ),
+    ]);
+    if tls::enabled(ctx) {
+        files.insert("client.properties".into(), client_properties());
+    }
+    let config = ctx.config_map("kafka-config", labels.clone(), files);
     let annotations = ctx.pod_annotations(&[&config], None);
     bundle.push(NAME, Object::ConfigMap(config));
 

@@ -107,9 +107,13 @@ fn primary_host(ctx: &Ctx) -> String {
 /// The first-start script of the primary's data directory (run by the image's entrypoint via
 /// /docker-entrypoint-initdb.d): the replication role, its password read from the Secret file
 /// by psql, never written into the config.
-const REPLICATION_SQL: &str = "-- Rendered by amctl: the role streaming standbys connect as.\n\
+pub const REPLICATION_SQL: &str = "-- Rendered by amctl: the role streaming standbys connect as (idempotent: also run by\n\
+-- `amctl migrate` on a primary that predates its standbys).\n\
 \\set pw `cat /run/secrets/postgres/replication-password`\n\
-CREATE ROLE replicator WITH REPLICATION LOGIN PASSWORD :'pw';\n";
+SELECT format('CREATE ROLE replicator WITH REPLICATION LOGIN PASSWORD %L', :'pw')\n\
+WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'replicator') \\gexec\n";
+/// Where the primary's image runs first-start scripts; the replication script is mounted there.
+pub const REPLICATION_SQL_PATH: &str = "/docker-entrypoint-initdb.d/10-replication.sql";
 
 /// A standby's init step: clone the primary once (an empty data directory), writing
 /// standby.signal and primary_conninfo (-R); later starts stream from where they stopped.
@@ -226,7 +230,7 @@ pub fn render(ctx: &Ctx, bundle: &mut Bundle) -> Result<(), Error> {
         if role == Role::Primary && standbys > 0 {
             mounts.push(k8s::mount_sub(
                 "config",
-                "/docker-entrypoint-initdb.d/10-replication.sql",
+                REPLICATION_SQL_PATH,
                 "10-replication.sql",
             ));
         }
@@ -430,7 +434,11 @@ fn backup(
     let annotations = ctx.pod_annotations(&[&config], None);
     bundle.push(NAME, Object::ConfigMap(config));
 
-    let mut dump = k8s::container("pg-dump", &pg.image, k8s::helper_resources(), true);
+    let job_resources = match &b.resources {
+        Some(r) => k8s::resources(r),
+        None => k8s::fixed_resources(("256Mi", "100m"), ("512Mi", "1")),
+    };
+    let mut dump = k8s::container("pg-dump", &pg.image, job_resources.clone(), true);
     dump.command = Some(vec!["/bin/sh".into(), "/etc/backup/backup.sh".into()]);
     let mut mounts = vec![
         k8s::mount("script", "/etc/backup", true),
@@ -475,7 +483,7 @@ fn backup(
                     ),
                 ],
             ));
-            let mut up = k8s::container("upload", &s3.image, k8s::helper_resources(), true);
+            let mut up = k8s::container("upload", &s3.image, job_resources.clone(), true);
             up.command = Some(vec!["/bin/bash".into(), "/etc/backup/upload.sh".into()]);
             up.env = Some(vec![k8s::env("HOME", "/home/backup")]);
             up.volume_mounts = Some(vec![

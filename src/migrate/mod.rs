@@ -35,6 +35,8 @@ pub enum Action {
     Delete,
     /// An object only FROM has that amctl never deletes: a claim and the data on it.
     Keep,
+    /// A command inside a running pod (a database role).
+    Exec,
 }
 
 impl Action {
@@ -50,6 +52,7 @@ impl Action {
             Action::AlterPartitions => "alter-partitions",
             Action::Delete => "delete",
             Action::Keep => "keep",
+            Action::Exec => "exec",
         }
     }
 }
@@ -414,13 +417,14 @@ pub fn plan(
     }
     if let Some((from, to)) = profiles {
         steps.extend(kafka_steps(from, to, opts));
+        steps.extend(postgres_steps(from, to, opts));
         aerospike_risks(from, to, opts, &mut steps);
     }
     hold_back_config_of_refused_workloads(&mut steps);
     // Stable order: phase, then dependency rank, then the wait right after its workload.
     let order = |s: &Step| -> (u8, u8, String, u8) {
         let r = match s.action {
-            Action::Reassign | Action::AlterPartitions => 20,
+            Action::Reassign | Action::AlterPartitions | Action::Exec => 20,
             _ => rank(&s.object.kind),
         };
         let sub = match s.action {
@@ -642,7 +646,8 @@ fn kafka_steps(from: &Profile, to: &Profile, opts: &Options) -> Vec<Step> {
     let after = topic_specs(to);
     let brokers = to.kafka.brokers;
     let exec = format!("kubectl exec -n {ns} kafka-0 --");
-    let bootstrap = "localhost:9092";
+    // The brokers as TO runs them (the topic steps follow the broker rollout).
+    let conn = crate::components::kafka::admin_connection(ns, to.security.tls);
     let mut out = Vec::new();
     let mut grow_rf = Vec::new();
     let mut shrink_rf = Vec::new();
@@ -668,9 +673,11 @@ fn kafka_steps(from: &Profile, to: &Profile, opts: &Options) -> Vec<Step> {
             );
             s.data_risk = Some(format!("re-creating {name} deletes its messages"));
             s.refused = !opts.allow_data_loss;
-            s.commands.push(format!("{exec} /opt/kafka/bin/kafka-topics.sh --bootstrap-server {bootstrap} --delete --topic {name}"));
             s.commands.push(format!(
-                "{exec} /opt/kafka/bin/kafka-topics.sh --bootstrap-server {bootstrap} --create --topic {name} --partitions {parts} --replication-factor {rf}"
+                "{exec} /opt/kafka/bin/kafka-topics.sh {conn} --delete --topic {name}"
+            ));
+            s.commands.push(format!(
+                "{exec} /opt/kafka/bin/kafka-topics.sh {conn} --create --topic {name} --partitions {parts} --replication-factor {rf}"
             ));
             out.push(s);
         }
@@ -683,7 +690,7 @@ fn kafka_steps(from: &Profile, to: &Profile, opts: &Options) -> Vec<Step> {
                 "topic {name}: {p0} → {parts} partitions; the topic Job only creates missing topics. Keys hash to other partitions afterwards: per-key ordering restarts"
             ),
         );
-        s.commands.push(format!("{exec} /opt/kafka/bin/kafka-topics.sh --bootstrap-server {bootstrap} --alter --topic {name} --partitions {parts}"));
+        s.commands.push(format!("{exec} /opt/kafka/bin/kafka-topics.sh {conn} --alter --topic {name} --partitions {parts}"));
         out.push(s);
     }
     if !grow_rf.is_empty() {
@@ -709,8 +716,8 @@ fn kafka_steps(from: &Profile, to: &Profile, opts: &Options) -> Vec<Step> {
         s.commands.push(format!(
             "kubectl exec -i -n {ns} kafka-0 -- sh -c 'cat > /tmp/reassign.json' < reassign.json"
         ));
-        s.commands.push(format!("{exec} /opt/kafka/bin/kafka-reassign-partitions.sh --bootstrap-server {bootstrap} --reassignment-json-file /tmp/reassign.json --execute"));
-        s.commands.push(format!("{exec} /opt/kafka/bin/kafka-reassign-partitions.sh --bootstrap-server {bootstrap} --reassignment-json-file /tmp/reassign.json --verify"));
+        s.commands.push(format!("{exec} /opt/kafka/bin/kafka-reassign-partitions.sh {conn} --reassignment-json-file /tmp/reassign.json --execute"));
+        s.commands.push(format!("{exec} /opt/kafka/bin/kafka-reassign-partitions.sh {conn} --reassignment-json-file /tmp/reassign.json --verify"));
         out.push(s);
     }
     if !shrink_rf.is_empty() {
@@ -746,6 +753,40 @@ fn kafka_steps(from: &Profile, to: &Profile, opts: &Options) -> Vec<Step> {
         out.push(s);
     }
     out
+}
+
+/// Standbys added to a primary that already runs: its first-start script never runs again, so
+/// the replication role is created by hand (the same idempotent script, now mounted).
+fn postgres_steps(from: &Profile, to: &Profile, opts: &Options) -> Vec<Step> {
+    use crate::components::postgres;
+    if from.postgres.replicas > 1 || to.postgres.replicas <= 1 {
+        return Vec::new();
+    }
+    let ns = &opts.namespace;
+    let mut s = Step::new(
+        2,
+        ObjectKey {
+            kind: "PostgresRole".into(),
+            namespace: ns.clone(),
+            name: postgres::REPLICATION_USER.into(),
+        },
+        Action::Exec,
+        Impact::None,
+        format!(
+            "{} standby(s) clone the primary as `{}`: create the role on the running primary (idempotent; until then the standbys' clone step retries)",
+            to.postgres.replicas - 1,
+            postgres::REPLICATION_USER
+        ),
+    );
+    s.commands.push(format!(
+        "kubectl exec -n {ns} {}-0 -c {} -- psql -v ON_ERROR_STOP=1 -U {} -d {} -f {}",
+        postgres::NAME,
+        postgres::NAME,
+        to.postgres.user,
+        to.postgres.database,
+        postgres::REPLICATION_SQL_PATH
+    ));
+    vec![s]
 }
 
 fn aerospike_risks(from: &Profile, to: &Profile, opts: &Options, steps: &mut [Step]) {

@@ -308,12 +308,16 @@ pub struct PgBackup {
     pub schedule: String,
     /// Days a dump is kept; older dumps are deleted after each successful backup.
     pub retention_days: u32,
-    /// Dumps on a PersistentVolumeClaim (`backup-postgres`) of this size.
+    /// Dumps on a PersistentVolumeClaim (`postgres-backup`) of this size.
     #[serde(default)]
     pub volume: Option<BackupVolume>,
     /// Dumps uploaded to an object store instead.
     #[serde(default)]
     pub s3: Option<BackupS3>,
+    /// Requests and limits of the dump (and upload) containers; pg_dump's memory grows with
+    /// the catalog, not the data. Default: requests 256Mi / 100m, limits 512Mi / 1.
+    #[serde(default)]
+    pub resources: Option<Resources>,
 }
 
 fn backup_schedule() -> String {

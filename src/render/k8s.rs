@@ -45,17 +45,22 @@ pub fn resources(r: &Resources) -> ResourceRequirements {
     }
 }
 
-/// Small fixed resources for helper containers (init steps, jobs).
+/// Small fixed resources for helper containers (init steps, jobs, exporters).
 pub fn helper_resources() -> ResourceRequirements {
-    let amounts = |memory: &str, cpu: &str| {
+    fixed_resources(("64Mi", "50m"), ("128Mi", "200m"))
+}
+
+/// Fixed `(memory, cpu)` requests and limits.
+pub fn fixed_resources(requests: (&str, &str), limits: (&str, &str)) -> ResourceRequirements {
+    let amounts = |(memory, cpu): (&str, &str)| {
         BTreeMap::from([
             ("cpu".to_string(), q(cpu)),
             ("memory".to_string(), q(memory)),
         ])
     };
     ResourceRequirements {
-        requests: Some(amounts("64Mi", "50m")),
-        limits: Some(amounts("128Mi", "200m")),
+        requests: Some(amounts(requests)),
+        limits: Some(amounts(limits)),
         ..Default::default()
     }
 }
