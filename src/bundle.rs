@@ -15,6 +15,7 @@ use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use k8s_openapi::api::storage::v1::StorageClass;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Serialize;
+use std::fmt::Write as _;
 
 /// Every kind amctl renders. Serializes as the object itself (apiVersion and kind included).
 #[derive(Clone, Debug, Serialize, PartialEq)]
@@ -27,12 +28,13 @@ pub enum Object {
     RoleBinding(RoleBinding),
     Certificate(Certificate),
     ConfigMap(ConfigMap),
-    PersistentVolumeClaim(PersistentVolumeClaim),
+    // Workloads and claims are boxed: 1-3 KB each inline, they would make every Object (and
+    // every move while rendering and sorting thousands of them) that large.
+    PersistentVolumeClaim(Box<PersistentVolumeClaim>),
     Service(Service),
-    StatefulSet(StatefulSet),
-    Deployment(Deployment),
-    Job(Job),
-    // Boxed: the largest variant by far.
+    StatefulSet(Box<StatefulSet>),
+    Deployment(Box<Deployment>),
+    Job(Box<Job>),
     CronJob(Box<CronJob>),
     HorizontalPodAutoscaler(HorizontalPodAutoscaler),
     PodDisruptionBudget(PodDisruptionBudget),
@@ -125,7 +127,9 @@ impl Object {
 #[derive(Clone, Debug)]
 pub struct Item {
     pub component: &'static str,
-    pub object: Object,
+    /// Boxed: a Bundle of thousands of objects is a Vec of small items, grown and sorted by
+    /// moving pointers, not objects.
+    pub object: Box<Object>,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -136,29 +140,86 @@ pub struct Bundle {
 
 impl Bundle {
     pub fn push(&mut self, component: &'static str, object: Object) {
-        self.items.push(Item { component, object });
+        self.items.push(Item {
+            component,
+            object: Box::new(object),
+        });
     }
 
     /// Puts the items in apply order; stable, so components keep their order within a rank.
     pub fn sort(&mut self) {
-        self.items.sort_by_key(|i| i.object.rank());
+        // A stable bucket pass over the few ranks: each item moves once.
+        let mut buckets: [Vec<Item>; 10] = Default::default();
+        for item in self.items.drain(..) {
+            let r = usize::from(item.object.rank()).min(9);
+            buckets[r].push(item);
+        }
+        for b in buckets {
+            self.items.extend(b);
+        }
     }
 
     /// One multi-document YAML stream for `kubectl apply -f -`.
     pub fn to_yaml(&self) -> Result<String, Error> {
-        let mut out = String::with_capacity(64 * 1024);
+        let mut out = String::with_capacity(self.items.len() * 2048);
         for (i, item) in self.items.iter().enumerate() {
-            if i > 0 {
-                out.push_str("---\n");
-            }
-            out.push_str(&format!(
-                "# Source: amctl/{}/{}\n",
-                item.component,
-                file_name(item)
-            ));
-            out.push_str(&to_yaml(&item.object)?);
+            yaml_document(&mut out, i, item)?;
         }
         Ok(out)
+    }
+
+    /// The same stream written to `w` in chunks: a render of thousands of objects never holds
+    /// its whole output in one buffer. Large bundles are serialized on several threads, each
+    /// taking a contiguous run of documents; the runs are written in order, so the bytes are
+    /// the same as from one thread.
+    pub fn write_yaml(&self, w: &mut impl std::io::Write) -> Result<(), StreamError> {
+        const CHUNK: usize = 256 * 1024;
+        /// Documents per extra thread below which one thread serializes them all.
+        const PER_THREAD: usize = 1000;
+        let n = self.items.len();
+        let threads = crate::render::threads().min(n / PER_THREAD).max(1);
+        let per = n.div_ceil(threads).max(1);
+        // Serializes documents `range` into chunks, each handed to `sink`.
+        let run = |range: std::ops::Range<usize>,
+                   sink: &mut dyn FnMut(&mut String) -> Result<(), StreamError>|
+         -> Result<(), StreamError> {
+            let mut buf = String::with_capacity(CHUNK + 64 * 1024);
+            for i in range {
+                yaml_document(&mut buf, i, &self.items[i]).map_err(StreamError::Render)?;
+                if buf.len() >= CHUNK {
+                    sink(&mut buf)?;
+                }
+            }
+            sink(&mut buf)
+        };
+        std::thread::scope(|s| -> Result<(), StreamError> {
+            let later: Vec<_> = (1..threads)
+                .map(|t| {
+                    let range = (t * per).min(n)..((t + 1) * per).min(n);
+                    s.spawn(move || -> Result<Vec<String>, StreamError> {
+                        let mut chunks = Vec::new();
+                        run(range, &mut |buf: &mut String| {
+                            chunks.push(std::mem::take(buf));
+                            Ok(())
+                        })?;
+                        Ok(chunks)
+                    })
+                })
+                .collect();
+            run(0..per.min(n), &mut |buf: &mut String| {
+                w.write_all(buf.as_bytes()).map_err(StreamError::Io)?;
+                buf.clear();
+                Ok(())
+            })?;
+            for h in later {
+                let chunks = h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))?;
+                for c in chunks {
+                    w.write_all(c.as_bytes()).map_err(StreamError::Io)?;
+                }
+            }
+            Ok(())
+        })?;
+        w.flush().map_err(StreamError::Io)
     }
 
     /// A `v1` List, as `kubectl get -o json` prints several objects.
@@ -173,7 +234,7 @@ impl Bundle {
         let list = List {
             api_version: "v1",
             kind: "List",
-            items: self.items.iter().map(|i| &i.object).collect(),
+            items: self.items.iter().map(|i| &*i.object).collect(),
         };
         let mut s = serde_json::to_string_pretty(&list)
             .map_err(|e| Error::Render(format!("cannot serialize to JSON: {e}")))?;
@@ -204,6 +265,28 @@ impl Bundle {
         files.push(("kustomization.yaml".to_string(), text));
         Ok(files)
     }
+}
+
+/// Why a streamed render stopped: the serializer or the writer.
+#[derive(Debug)]
+pub enum StreamError {
+    Render(Error),
+    Io(std::io::Error),
+}
+
+/// Document `i` of the stream: separator, source comment, the object.
+fn yaml_document(out: &mut String, i: usize, item: &Item) -> Result<(), Error> {
+    if i > 0 {
+        out.push_str("---\n");
+    }
+    let _ = writeln!(
+        out,
+        "# Source: amctl/{}/{}",
+        item.component,
+        file_name(item)
+    );
+    crate::yaml::append(out, &*item.object)
+        .map_err(|e| Error::Render(format!("cannot serialize to YAML: {e}")))
 }
 
 fn file_name(item: &Item) -> String {

@@ -18,6 +18,18 @@ pub fn print(text: &str) -> Result<(), Error> {
     }
 }
 
+/// Streams a render to stdout; a closed pipe (`| head`) is not an error.
+pub fn stream(bundle: &crate::bundle::Bundle) -> Result<(), Error> {
+    use crate::bundle::StreamError;
+    let mut out = std::io::stdout().lock();
+    match bundle.write_yaml(&mut out) {
+        Ok(()) => Ok(()),
+        Err(StreamError::Io(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(StreamError::Io(e)) => Err(Error::io("write to", "<stdout>", e)),
+        Err(StreamError::Render(e)) => Err(e),
+    }
+}
+
 /// Replaces `dir` with exactly `files`, atomically: everything is written to a sibling temporary
 /// directory first and swapped in by rename, so on any failure `dir` is left as it was.
 /// Refuses a non-empty directory that amctl did not write, rather than delete someone's files.

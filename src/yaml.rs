@@ -28,15 +28,22 @@ impl ser::Error for Error {
 /// Serializes `value` as a YAML document (no `---`).
 pub fn to_string<T: Serialize + ?Sized>(value: &T) -> Result<String, Error> {
     let mut out = String::with_capacity(4096);
+    append(&mut out, value)?;
+    Ok(out)
+}
+
+/// Appends `value` as a YAML document (no `---`) to `out`: a stream of many documents is built
+/// in one buffer, without a String per document.
+pub fn append<T: Serialize + ?Sized>(out: &mut String, value: &T) -> Result<(), Error> {
     value.serialize(Ser {
-        out: &mut out,
+        out: &mut *out,
         indent: 0,
         pos: Pos::Top,
     })?;
     if !out.ends_with('\n') {
         out.push('\n');
     }
-    Ok(out)
+    Ok(())
 }
 
 /// Where the value being serialized sits.
@@ -57,10 +64,24 @@ struct Ser<'a> {
     pos: Pos,
 }
 
-fn pad(out: &mut String, n: usize) {
-    for _ in 0..n {
-        out.push(' ');
+fn pad(out: &mut String, mut n: usize) {
+    const SPACES: &str = "                                                                ";
+    while n > SPACES.len() {
+        out.push_str(SPACES);
+        n -= SPACES.len();
     }
+    out.push_str(&SPACES[..n]);
+}
+
+/// A struct field name that is a plain identifier (`apiVersion`, `x-kubernetes-list-type`):
+/// written as-is without the full scalar analysis. Short ones could be YAML 1.1 booleans or
+/// null (`on`, `y`, `no`) and take the full path.
+fn plain_identifier(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() > 5
+        && b[0].is_ascii_alphabetic()
+        && b.iter()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'.'))
 }
 
 /// Byte classes for the one-pass scalar check.
@@ -102,6 +123,16 @@ const CLASS: [u8; 256] = {
 fn needs_quotes(s: &str) -> bool {
     let b = s.as_bytes();
     let Some(&first) = b.first() else { return true };
+    // Fast path, most values (names, images, paths): a letter, then letters, digits and
+    // `-_./`. Nothing there can start a number, a comment, a mapping or a flow collection;
+    // only the short YAML 1.1 words (`on`, `no`, `null`, ...) need the full check below.
+    if first.is_ascii_alphabetic()
+        && b.len() > 5
+        && b.iter()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.' | b'/'))
+    {
+        return false;
+    }
     if first == b' ' || b[b.len() - 1] == b' ' {
         return true;
     }
@@ -209,7 +240,17 @@ fn block_ok(s: &str) -> bool {
     s.contains('\n')
         && !s.starts_with([' ', '\n'])
         && !s.trim_matches('\n').is_empty()
-        && !s.chars().any(|c| c.is_control() && c != '\n' && c != '\t')
+        && !has_control(s.as_bytes())
+}
+
+/// A control character other than newline and tab: C0, DEL, or C1 (U+0080..U+009F, which
+/// UTF-8 encodes as 0xC2 0x80..0x9F). Byte-wise: config files are long.
+fn has_control(b: &[u8]) -> bool {
+    b.iter().enumerate().any(|(i, &c)| {
+        (c < 0x20 && c != b'\n' && c != b'\t')
+            || c == 0x7f
+            || (c == 0xc2 && b.get(i + 1).is_some_and(|n| (0x80..=0x9f).contains(n)))
+    })
 }
 
 impl Ser<'_> {
@@ -414,7 +455,11 @@ impl ser::SerializeStruct for MapSer<'_> {
         value: &T,
     ) -> Result<(), Error> {
         self.start_key();
-        write_scalar(self.out, key);
+        if plain_identifier(key) {
+            self.out.push_str(key);
+        } else {
+            write_scalar(self.out, key);
+        }
         self.value(value)
     }
     fn end(self) -> Result<(), Error> {
@@ -527,6 +572,35 @@ impl<'a> Ser<'a> {
     }
 }
 
+/// Integers in decimal, formatted on the stack (no allocation, no `fmt` machinery).
+fn decimal(buf: &mut [u8; 24], neg: bool, mut n: u64) -> &str {
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    if neg {
+        i -= 1;
+        buf[i] = b'-';
+    }
+    std::str::from_utf8(&buf[i..]).expect("ASCII digits")
+}
+
+macro_rules! plain_int {
+    ($($f:ident: $t:ty),*) => {$(
+        fn $f(self, v: $t) -> Result<(), Error> {
+            let mut buf = [0u8; 24];
+            #[allow(unused_comparisons)]
+            let neg = v < 0;
+            self.scalar(decimal(&mut buf, neg, (v as i128).unsigned_abs() as u64), true)
+        }
+    )*};
+}
+
 macro_rules! plain_display {
     ($($f:ident: $t:ty),*) => {$(
         fn $f(self, v: $t) -> Result<(), Error> {
@@ -547,9 +621,13 @@ impl<'a> ser::Serializer for Ser<'a> {
     type SerializeStruct = MapSer<'a>;
     type SerializeStructVariant = MapSer<'a>;
 
-    plain_display!(serialize_bool: bool, serialize_i8: i8, serialize_i16: i16, serialize_i32: i32,
-        serialize_i64: i64, serialize_u8: u8, serialize_u16: u16, serialize_u32: u32,
-        serialize_u64: u64, serialize_i128: i128, serialize_u128: u128);
+    plain_int!(serialize_i8: i8, serialize_i16: i16, serialize_i32: i32, serialize_i64: i64,
+        serialize_u8: u8, serialize_u16: u16, serialize_u32: u32, serialize_u64: u64);
+    plain_display!(serialize_i128: i128, serialize_u128: u128);
+
+    fn serialize_bool(self, v: bool) -> Result<(), Error> {
+        self.scalar(if v { "true" } else { "false" }, true)
+    }
 
     fn serialize_f32(self, v: f32) -> Result<(), Error> {
         self.serialize_f64(f64::from(v))
@@ -668,6 +746,26 @@ mod tests {
     }
 
     #[test]
+    fn integers_and_identifiers() {
+        for n in [0i64, 7, -7, 10, 999, i64::MIN, i64::MAX] {
+            round_trip(&json!({ "n": n }));
+        }
+        round_trip(&json!({ "u": u64::MAX }));
+        let mut buf = [0u8; 24];
+        assert_eq!(
+            decimal(&mut buf, true, 9_223_372_036_854_775_808),
+            "-9223372036854775808"
+        );
+        assert!(plain_identifier("apiVersion") && plain_identifier("x-kubernetes-list-type"));
+        assert!(
+            !plain_identifier("on") && !plain_identifier("$ref") && !plain_identifier("a b c d e")
+        );
+        let mut out = String::new();
+        pad(&mut out, 70);
+        assert_eq!(out.len(), 70);
+    }
+
+    #[test]
     fn layout_matches_kubectl() {
         let v = json!({"kind": "Pod", "spec": {"containers": [{"name": "a", "args": ["-c", "x"], "env": []}], "empty": {}}});
         assert_eq!(
@@ -723,6 +821,8 @@ mod tests {
             "multi\n\n",
             "\n leading",
             "  indented\nblock",
+            "c1 \u{85} control\nin a block",
+            "del \u{7f}\nin a block",
         ] {
             round_trip(&json!({ "k": s, "list": [s], s: 1 }));
         }

@@ -57,7 +57,7 @@ fn workloads(b: &Bundle) -> Vec<Workload> {
     b.items
         .iter()
         .filter_map(|i| {
-            let t = match &i.object {
+            let t = match &*i.object {
                 Object::StatefulSet(s) => s.spec.as_ref()?.template.clone(),
                 Object::Deployment(d) => d.spec.as_ref()?.template.clone(),
                 Object::Job(j) => j.spec.as_ref()?.template.clone(),
@@ -86,7 +86,7 @@ fn text_of(b: &Bundle, w: &Workload) -> String {
         .filter_map(|v| v.config_map.as_ref().map(|c| c.name.clone()))
         .collect();
     for i in &b.items {
-        if let Object::ConfigMap(cm) = &i.object
+        if let Object::ConfigMap(cm) = &*i.object
             && cms.contains(cm.metadata.name.as_deref().unwrap_or(""))
         {
             for v in cm.data.iter().flatten().map(|(_, v)| v) {
@@ -119,7 +119,7 @@ fn required_flows(b: &Bundle) -> BTreeSet<Flow> {
     let services: Vec<(String, String, Vec<i32>, bool)> = b
         .items
         .iter()
-        .filter_map(|i| match &i.object {
+        .filter_map(|i| match &*i.object {
             Object::Service(s) => {
                 let spec = s.spec.as_ref()?;
                 Some((
@@ -196,7 +196,7 @@ fn required_flows(b: &Bundle) -> BTreeSet<Flow> {
     }
     // PodMonitors (monitoring = "full"): the scraper reaches each selected pod's named port.
     for i in &b.items {
-        if let Object::PodMonitor(m) = &i.object {
+        if let Object::PodMonitor(m) = &*i.object {
             let names: Vec<String> = m
                 .spec
                 .selector
@@ -226,7 +226,7 @@ fn required_flows(b: &Bundle) -> BTreeSet<Flow> {
         }
     }
     // Flink's own ports, read from its rendered config.yaml.
-    let flink_conf = b.items.iter().find_map(|i| match &i.object {
+    let flink_conf = b.items.iter().find_map(|i| match &*i.object {
         Object::ConfigMap(cm) if cm.metadata.name.as_deref() == Some("flink-config") => {
             cm.data.as_ref()?.get("config.yaml").cloned()
         }
@@ -261,14 +261,14 @@ fn required_flows(b: &Bundle) -> BTreeSet<Flow> {
     }
     // Callers of the API services.
     for i in &b.items {
-        if let Object::Deployment(d) = &i.object
+        if let Object::Deployment(d) = &*i.object
             && i.component == "api"
         {
             let name = d.metadata.name.clone().unwrap();
             let from = if b
                 .items
                 .iter()
-                .any(|x| matches!(x.object, Object::Ingress(_)))
+                .any(|x| matches!(*x.object, Object::Ingress(_)))
             {
                 End::Namespace("ingress-nginx".into())
             } else {
@@ -407,7 +407,7 @@ fn check(profile: &str, sets: &[&str]) -> (BTreeSet<Flow>, Vec<NetworkPolicy>, B
     let policies: Vec<NetworkPolicy> = b
         .items
         .iter()
-        .filter_map(|i| match &i.object {
+        .filter_map(|i| match &*i.object {
             Object::NetworkPolicy(p) => Some(p.clone()),
             _ => None,
         })

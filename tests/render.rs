@@ -20,7 +20,7 @@ fn bundle(name: &str, sets: &[&str]) -> Bundle {
 fn templates(b: &Bundle) -> Vec<(&str, &PodTemplateSpec)> {
     b.items
         .iter()
-        .filter_map(|i| match &i.object {
+        .filter_map(|i| match &*i.object {
             Object::StatefulSet(s) => Some((i.object.name(), &s.spec.as_ref()?.template)),
             Object::Deployment(d) => Some((i.object.name(), &d.spec.as_ref()?.template)),
             Object::Job(j) => Some((i.object.name(), &j.spec.as_ref()?.template)),
@@ -157,7 +157,7 @@ fn storage_mode_switches_between_empty_dir_and_claims() {
     let sts = |b: &Bundle, name: &str| {
         b.items
             .iter()
-            .find_map(|i| match &i.object {
+            .find_map(|i| match &*i.object {
                 Object::StatefulSet(s) if i.object.name() == name => Some(s.clone()),
                 _ => None,
             })
@@ -307,7 +307,7 @@ fn has(b: &Bundle, kind: &str, name: &str) -> bool {
 fn config(b: &Bundle, map: &str, key: &str) -> String {
     b.items
         .iter()
-        .find_map(|i| match &i.object {
+        .find_map(|i| match &*i.object {
             Object::ConfigMap(c) if c.metadata.name.as_deref() == Some(map) => {
                 c.data.as_ref()?.get(key).cloned()
             }
@@ -368,7 +368,7 @@ fn hardening_switches_work_one_at_a_time() {
     let rules = b
         .items
         .iter()
-        .find_map(|i| match &i.object {
+        .find_map(|i| match &*i.object {
             Object::PrometheusRule(r) => Some(r.clone()),
             _ => None,
         })
@@ -455,4 +455,47 @@ fn prod_replication_and_enterprise_tls() {
     );
     assert!(has(&ee, "Certificate", "aerospike-tls"));
     assert!(config(&ee, "aerospike-config", "aerospike.conf").contains("tls-port 4333"));
+}
+
+/// Large renders split across threads (API services, YAML documents); the bytes must be those
+/// of a one-thread render (`AMCTL_THREADS=1`).
+#[test]
+fn threaded_render_is_byte_identical_to_one_thread() {
+    let mut profile = String::from(
+        "extends = \"prod\"\n[cluster]\nnodes = 40\n[api]\nreplicas = 1\nautoscaling = { min_replicas = 1, max_replicas = 2, target_cpu_percent = 70 }\nresources = { requests = { memory = \"512Mi\", cpu = \"100m\" }, limits = { memory = \"1Gi\", cpu = \"1\" } }\njava_opts = \"-Xmx512m -Xms512m -XX:MaxMetaspaceSize=128m -XX:ReservedCodeCacheSize=64m -XX:MaxDirectMemorySize=16m\"\ntomcat_max_threads = 50\n",
+    );
+    for i in 0..320 {
+        profile.push_str(&format!(
+            "[[api.services]]\nname = \"svc-{i}\"\nuses = [\"kafka\"]\ntopics = [\"events\"]\n"
+        ));
+    }
+    let dir = std::env::temp_dir().join(format!("amctl-threads-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("many.toml");
+    std::fs::write(&path, profile).unwrap();
+    let run = |threads: &str| {
+        let out = assert_cmd::Command::cargo_bin("amctl")
+            .unwrap()
+            .env("AMCTL_THREADS", threads)
+            .args(["render", path.to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out.stdout
+    };
+    let one = run("1");
+    let several = run("4");
+    assert!(
+        one.len() > 2_000_000,
+        "large enough to split: {} bytes",
+        one.len()
+    );
+    assert!(
+        one == several,
+        "threaded output differs from the one-thread output"
+    );
 }

@@ -99,7 +99,7 @@ fn emit(args: &RenderArgs, bundle: &crate::bundle::Bundle) -> Result<i32, Error>
                 "--out-dir writes YAML files for kustomize; drop `-o json` or --out-dir".into(),
             ));
         }
-        (None, Format::Yaml) => output::print(&bundle.to_yaml()?)?,
+        (None, Format::Yaml) => output::stream(bundle)?,
         (None, Format::Json) => output::print(&bundle.to_json()?)?,
     }
     Ok(crate::exit::OK)

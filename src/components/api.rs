@@ -137,10 +137,53 @@ pub fn application_yaml(ctx: &Ctx, svc: &EffectiveApi) -> Result<String, Error> 
     )
 }
 
+/// Services per render thread below which one thread does them all (a thread costs more than
+/// a few services).
+const SERVICES_PER_THREAD: usize = 64;
+
 pub fn render(ctx: &Ctx, bundle: &mut Bundle) -> Result<(), Error> {
     let api = &ctx.profile.api;
+    let services: Vec<EffectiveApi> = api.effective().collect();
+    let threads = crate::render::threads().min(services.len() / SERVICES_PER_THREAD);
+    if threads <= 1 {
+        for svc in &services {
+            render_service(ctx, svc, bundle)?;
+        }
+    } else {
+        // Services are independent: render them in order-preserving chunks on several
+        // threads, then append the chunks in order (the output is byte-identical).
+        let chunk = services.len().div_ceil(threads);
+        let parts: Vec<Result<Bundle, Error>> = std::thread::scope(|s| {
+            let handles: Vec<_> = services
+                .chunks(chunk)
+                .map(|part| {
+                    s.spawn(move || {
+                        let mut b = Bundle::default();
+                        for svc in part {
+                            render_service(ctx, svc, &mut b)?;
+                        }
+                        Ok(b)
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+                .collect()
+        });
+        for part in parts {
+            bundle.items.extend(part?.items);
+        }
+    }
+    ingress(ctx, bundle);
+    Ok(())
+}
+
+/// One service: ServiceAccount, ConfigMap, Service, Deployment and, when asked, its HPA.
+fn render_service(ctx: &Ctx, svc: &EffectiveApi, bundle: &mut Bundle) -> Result<(), Error> {
     let ns = ctx.ns;
-    for svc in api.effective() {
+    let api = &ctx.profile.api;
+    {
         let name = svc.name;
         let labels = ctx.labels(name, "api", image_tag(&svc.image));
         let selector = ctx.selector(name);
@@ -150,7 +193,7 @@ pub fn render(ctx: &Ctx, bundle: &mut Bundle) -> Result<(), Error> {
         let config = ctx.config_map(
             &config_name,
             labels.clone(),
-            BTreeMap::from([("application.yaml".to_string(), application_yaml(ctx, &svc)?)]),
+            BTreeMap::from([("application.yaml".to_string(), application_yaml(ctx, svc)?)]),
         );
         let metrics = (ctx.profile.monitoring.level.metrics())
             .then_some((MANAGEMENT_PORT, "/actuator/prometheus"));
@@ -313,7 +356,13 @@ pub fn render(ctx: &Ctx, bundle: &mut Bundle) -> Result<(), Error> {
             );
         }
     }
+    Ok(())
+}
 
+/// One Ingress in front of every service, with TLS when the profile has it.
+fn ingress(ctx: &Ctx, bundle: &mut Bundle) {
+    let api = &ctx.profile.api;
+    let ns = ctx.ns;
     if let Some(ingress) = &api.ingress {
         let paths = api
             .services
@@ -365,7 +414,6 @@ pub fn render(ctx: &Ctx, bundle: &mut Bundle) -> Result<(), Error> {
             }),
         );
     }
-    Ok(())
 }
 
 /// Key path of a per-service setting: the service's override if it has one, else `[api]`'s.

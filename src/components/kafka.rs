@@ -296,7 +296,7 @@ pub fn render(ctx: &Ctx, bundle: &mut Bundle) -> Result<(), Error> {
     );
 
     if !k.topics.is_empty() {
-        bundle.push(NAME, Object::Job(topics_job(ctx, &labels)?));
+        bundle.push(NAME, Object::Job(Box::new(topics_job(ctx, &labels)?)));
     }
     if monitoring::full(ctx) {
         let ca = tls::enabled(ctx).then_some(("kafka-ca", TLS_DIR));

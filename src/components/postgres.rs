@@ -516,7 +516,7 @@ fn backup(
             };
             if let (_, Some(mut claim)) = k8s::data_volume(BACKUP, &storage, &b_labels) {
                 claim.metadata.namespace = Some(ctx.ns.to_string());
-                bundle.push(NAME, Object::PersistentVolumeClaim(claim));
+                bundle.push(NAME, Object::PersistentVolumeClaim(Box::new(claim)));
             }
             (vec![], vec![dump])
         }

@@ -150,7 +150,7 @@ pub fn groups(bundle: &Bundle) -> Vec<PodGroup> {
     let mut hpa_max: BTreeMap<(String, String), u32> = BTreeMap::new();
     let mut hpa_min: BTreeMap<(String, String), u32> = BTreeMap::new();
     for item in &bundle.items {
-        if let Object::HorizontalPodAutoscaler(h) = &item.object
+        if let Object::HorizontalPodAutoscaler(h) = &*item.object
             && let Some(spec) = &h.spec
         {
             let key = (
@@ -164,7 +164,7 @@ pub fn groups(bundle: &Bundle) -> Vec<PodGroup> {
     let mut out = Vec::new();
     for item in &bundle.items {
         let (kind, replicas, spec): (&'static str, Option<i32>, Option<&PodSpec>) =
-            match &item.object {
+            match &*item.object {
                 Object::StatefulSet(s) => (
                     "StatefulSet",
                     s.spec.as_ref().and_then(|s| s.replicas),

@@ -121,7 +121,7 @@ pub fn group_budget(
 pub fn apply(bundle: &mut Bundle, zones: usize) {
     let mut hpa_min: BTreeMap<String, i32> = BTreeMap::new();
     for item in &bundle.items {
-        if let Object::HorizontalPodAutoscaler(h) = &item.object
+        if let Object::HorizontalPodAutoscaler(h) = &*item.object
             && let Some(spec) = &h.spec
         {
             hpa_min.insert(
@@ -133,7 +133,7 @@ pub fn apply(bundle: &mut Bundle, zones: usize) {
     let mut pdbs = Vec::new();
     for item in &mut bundle.items {
         let name = item.object.name().to_string();
-        let (replicas, selector, spec, required) = match &mut item.object {
+        let (replicas, selector, spec, required) = match &mut *item.object {
             Object::StatefulSet(s) => {
                 let Some(spec) = s.spec.as_mut() else {
                     continue;

@@ -346,12 +346,12 @@ pub struct StatefulSetParts {
     pub claims: Vec<PersistentVolumeClaim>,
 }
 
-pub fn stateful_set(p: StatefulSetParts) -> k8s_openapi::api::apps::v1::StatefulSet {
+pub fn stateful_set(p: StatefulSetParts) -> Box<k8s_openapi::api::apps::v1::StatefulSet> {
     use k8s_openapi::api::apps::v1::{
         StatefulSet, StatefulSetPersistentVolumeClaimRetentionPolicy, StatefulSetSpec,
     };
     let has_claims = !p.claims.is_empty();
-    StatefulSet {
+    Box::new(StatefulSet {
         metadata: p.meta,
         spec: Some(StatefulSetSpec {
             replicas: Some(p.replicas as i32),
@@ -377,7 +377,7 @@ pub fn stateful_set(p: StatefulSetParts) -> k8s_openapi::api::apps::v1::Stateful
             ..Default::default()
         }),
         ..Default::default()
-    }
+    })
 }
 
 pub fn deployment(
@@ -385,9 +385,9 @@ pub fn deployment(
     selector: Labels,
     replicas: Option<u32>,
     template: k8s_openapi::api::core::v1::PodTemplateSpec,
-) -> k8s_openapi::api::apps::v1::Deployment {
+) -> Box<k8s_openapi::api::apps::v1::Deployment> {
     use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec};
-    Deployment {
+    Box::new(Deployment {
         metadata: meta,
         spec: Some(DeploymentSpec {
             replicas: replicas.map(|r| r as i32),
@@ -397,7 +397,7 @@ pub fn deployment(
             ..Default::default()
         }),
         ..Default::default()
-    }
+    })
 }
 
 /// A Service; `headless` for the stable per-pod DNS names of a StatefulSet.

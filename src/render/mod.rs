@@ -199,6 +199,18 @@ pub fn image_tag(image: &str) -> &str {
     without_digest.split_once(':').map(|(_, t)| t).unwrap_or("")
 }
 
+/// Worker threads for the parts of a render that split (API services, YAML documents): the
+/// machine's parallelism, or `AMCTL_THREADS` (1 renders on one thread; the output is the
+/// same either way).
+pub fn threads() -> usize {
+    std::env::var("AMCTL_THREADS")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+        .filter(|n| *n > 0)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .min(8)
+}
+
 /// Renders the whole platform.
 pub fn render(profile: &Profile, opts: &RenderOptions) -> Result<Bundle, Error> {
     let ctx = Ctx::new(profile, &opts.namespace);

@@ -59,9 +59,9 @@ pub fn apply(bundle: &mut Bundle) {
     let policies = bundle
         .items
         .iter()
-        .any(|i| matches!(i.object, Object::NetworkPolicy(_)));
+        .any(|i| matches!(*i.object, Object::NetworkPolicy(_)));
     for item in &mut bundle.items {
-        match &mut item.object {
+        match &mut *item.object {
             Object::StatefulSet(s) => {
                 if let Some(spec) = &s.spec {
                     let r = reasons(&spec.template, policies);

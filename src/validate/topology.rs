@@ -35,7 +35,7 @@ pub fn check(cx: &Check) {
     }
     // A PDB that allows no disruption blocks every node drain (kube-score#376).
     for item in &cx.bundle.items {
-        let Object::PodDisruptionBudget(pdb) = &item.object else {
+        let Object::PodDisruptionBudget(pdb) = &*item.object else {
             continue;
         };
         let Some(spec) = &pdb.spec else { continue };
