@@ -225,6 +225,48 @@ fn required_flows(b: &Bundle) -> BTreeSet<Flow> {
             }
         }
     }
+    // ServiceMonitors: the scraper reaches the pods behind each selected Service on the port
+    // the endpoint names (the Service port's target).
+    for i in &b.items {
+        if let Object::ServiceMonitor(m) = &*i.object {
+            let want = m.spec.selector.match_labels.clone().unwrap_or_default();
+            for j in &b.items {
+                let Object::Service(svc) = &*j.object else { continue };
+                let labels = svc.metadata.labels.clone().unwrap_or_default();
+                if !want.iter().all(|(k, v)| labels.get(k) == Some(v)) {
+                    continue;
+                }
+                let spec = svc.spec.as_ref().unwrap();
+                let target = &spec.selector.as_ref().unwrap()["app.kubernetes.io/name"];
+                for ep in &m.spec.endpoints {
+                    let sp = spec
+                        .ports
+                        .iter()
+                        .flatten()
+                        .find(|p| p.name.as_deref() == Some(ep.port.as_str()))
+                        .unwrap_or_else(|| panic!("Service has no port {}", ep.port));
+                    let w = ws.iter().find(|w| &w.name == target).unwrap();
+                    let port_name = match &sp.target_port {
+                        Some(IntOrString::String(n)) => n.clone(),
+                        _ => ep.port.clone(),
+                    };
+                    let port = w
+                        .spec
+                        .containers
+                        .iter()
+                        .flat_map(|c| c.ports.iter().flatten())
+                        .find(|p| p.name.as_deref() == Some(port_name.as_str()))
+                        .unwrap()
+                        .container_port;
+                    flows.insert(tcp(
+                        End::Namespace("monitoring".into()),
+                        End::Pod(w.name.clone()),
+                        port,
+                    ));
+                }
+            }
+        }
+    }
     // Flink's own ports, read from its rendered config.yaml.
     let flink_conf = b.items.iter().find_map(|i| match &*i.object {
         Object::ConfigMap(cm) if cm.metadata.name.as_deref() == Some("flink-config") => {

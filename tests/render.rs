@@ -361,9 +361,11 @@ fn hardening_switches_work_one_at_a_time() {
 
     // Monitoring "full": exporters, monitors, alerts with the demo's latency thresholds.
     let b = bundle("demo", &["monitoring.level=full"]);
-    for m in ["postgres", "aerospike", "kafka", "flink", "api"] {
+    for m in ["postgres", "aerospike", "kafka", "flink"] {
         assert!(has(&b, "PodMonitor", m), "{m}");
     }
+    assert!(has(&b, "ServiceMonitor", "api"));
+    assert!(has(&b, "Service", "segment-api-metrics"));
     assert!(has(&b, "Deployment", "kafka-exporter"));
     let rules = b
         .items

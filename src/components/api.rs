@@ -214,6 +214,22 @@ fn render_service(ctx: &Ctx, svc: &EffectiveApi, bundle: &mut Bundle) -> Result<
                 Some(service_type),
             )),
         );
+        if monitoring::full(ctx) {
+            // The actuator's port for the ServiceMonitor, on its own ClusterIP Service: never
+            // on the client Service, which may be a NodePort.
+            let mut m_labels = ctx.labels(name, monitoring::API_METRICS_COMPONENT, image_tag(&svc.image));
+            m_labels.insert("app.kubernetes.io/name".into(), format!("{name}-metrics"));
+            bundle.push(
+                COMPONENT,
+                Object::Service(k8s::service(
+                    k8s::meta(&format!("{name}-metrics"), ns, m_labels),
+                    selector.clone(),
+                    vec![k8s::service_port("management", MANAGEMENT_PORT)],
+                    false,
+                    Some("ClusterIP"),
+                )),
+            );
+        }
 
         let mut c = k8s::container(name, &svc.image, k8s::resources(svc.resources), true);
         let mut env = vec![

@@ -1,10 +1,12 @@
 //! `monitoring.level = "full"`: exporters where a component has no native Prometheus endpoint
-//! (PostgreSQL and Aerospike sidecars, one kafka_exporter), a PodMonitor per component, and a
+//! (PostgreSQL and Aerospike sidecars, one kafka_exporter), a PodMonitor per component (a
+//! ServiceMonitor for the API services, through metrics Services), and a
 //! PrometheusRule whose latency thresholds are the profile's `monitoring.latency` (the platform
 //! spec's latency table).
 
 use super::crd::{
     Endpoint, PodMonitor, PodMonitorSpec, PrometheusRule, PrometheusRuleSpec, Rule, RuleGroup,
+    ServiceMonitor, ServiceMonitorSpec,
 };
 use super::k8s::{self, PodParts};
 use super::{Ctx, image_tag};
@@ -20,6 +22,8 @@ pub const POSTGRES_EXPORTER_PORT: i32 = 9187;
 pub const AEROSPIKE_EXPORTER_PORT: i32 = 9145;
 pub const KAFKA_EXPORTER_PORT: i32 = 9308;
 pub const KAFKA_EXPORTER: &str = "kafka-exporter";
+/// `app.kubernetes.io/component` of the API services' metrics Services (ServiceMonitor).
+pub const API_METRICS_COMPONENT: &str = "api-metrics";
 /// kafka_exporter's image runs as nobody.
 const NOBODY: i64 = 65534;
 const SCRAPE_INTERVAL: &str = "30s";
@@ -169,12 +173,6 @@ pub fn targets(ctx: &Ctx) -> Vec<(&'static str, Vec<String>, &'static str, &'sta
             vec![flink::JM.to_string(), flink::TM.to_string()],
             "metrics",
             "/metrics",
-        ),
-        (
-            api::COMPONENT,
-            p.api.effective().map(|s| s.name.to_string()).collect(),
-            "management",
-            "/actuator/prometheus",
         ),
     ]
 }
@@ -361,6 +359,38 @@ pub fn apply(ctx: &Ctx, bundle: &mut Bundle) {
                     pod_metrics_endpoints: vec![Endpoint {
                         port: port.into(),
                         path: path.into(),
+                        interval: SCRAPE_INTERVAL.into(),
+                        scrape_timeout: SCRAPE_TIMEOUT.into(),
+                    }],
+                },
+            )),
+        );
+    }
+    // The API services through their metrics Services: one ServiceMonitor for all of them.
+    if !ctx.profile.api.services.is_empty() {
+        let mut labels = ctx.labels(api::COMPONENT, "monitoring", "");
+        labels.extend(extra.clone());
+        bundle.push(
+            api::COMPONENT,
+            Object::ServiceMonitor(ServiceMonitor::new(
+                k8s::meta(api::COMPONENT, ctx.ns, labels),
+                ServiceMonitorSpec {
+                    selector: LabelSelector {
+                        match_labels: Some(BTreeMap::from([
+                            (
+                                "app.kubernetes.io/component".to_string(),
+                                API_METRICS_COMPONENT.to_string(),
+                            ),
+                            (
+                                "app.kubernetes.io/instance".to_string(),
+                                ctx.ns.to_string(),
+                            ),
+                        ])),
+                        ..Default::default()
+                    },
+                    endpoints: vec![Endpoint {
+                        port: "management".into(),
+                        path: "/actuator/prometheus".into(),
                         interval: SCRAPE_INTERVAL.into(),
                         scrape_timeout: SCRAPE_TIMEOUT.into(),
                     }],
