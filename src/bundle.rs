@@ -177,7 +177,11 @@ impl Bundle {
         /// Documents per extra thread below which one thread serializes them all.
         const PER_THREAD: usize = 1000;
         let n = self.items.len();
-        let threads = crate::render::threads().min(n / PER_THREAD).max(1);
+        let threads = if n < 2 * PER_THREAD {
+            1
+        } else {
+            crate::render::threads().min(n / PER_THREAD)
+        };
         let per = n.div_ceil(threads).max(1);
         // Serializes documents `range` into chunks, each handed to `sink`.
         let run = |range: std::ops::Range<usize>,

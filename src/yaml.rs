@@ -346,7 +346,9 @@ impl ser::Serializer for KeySer<'_> {
     type SerializeStructVariant = ser::Impossible<(), Error>;
 
     fn serialize_str(self, v: &str) -> Result<(), Error> {
-        if v.contains('\n') {
+        if plain_identifier(v) {
+            self.out.push_str(v);
+        } else if v.contains('\n') {
             write_quoted(self.out, v);
         } else {
             write_scalar(self.out, v);

@@ -231,7 +231,9 @@ fn required_flows(b: &Bundle) -> BTreeSet<Flow> {
         if let Object::ServiceMonitor(m) = &*i.object {
             let want = m.spec.selector.match_labels.clone().unwrap_or_default();
             for j in &b.items {
-                let Object::Service(svc) = &*j.object else { continue };
+                let Object::Service(svc) = &*j.object else {
+                    continue;
+                };
                 let labels = svc.metadata.labels.clone().unwrap_or_default();
                 if !want.iter().all(|(k, v)| labels.get(k) == Some(v)) {
                     continue;

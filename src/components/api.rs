@@ -144,7 +144,12 @@ const SERVICES_PER_THREAD: usize = 64;
 pub fn render(ctx: &Ctx, bundle: &mut Bundle) -> Result<(), Error> {
     let api = &ctx.profile.api;
     let services: Vec<EffectiveApi> = api.effective().collect();
-    let threads = crate::render::threads().min(services.len() / SERVICES_PER_THREAD);
+    // Asking for the parallelism reads cgroup files: only worth it for many services.
+    let threads = if services.len() < 2 * SERVICES_PER_THREAD {
+        1
+    } else {
+        crate::render::threads().min(services.len() / SERVICES_PER_THREAD)
+    };
     if threads <= 1 {
         for svc in &services {
             render_service(ctx, svc, bundle)?;
@@ -217,7 +222,11 @@ fn render_service(ctx: &Ctx, svc: &EffectiveApi, bundle: &mut Bundle) -> Result<
         if monitoring::full(ctx) {
             // The actuator's port for the ServiceMonitor, on its own ClusterIP Service: never
             // on the client Service, which may be a NodePort.
-            let mut m_labels = ctx.labels(name, monitoring::API_METRICS_COMPONENT, image_tag(&svc.image));
+            let mut m_labels = ctx.labels(
+                name,
+                monitoring::API_METRICS_COMPONENT,
+                image_tag(&svc.image),
+            );
             m_labels.insert("app.kubernetes.io/name".into(), format!("{name}-metrics"));
             bundle.push(
                 COMPONENT,

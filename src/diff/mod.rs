@@ -306,6 +306,7 @@ impl Walker<'_> {
                         && (path == ".data" || path == "data")
                         && let (Some(Value::String(old)), Some(Value::String(new))) =
                             (x.get(k), y.get(k))
+                        && old != new
                         && let Some(format) = config::format_of(k)
                         && let (Some(om), Some(nm)) =
                             (config::flatten(format, old), config::flatten(format, new))

@@ -381,10 +381,7 @@ pub fn apply(ctx: &Ctx, bundle: &mut Bundle) {
                                 "app.kubernetes.io/component".to_string(),
                                 API_METRICS_COMPONENT.to_string(),
                             ),
-                            (
-                                "app.kubernetes.io/instance".to_string(),
-                                ctx.ns.to_string(),
-                            ),
+                            ("app.kubernetes.io/instance".to_string(), ctx.ns.to_string()),
                         ])),
                         ..Default::default()
                     },
