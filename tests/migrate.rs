@@ -361,3 +361,58 @@ fn phase_filter_and_patches() {
         "{patches}"
     );
 }
+
+/// Hardening order: certificates are issued (and waited for) before the workloads that mount
+/// them; the replication role is created after the primary's rollout and before the standbys;
+/// standbys are held back with a refused primary.
+#[test]
+fn certificates_and_replication_come_in_a_working_order() {
+    let p = plan(&["demo", "prod", "--allow-data-loss"]);
+    let all = p["steps"].as_array().unwrap();
+    let index = |kind: &str, name: &str, action: &str| -> usize {
+        all.iter()
+            .position(|s| {
+                s["object"]["kind"] == kind && s["object"]["name"] == name && s["action"] == action
+            })
+            .unwrap_or_else(|| panic!("no {action} {kind}/{name}"))
+    };
+    for cert in ["postgres-tls", "kafka-tls", "flink-tls", "api-ingress-tls"] {
+        let create = index("Certificate", cert, "create");
+        let wait = index("Certificate", cert, "wait");
+        assert_eq!(all[create]["phase"], 1, "{cert}");
+        assert_eq!(
+            wait,
+            create + 1,
+            "{cert} is waited for right after it is created"
+        );
+        assert!(
+            all[wait]["commands"][0]
+                .as_str()
+                .unwrap()
+                .contains("--for=condition=Ready certificate/")
+        );
+        assert!(create < index("StatefulSet", "postgres", "recreate"));
+    }
+    let primary_wait = index("StatefulSet", "postgres", "wait");
+    let role = index("PostgresRole", "replicator", "exec");
+    let standby = index("StatefulSet", "postgres-replica", "create");
+    assert!(
+        primary_wait < role && role < standby,
+        "{primary_wait} {role} {standby}"
+    );
+    assert!(
+        all[role]["commands"][0]
+            .as_str()
+            .unwrap()
+            .contains("-f /docker-entrypoint-initdb.d/10-replication.sql")
+    );
+
+    let held = plan(&["demo", "prod"]);
+    let standby = steps(&held, "StatefulSet", "postgres-replica");
+    assert_eq!(standby.len(), 1, "no wait for a held-back standby");
+    assert_eq!(standby[0]["refused"], true);
+    assert_eq!(
+        steps(&held, "PostgresRole", "replicator")[0]["refused"],
+        true
+    );
+}

@@ -157,8 +157,11 @@ fn phase_of(kind: &str, status: Status, d: &ObjectDiff) -> u8 {
         | "Ingress"
         | "ServiceMonitor"
         | "PodMonitor"
-        | "PrometheusRule" => 1,
-        "PodDisruptionBudget" | "NetworkPolicy" | "Certificate" | "Issuer" => 3,
+        | "PrometheusRule"
+        // Issued into the Secrets the workloads of phase 2 mount: before them.
+        | "Certificate"
+        | "Issuer" => 1,
+        "PodDisruptionBudget" | "NetworkPolicy" => 3,
         // RBAC the platform's own ServiceAccounts need (Flink HA) must exist before the
         // workloads that use it: it goes with them.
         "Role" | "RoleBinding" => {
@@ -401,6 +404,19 @@ pub fn plan(
                 steps.push(s);
             }
         }
+        if kind == "Certificate" && d.status != Status::Removed {
+            // The workloads mount the Secret cert-manager writes: wait until it is issued.
+            let mut w = base(
+                Action::Wait,
+                Impact::None,
+                format!("wait until cert-manager has issued {name} into its Secret"),
+            );
+            w.manifest = None;
+            w.commands.push(format!(
+                "kubectl wait --for=condition=Ready certificate/{name} -n {ns} --timeout=10m"
+            ));
+            steps.push(w);
+        }
         if matches!(kind, "StatefulSet" | "Deployment") && d.status != Status::Removed {
             let mut w = base(
                 Action::Wait,
@@ -417,14 +433,54 @@ pub fn plan(
     }
     if let Some((from, to)) = profiles {
         steps.extend(kafka_steps(from, to, opts));
-        steps.extend(postgres_steps(from, to, opts));
+        let primary_refused = steps.iter().any(|s| {
+            s.refused
+                && s.object.kind == "StatefulSet"
+                && s.object.name == crate::components::postgres::NAME
+        });
+        if primary_refused {
+            // Standbys clone the new primary: not the old one, which has no replication role.
+            for s in steps.iter_mut().filter(|s| {
+                s.object.kind == "StatefulSet"
+                    && s.object.name == crate::components::postgres::REPLICA
+                    && s.action != Action::Wait
+            }) {
+                s.refused = true;
+                s.in_apply_stream = false;
+                s.data_risk =
+                    Some("held back with StatefulSet postgres, which is refused: standbys clone the new primary".into());
+            }
+            steps.retain(|s| {
+                !(s.action == Action::Wait
+                    && s.object.kind == "StatefulSet"
+                    && s.object.name == crate::components::postgres::REPLICA)
+            });
+        }
+        for mut s in postgres_steps(from, to, opts) {
+            if primary_refused {
+                // The script runs from the primary's new pod template.
+                s.refused = true;
+                s.data_risk = Some("held back with StatefulSet postgres, which is refused".into());
+            }
+            steps.push(s);
+        }
         aerospike_risks(from, to, opts, &mut steps);
     }
     hold_back_config_of_refused_workloads(&mut steps);
     // Stable order: phase, then dependency rank, then the wait right after its workload.
     let order = |s: &Step| -> (u8, u8, String, u8) {
+        // The replication role goes right after the primary's rollout (whose pod mounts the
+        // script) and before the standbys, whose rollout waits for their clone.
+        if s.action == Action::Exec {
+            return (
+                s.phase,
+                rank("StatefulSet"),
+                crate::components::postgres::NAME.to_string(),
+                3,
+            );
+        }
         let r = match s.action {
-            Action::Reassign | Action::AlterPartitions | Action::Exec => 20,
+            Action::Reassign | Action::AlterPartitions => 20,
             _ => rank(&s.object.kind),
         };
         let sub = match s.action {
