@@ -39,7 +39,24 @@ fn overrides() -> impl Strategy<Value = (String, Vec<String>)> {
                 format!("cluster.nodes={nodes}"),
             ]
         });
-    (base, sets, proptest::collection::vec(any::<bool>(), 11)).prop_map(|(base, sets, keep)| {
+    // The production hardening switches, each on its own or together.
+    let hardening = (
+        any::<bool>(),
+        prop_oneof![Just("none"), Just("essential"), Just("full")],
+        1u32..4,
+    )
+        .prop_map(|(tls, level, pg)| {
+            vec![
+                format!("security.tls={tls}"),
+                format!("monitoring.level={level}"),
+                format!("postgres.replicas={pg}"),
+            ]
+        });
+    let sets = (sets, hardening).prop_map(|(mut a, b)| {
+        a.extend(b);
+        a
+    });
+    (base, sets, proptest::collection::vec(any::<bool>(), 14)).prop_map(|(base, sets, keep)| {
         // Each override is applied or not, so bases are exercised as well as extremes.
         let chosen = sets
             .into_iter()
