@@ -15,7 +15,6 @@ use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use k8s_openapi::api::storage::v1::StorageClass;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Serialize;
-use std::fmt::Write as _;
 
 /// Every kind amctl renders. Serializes as the object itself (apiVersion and kind included).
 #[derive(Clone, Debug, Serialize, PartialEq)]
@@ -173,7 +172,19 @@ impl Bundle {
     /// taking a contiguous run of documents; the runs are written in order, so the bytes are
     /// the same as from one thread.
     pub fn write_yaml(&self, w: &mut impl std::io::Write) -> Result<(), StreamError> {
-        const CHUNK: usize = 256 * 1024;
+        std::thread::scope(|s| {
+            let workers = self.start_yaml(s);
+            self.finish_yaml(workers, w)
+        })
+    }
+
+    /// Starts serializing all but the first run of documents on worker threads (none for a
+    /// small bundle), so the caller can do other work (validation) meanwhile; `finish_yaml`
+    /// writes everything in order.
+    pub fn start_yaml<'scope, 'env>(
+        &'env self,
+        s: &'scope std::thread::Scope<'scope, 'env>,
+    ) -> YamlWorkers<'scope> {
         /// Documents per extra thread below which one thread serializes them all.
         const PER_THREAD: usize = 1000;
         let n = self.items.len();
@@ -183,47 +194,59 @@ impl Bundle {
             crate::render::threads().min(n / PER_THREAD)
         };
         let per = n.div_ceil(threads).max(1);
-        // Serializes documents `range` into chunks, each handed to `sink`.
-        let run = |range: std::ops::Range<usize>,
-                   sink: &mut dyn FnMut(&mut String) -> Result<(), StreamError>|
-         -> Result<(), StreamError> {
-            let mut buf = String::with_capacity(CHUNK + 64 * 1024);
-            for i in range {
-                yaml_document(&mut buf, i, &self.items[i]).map_err(StreamError::Render)?;
-                if buf.len() >= CHUNK {
-                    sink(&mut buf)?;
-                }
-            }
-            sink(&mut buf)
-        };
-        std::thread::scope(|s| -> Result<(), StreamError> {
-            let later: Vec<_> = (1..threads)
-                .map(|t| {
-                    let range = (t * per).min(n)..((t + 1) * per).min(n);
-                    s.spawn(move || -> Result<Vec<String>, StreamError> {
-                        let mut chunks = Vec::new();
-                        run(range, &mut |buf: &mut String| {
-                            chunks.push(std::mem::take(buf));
-                            Ok(())
-                        })?;
-                        Ok(chunks)
-                    })
+        let later = (1..threads)
+            .map(|t| {
+                let range = (t * per).min(n)..((t + 1) * per).min(n);
+                s.spawn(move || -> Result<Vec<String>, StreamError> {
+                    let mut chunks = Vec::new();
+                    self.serialize_run(range, &mut |buf: &mut String| {
+                        chunks.push(std::mem::take(buf));
+                        Ok(())
+                    })?;
+                    Ok(chunks)
                 })
-                .collect();
-            run(0..per.min(n), &mut |buf: &mut String| {
-                w.write_all(buf.as_bytes()).map_err(StreamError::Io)?;
-                buf.clear();
-                Ok(())
-            })?;
-            for h in later {
-                let chunks = h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))?;
-                for c in chunks {
-                    w.write_all(c.as_bytes()).map_err(StreamError::Io)?;
-                }
-            }
+            })
+            .collect();
+        YamlWorkers {
+            first: 0..per.min(n),
+            later,
+        }
+    }
+
+    /// Serializes the first run straight to `w`, then writes the workers' runs in order.
+    pub fn finish_yaml(
+        &self,
+        workers: YamlWorkers<'_>,
+        w: &mut impl std::io::Write,
+    ) -> Result<(), StreamError> {
+        self.serialize_run(workers.first, &mut |buf: &mut String| {
+            w.write_all(buf.as_bytes()).map_err(StreamError::Io)?;
+            buf.clear();
             Ok(())
         })?;
+        for h in workers.later {
+            let chunks = h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))?;
+            for c in chunks {
+                w.write_all(c.as_bytes()).map_err(StreamError::Io)?;
+            }
+        }
         w.flush().map_err(StreamError::Io)
+    }
+
+    /// Serializes documents `range` into chunks of about `YAML_CHUNK` bytes, each handed to `sink`.
+    fn serialize_run(
+        &self,
+        range: std::ops::Range<usize>,
+        sink: &mut dyn FnMut(&mut String) -> Result<(), StreamError>,
+    ) -> Result<(), StreamError> {
+        let mut buf = String::with_capacity(YAML_CHUNK + 64 * 1024);
+        for i in range {
+            yaml_document(&mut buf, i, &self.items[i]).map_err(StreamError::Render)?;
+            if buf.len() >= YAML_CHUNK {
+                sink(&mut buf)?;
+            }
+        }
+        sink(&mut buf)
     }
 
     /// A `v1` List, as `kubectl get -o json` prints several objects.
@@ -271,6 +294,16 @@ impl Bundle {
     }
 }
 
+/// Bytes of YAML handed to the writer at a time.
+const YAML_CHUNK: usize = 256 * 1024;
+
+/// Serialization started by `Bundle::start_yaml`: the run the caller serializes itself, and
+/// the worker threads serializing the others.
+pub struct YamlWorkers<'scope> {
+    first: std::ops::Range<usize>,
+    later: Vec<std::thread::ScopedJoinHandle<'scope, Result<Vec<String>, StreamError>>>,
+}
+
 /// Why a streamed render stopped: the serializer or the writer.
 #[derive(Debug)]
 pub enum StreamError {
@@ -283,12 +316,16 @@ fn yaml_document(out: &mut String, i: usize, item: &Item) -> Result<(), Error> {
     if i > 0 {
         out.push_str("---\n");
     }
-    let _ = writeln!(
-        out,
-        "# Source: amctl/{}/{}",
-        item.component,
-        file_name(item)
-    );
+    // `# Source: amctl/COMPONENT/kind-name.yaml`, written in place (no allocation per document).
+    out.push_str("# Source: amctl/");
+    out.push_str(item.component);
+    out.push('/');
+    for c in item.object.kind().chars() {
+        out.push(c.to_ascii_lowercase());
+    }
+    out.push('-');
+    out.push_str(item.object.name());
+    out.push_str(".yaml\n");
     crate::yaml::append(out, &*item.object)
         .map_err(|e| Error::Render(format!("cannot serialize to YAML: {e}")))
 }

@@ -20,9 +20,20 @@ pub fn print(text: &str) -> Result<(), Error> {
 
 /// Streams a render to stdout; a closed pipe (`| head`) is not an error.
 pub fn stream(bundle: &crate::bundle::Bundle) -> Result<(), Error> {
+    stream_result(bundle.write_yaml(&mut std::io::stdout().lock()))
+}
+
+/// Finishes a render whose serialization `Bundle::start_yaml` started, on stdout.
+pub fn stream_started(
+    bundle: &crate::bundle::Bundle,
+    workers: crate::bundle::YamlWorkers<'_>,
+) -> Result<(), Error> {
+    stream_result(bundle.finish_yaml(workers, &mut std::io::stdout().lock()))
+}
+
+fn stream_result(r: Result<(), crate::bundle::StreamError>) -> Result<(), Error> {
     use crate::bundle::StreamError;
-    let mut out = std::io::stdout().lock();
-    match bundle.write_yaml(&mut out) {
+    match r {
         Ok(()) => Ok(()),
         Err(StreamError::Io(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
         Err(StreamError::Io(e)) => Err(Error::io("write to", "<stdout>", e)),

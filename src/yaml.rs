@@ -173,13 +173,34 @@ fn needs_quotes(s: &str) -> bool {
     if numeric_chars && starts_numeric {
         return true;
     }
-    b.len() <= 5
-        && [
-            "~", "null", "true", "false", "yes", "no", "on", "off", "y", "n", ".inf", "-.inf",
-            "+.inf", ".nan",
-        ]
-        .iter()
-        .any(|w| w.eq_ignore_ascii_case(s))
+    reserved_word(b)
+}
+
+/// YAML 1.1/1.2 words a plain scalar would turn into null, a boolean or a special float.
+fn reserved_word(b: &[u8]) -> bool {
+    if b.len() > 5 {
+        return false;
+    }
+    let mut lower = [0u8; 5];
+    for (l, c) in lower.iter_mut().zip(b) {
+        *l = c.to_ascii_lowercase();
+    }
+    matches!(
+        &lower[..b.len()],
+        b"~" | b"null"
+            | b"true"
+            | b"false"
+            | b"yes"
+            | b"no"
+            | b"on"
+            | b"off"
+            | b"y"
+            | b"n"
+            | b".inf"
+            | b"-.inf"
+            | b"+.inf"
+            | b".nan"
+    )
 }
 
 /// Double-quoted, as kubectl writes strings that need quotes.

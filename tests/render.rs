@@ -500,4 +500,26 @@ fn threaded_render_is_byte_identical_to_one_thread() {
         one == several,
         "threaded output differs from the one-thread output"
     );
+
+    // Serialization starts while validation runs: an invalid profile still prints nothing.
+    let bad = dir.join("many-invalid.toml");
+    let text = std::fs::read_to_string(&path).unwrap().replacen(
+        "[cluster]\n",
+        "[postgres]\nreplicas = 0\n[cluster]\n",
+        1,
+    );
+    std::fs::write(&bad, text).unwrap();
+    let out = assert_cmd::Command::cargo_bin("amctl")
+        .unwrap()
+        .env("AMCTL_THREADS", "4")
+        .args(["render", bad.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        out.stdout.is_empty(),
+        "{} bytes on stdout",
+        out.stdout.len()
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("postgres.replicas"));
 }
