@@ -333,6 +333,9 @@ fn type_name(v: &Value) -> String {
     if let Some(any) = v.get("anyOf").and_then(Value::as_array) {
         return any.iter().map(type_name).collect::<Vec<_>>().join(" or ");
     }
+    if let Some([only]) = v.get("allOf").and_then(Value::as_array).map(Vec::as_slice) {
+        return type_name(only);
+    }
     if let Some(e) = v.get("enum").and_then(Value::as_array) {
         return format!(
             "one of {}",
