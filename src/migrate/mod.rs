@@ -404,66 +404,34 @@ pub fn plan(
                 steps.push(s);
             }
         }
-        if kind == "Certificate" && d.status != Status::Removed {
+        let wait = match kind {
+            _ if d.status == Status::Removed => None,
             // The workloads mount the Secret cert-manager writes: wait until it is issued.
-            let mut w = base(
-                Action::Wait,
-                Impact::None,
+            "Certificate" => Some((
                 format!("wait until cert-manager has issued {name} into its Secret"),
-            );
-            w.manifest = None;
-            w.commands.push(format!(
-                "kubectl wait --for=condition=Ready certificate/{name} -n {ns} --timeout=10m"
-            ));
-            steps.push(w);
-        }
-        if matches!(kind, "StatefulSet" | "Deployment") && d.status != Status::Removed {
-            let mut w = base(
-                Action::Wait,
-                Impact::None,
+                format!(
+                    "kubectl wait --for=condition=Ready certificate/{name} -n {ns} --timeout=10m"
+                ),
+            )),
+            "StatefulSet" | "Deployment" => Some((
                 format!("wait until every {name} pod runs the new template"),
-            );
+                format!(
+                    "kubectl rollout status {}/{name} -n {ns} --timeout=15m",
+                    kind.to_ascii_lowercase()
+                ),
+            )),
+            _ => None,
+        };
+        if let Some((reason, command)) = wait {
+            let mut w = base(Action::Wait, Impact::None, reason);
             w.manifest = None;
-            w.commands.push(format!(
-                "kubectl rollout status {}/{name} -n {ns} --timeout=15m",
-                kind.to_ascii_lowercase()
-            ));
+            w.commands.push(command);
             steps.push(w);
         }
     }
     if let Some((from, to)) = profiles {
         steps.extend(kafka_steps(from, to, opts));
-        let primary_refused = steps.iter().any(|s| {
-            s.refused
-                && s.object.kind == "StatefulSet"
-                && s.object.name == crate::components::postgres::NAME
-        });
-        if primary_refused {
-            // Standbys clone the new primary: not the old one, which has no replication role.
-            for s in steps.iter_mut().filter(|s| {
-                s.object.kind == "StatefulSet"
-                    && s.object.name == crate::components::postgres::REPLICA
-                    && s.action != Action::Wait
-            }) {
-                s.refused = true;
-                s.in_apply_stream = false;
-                s.data_risk =
-                    Some("held back with StatefulSet postgres, which is refused: standbys clone the new primary".into());
-            }
-            steps.retain(|s| {
-                !(s.action == Action::Wait
-                    && s.object.kind == "StatefulSet"
-                    && s.object.name == crate::components::postgres::REPLICA)
-            });
-        }
-        for mut s in postgres_steps(from, to, opts) {
-            if primary_refused {
-                // The script runs from the primary's new pod template.
-                s.refused = true;
-                s.data_risk = Some("held back with StatefulSet postgres, which is refused".into());
-            }
-            steps.push(s);
-        }
+        postgres_steps(from, to, opts, &mut steps);
         aerospike_risks(from, to, opts, &mut steps);
     }
     hold_back_config_of_refused_workloads(&mut steps);
@@ -811,12 +779,28 @@ fn kafka_steps(from: &Profile, to: &Profile, opts: &Options) -> Vec<Step> {
     out
 }
 
-/// Standbys added to a primary that already runs: its first-start script never runs again, so
-/// the replication role is created by hand (the same idempotent script, now mounted).
-fn postgres_steps(from: &Profile, to: &Profile, opts: &Options) -> Vec<Step> {
+/// Standbys added to a primary that already runs: its first-start scripts never run again, so
+/// the replication role is created by hand (the same idempotent script, now mounted). When the
+/// primary's own step is refused, the role and the standbys wait with it: they need the new
+/// primary, not the old one.
+fn postgres_steps(from: &Profile, to: &Profile, opts: &Options, steps: &mut Vec<Step>) {
     use crate::components::postgres;
+    let primary_refused = steps
+        .iter()
+        .any(|s| s.refused && s.object.kind == "StatefulSet" && s.object.name == postgres::NAME);
+    let held = "held back with StatefulSet postgres, which is refused";
+    if primary_refused {
+        let standby =
+            |s: &Step| s.object.kind == "StatefulSet" && s.object.name == postgres::REPLICA;
+        steps.retain(|s| !(standby(s) && s.action == Action::Wait));
+        for s in steps.iter_mut().filter(|s| standby(s)) {
+            s.refused = true;
+            s.in_apply_stream = false;
+            s.data_risk = Some(format!("{held}: standbys clone the new primary"));
+        }
+    }
     if from.postgres.replicas > 1 || to.postgres.replicas <= 1 {
-        return Vec::new();
+        return;
     }
     let ns = &opts.namespace;
     let mut s = Step::new(
@@ -842,7 +826,11 @@ fn postgres_steps(from: &Profile, to: &Profile, opts: &Options) -> Vec<Step> {
         to.postgres.database,
         postgres::REPLICATION_SQL_PATH
     ));
-    vec![s]
+    if primary_refused {
+        s.refused = true;
+        s.data_risk = Some(held.into());
+    }
+    steps.push(s);
 }
 
 fn aerospike_risks(from: &Profile, to: &Profile, opts: &Options, steps: &mut [Step]) {

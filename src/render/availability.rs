@@ -94,22 +94,11 @@ pub fn group_budget(
     labels: &k8s::Labels,
     workloads: &[&str],
 ) -> PodDisruptionBudget {
-    use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, LabelSelectorRequirement};
     PodDisruptionBudget {
         metadata: k8s::meta(name, ctx.ns, labels.clone()),
         spec: Some(PodDisruptionBudgetSpec {
             max_unavailable: Some(IntOrString::Int(1)),
-            selector: Some(LabelSelector {
-                match_labels: Some(BTreeMap::from([(
-                    "app.kubernetes.io/instance".to_string(),
-                    ctx.ns.to_string(),
-                )])),
-                match_expressions: Some(vec![LabelSelectorRequirement {
-                    key: "app.kubernetes.io/name".into(),
-                    operator: "In".into(),
-                    values: Some(workloads.iter().map(|w| w.to_string()).collect()),
-                }]),
-            }),
+            selector: Some(ctx.workloads(workloads)),
             ..Default::default()
         }),
         ..Default::default()

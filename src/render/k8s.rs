@@ -335,6 +335,19 @@ pub fn label_selector(
     }
 }
 
+/// The pods of several workloads, by their `app.kubernetes.io/name`.
+pub fn name_in(names: &[&str]) -> k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector {
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, LabelSelectorRequirement};
+    LabelSelector {
+        match_expressions: Some(vec![LabelSelectorRequirement {
+            key: "app.kubernetes.io/name".into(),
+            operator: "In".into(),
+            values: Some(names.iter().map(|s| s.to_string()).collect()),
+        }]),
+        ..Default::default()
+    }
+}
+
 pub struct StatefulSetParts {
     pub meta: ObjectMeta,
     pub selector: Labels,

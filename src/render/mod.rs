@@ -98,6 +98,20 @@ impl<'a> Ctx<'a> {
         ])
     }
 
+    /// The pods of several workloads of this installation (by name, and this instance): for
+    /// selectors that reach beyond one workload (a PDB over primary and standbys, monitors).
+    pub fn workloads(
+        &self,
+        names: &[&str],
+    ) -> k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector {
+        let mut s = k8s::name_in(names);
+        s.match_labels = Some(BTreeMap::from([(
+            "app.kubernetes.io/instance".to_string(),
+            self.ns.to_string(),
+        )]));
+        s
+    }
+
     /// In-cluster DNS name of a Service in this namespace.
     pub fn dns(&self, service: &str) -> String {
         format!("{service}.{}.svc", self.ns)

@@ -15,7 +15,7 @@ use crate::components::{aerospike, api, flink, kafka, postgres};
 use crate::profile::{Medium, MonitoringLevel};
 use crate::units::Duration;
 use k8s_openapi::api::core::v1::Container;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, LabelSelectorRequirement};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use std::collections::BTreeMap;
 
 pub const POSTGRES_EXPORTER_PORT: i32 = 9187;
@@ -147,33 +147,18 @@ pub fn kafka_exporter(ctx: &Ctx, bundle: &mut Bundle, tls_ca: Option<(&str, &str
     );
 }
 
-/// What Prometheus scrapes, per component: pod names, port name, path.
-pub fn targets(ctx: &Ctx) -> Vec<(&'static str, Vec<String>, &'static str, &'static str)> {
-    let p = ctx.profile;
-    let mut pg = vec![postgres::NAME.to_string()];
-    if p.postgres.replicas > 1 {
-        pg.push(postgres::REPLICA.to_string());
+/// The pods each PodMonitor scrapes, per component: all on their `metrics` port, `/metrics`
+/// (the API services go through a ServiceMonitor instead).
+fn pod_targets(ctx: &Ctx) -> [(&'static str, Vec<&'static str>); 4] {
+    let mut pg = vec![postgres::NAME];
+    if ctx.profile.postgres.replicas > 1 {
+        pg.push(postgres::REPLICA);
     }
-    vec![
-        (postgres::NAME, pg, "metrics", "/metrics"),
-        (
-            aerospike::NAME,
-            vec![aerospike::NAME.to_string()],
-            "metrics",
-            "/metrics",
-        ),
-        (
-            kafka::NAME,
-            vec![KAFKA_EXPORTER.to_string()],
-            "metrics",
-            "/metrics",
-        ),
-        (
-            flink::NAME,
-            vec![flink::JM.to_string(), flink::TM.to_string()],
-            "metrics",
-            "/metrics",
-        ),
+    [
+        (postgres::NAME, pg),
+        (aerospike::NAME, vec![aerospike::NAME]),
+        (kafka::NAME, vec![KAFKA_EXPORTER]),
+        (flink::NAME, vec![flink::JM, flink::TM]),
     ]
 }
 
@@ -190,22 +175,24 @@ fn seconds(d: &Duration) -> String {
     }
 }
 
-fn rule(alert: &str, expr: String, for_: &str, severity: &str, summary: String, key: &str) -> Rule {
+fn rule(alert: &str, expr: String, for_: &str, severity: &str, summary: String) -> Rule {
     Rule {
         alert: alert.to_string(),
         expr,
         for_: for_.to_string(),
         labels: BTreeMap::from([("severity".to_string(), severity.to_string())]),
-        annotations: BTreeMap::from([
-            ("summary".to_string(), summary),
-            (
-                "description".to_string(),
-                format!(
-                    "Threshold from the amctl profile key {key} (the platform spec's latency table)."
-                ),
-            ),
-        ]),
+        annotations: BTreeMap::from([("summary".to_string(), summary)]),
     }
+}
+
+/// A latency alert: a warning after 10 minutes, its threshold traced to the profile key.
+fn latency_rule(alert: &str, expr: String, summary: String, key: &str) -> Rule {
+    let mut r = rule(alert, expr, "10m", "warning", summary);
+    r.annotations.insert(
+        "description".to_string(),
+        format!("Threshold from the amctl profile key {key} (the platform spec's latency table)."),
+    );
+    r
 }
 
 /// The alert rules: one per row of the spec's latency table, plus the failures that precede
@@ -214,67 +201,57 @@ pub fn rules(ctx: &Ctx) -> Vec<RuleGroup> {
     let l = &ctx.profile.monitoring.latency;
     let ns = ctx.ns;
     let latency = vec![
-        rule(
+        latency_rule(
             "AudienceManagerApiResponseSlow",
             format!(
                 "histogram_quantile(0.99, sum by (container, le) (rate(http_server_requests_seconds_bucket{{namespace=\"{ns}\", uri!~\"/actuator.*\"}}[5m]))) > {}",
                 seconds(&l.api_response)
             ),
-            "10m",
-            "warning",
             format!(
                 "p99 API response time of {{{{ $labels.container }}}} is above {}",
                 l.api_response
             ),
             "monitoring.latency.api_response",
         ),
-        rule(
+        latency_rule(
             "AudienceManagerEventProcessingSlow",
             format!(
                 "max by (pod) (flink_taskmanager_job_task_operator_currentEmitEventTimeLag{{namespace=\"{ns}\"}}) > {}",
                 l.event_processing.millis
             ),
-            "10m",
-            "warning",
             format!(
                 "events reach the segment job more than {} after they happened",
                 l.event_processing
             ),
             "monitoring.latency.event_processing",
         ),
-        rule(
+        latency_rule(
             "AudienceManagerRuleEvaluationSlow",
             format!(
                 "max by (pod) (flink_taskmanager_job_task_operator_ruleEvaluationLatency{{namespace=\"{ns}\", quantile=\"0.99\"}}) > {}",
                 l.rule_evaluation.millis
             ),
-            "10m",
-            "warning",
             format!("p99 rule evaluation is above {}", l.rule_evaluation),
             "monitoring.latency.rule_evaluation",
         ),
-        rule(
+        latency_rule(
             "AudienceManagerCacheAccessSlow",
             format!(
                 "histogram_quantile(0.99, sum by (ns, le) (rate(aerospike_latencies_read_ms_bucket{{namespace=\"{ns}\"}}[5m]))) > {}",
                 l.cache_access.millis
             ),
-            "10m",
-            "warning",
             format!(
                 "p99 Aerospike read latency of namespace {{{{ $labels.ns }}}} is above {}",
                 l.cache_access
             ),
             "monitoring.latency.cache_access",
         ),
-        rule(
+        latency_rule(
             "AudienceManagerDatabaseQuerySlow",
             format!(
                 "histogram_quantile(0.99, sum by (container, le) (rate(spring_data_repository_invocations_seconds_bucket{{namespace=\"{ns}\"}}[5m]))) > {}",
                 seconds(&l.database_query)
             ),
-            "10m",
-            "warning",
             format!(
                 "p99 database query time of {{{{ $labels.container }}}} is above {}",
                 l.database_query
@@ -283,40 +260,31 @@ pub fn rules(ctx: &Ctx) -> Vec<RuleGroup> {
         ),
     ];
     let mut health = vec![
-        Rule {
-            alert: "AudienceManagerPostgresDown".into(),
-            expr: format!("pg_up{{namespace=\"{ns}\"}} == 0"),
-            for_: "2m".into(),
-            labels: BTreeMap::from([("severity".to_string(), "critical".to_string())]),
-            annotations: BTreeMap::from([(
-                "summary".to_string(),
-                "PostgreSQL {{ $labels.pod }} does not answer its exporter".to_string(),
-            )]),
-        },
-        Rule {
-            alert: "AudienceManagerKafkaUnderReplicated".into(),
-            expr: format!(
+        rule(
+            "AudienceManagerPostgresDown",
+            format!("pg_up{{namespace=\"{ns}\"}} == 0"),
+            "2m",
+            "critical",
+            "PostgreSQL {{ $labels.pod }} does not answer its exporter".into(),
+        ),
+        rule(
+            "AudienceManagerKafkaUnderReplicated",
+            format!(
                 "sum by (topic) (kafka_topic_partition_under_replicated_partition{{namespace=\"{ns}\"}}) > 0"
             ),
-            for_: "10m".into(),
-            labels: BTreeMap::from([("severity".to_string(), "critical".to_string())]),
-            annotations: BTreeMap::from([(
-                "summary".to_string(),
-                "topic {{ $labels.topic }} has under-replicated partitions".to_string(),
-            )]),
-        },
+            "10m",
+            "critical",
+            "topic {{ $labels.topic }} has under-replicated partitions".into(),
+        ),
     ];
     if ctx.profile.postgres.replicas > 1 {
-        health.push(Rule {
-            alert: "AudienceManagerPostgresReplicaLagging".into(),
-            expr: format!("pg_replication_lag_seconds{{namespace=\"{ns}\"}} > 60"),
-            for_: "5m".into(),
-            labels: BTreeMap::from([("severity".to_string(), "warning".to_string())]),
-            annotations: BTreeMap::from([(
-                "summary".to_string(),
-                "standby {{ $labels.pod }} is more than a minute behind the primary".to_string(),
-            )]),
-        });
+        health.push(rule(
+            "AudienceManagerPostgresReplicaLagging",
+            format!("pg_replication_lag_seconds{{namespace=\"{ns}\"}} > 60"),
+            "5m",
+            "warning",
+            "standby {{ $labels.pod }} is more than a minute behind the primary".into(),
+        ));
     }
     vec![
         RuleGroup {
@@ -336,20 +304,10 @@ pub fn apply(ctx: &Ctx, bundle: &mut Bundle) {
         return;
     }
     let extra = &ctx.profile.monitoring.selector_labels;
-    for (component, names, port, path) in targets(ctx) {
+    for (component, names) in pod_targets(ctx) {
         let mut labels = ctx.labels(component, "monitoring", "");
         labels.extend(extra.clone());
-        let selector = LabelSelector {
-            match_labels: Some(BTreeMap::from([(
-                "app.kubernetes.io/instance".to_string(),
-                ctx.ns.to_string(),
-            )])),
-            match_expressions: Some(vec![LabelSelectorRequirement {
-                key: "app.kubernetes.io/name".into(),
-                operator: "In".into(),
-                values: Some(names),
-            }]),
-        };
+        let selector = ctx.workloads(&names);
         bundle.push(
             component,
             Object::PodMonitor(PodMonitor::new(
@@ -357,8 +315,8 @@ pub fn apply(ctx: &Ctx, bundle: &mut Bundle) {
                 PodMonitorSpec {
                     selector,
                     pod_metrics_endpoints: vec![Endpoint {
-                        port: port.into(),
-                        path: path.into(),
+                        port: "metrics".into(),
+                        path: "/metrics".into(),
                         interval: SCRAPE_INTERVAL.into(),
                         scrape_timeout: SCRAPE_TIMEOUT.into(),
                     }],

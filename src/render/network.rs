@@ -13,23 +13,15 @@ use k8s_openapi::api::networking::v1::{
     IPBlock, NetworkPolicy, NetworkPolicyEgressRule, NetworkPolicyIngressRule, NetworkPolicyPeer,
     NetworkPolicyPort, NetworkPolicySpec,
 };
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, LabelSelectorRequirement};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use std::collections::BTreeMap;
 
-const NAME_LABEL: &str = "app.kubernetes.io/name";
 const NS_LABEL: &str = "kubernetes.io/metadata.name";
 
 fn pods(names: &[&str]) -> NetworkPolicyPeer {
     NetworkPolicyPeer {
-        pod_selector: Some(LabelSelector {
-            match_expressions: Some(vec![LabelSelectorRequirement {
-                key: NAME_LABEL.into(),
-                operator: "In".into(),
-                values: Some(names.iter().map(|s| s.to_string()).collect()),
-            }]),
-            ..Default::default()
-        }),
+        pod_selector: Some(k8s::name_in(names)),
         ..Default::default()
     }
 }
@@ -64,10 +56,6 @@ fn ports(list: &[i32]) -> Option<Vec<NetworkPolicyPort>> {
             })
             .collect(),
     )
-}
-
-fn selecting(names: &[&str]) -> LabelSelector {
-    pods(names).pod_selector.unwrap_or_default()
 }
 
 struct Rules {
@@ -230,7 +218,7 @@ pub fn apply(ctx: &Ctx, bundle: &mut Bundle) {
             ctx,
             postgres::NAME,
             postgres::NAME,
-            selecting(&pg_pods),
+            k8s::name_in(&pg_pods),
             pg_rules,
         ),
     ));
@@ -246,7 +234,7 @@ pub fn apply(ctx: &Ctx, bundle: &mut Bundle) {
                 ctx,
                 postgres::BACKUP,
                 postgres::NAME,
-                selecting(&[postgres::BACKUP]),
+                k8s::name_in(&[postgres::BACKUP]),
                 rules,
             ),
         ));
@@ -273,7 +261,7 @@ pub fn apply(ctx: &Ctx, bundle: &mut Bundle) {
             ctx,
             aerospike::NAME,
             aerospike::NAME,
-            selecting(&[aerospike::NAME]),
+            k8s::name_in(&[aerospike::NAME]),
             {
                 let r = Rules::new()
                     .from(vec![pods(&as_clients)], &as_client_ports)
@@ -300,7 +288,7 @@ pub fn apply(ctx: &Ctx, bundle: &mut Bundle) {
                 ctx,
                 monitoring::KAFKA_EXPORTER,
                 kafka::NAME,
-                selecting(&[monitoring::KAFKA_EXPORTER]),
+                k8s::name_in(&[monitoring::KAFKA_EXPORTER]),
                 Rules::new()
                     .from(scraper.clone(), &[monitoring::KAFKA_EXPORTER_PORT])
                     .to(vec![pods(&[kafka::NAME])], &[kafka::CLIENT_PORT]),
@@ -314,7 +302,7 @@ pub fn apply(ctx: &Ctx, bundle: &mut Bundle) {
             ctx,
             kafka::NAME,
             kafka::NAME,
-            selecting(&[kafka::NAME]),
+            k8s::name_in(&[kafka::NAME]),
             Rules::new()
                 .from(vec![pods(&kafka_clients)], &[kafka::CLIENT_PORT])
                 .from(vec![pods(&[kafka::NAME])], &kafka_ports)
@@ -327,7 +315,7 @@ pub fn apply(ctx: &Ctx, bundle: &mut Bundle) {
             ctx,
             "kafka-topics",
             kafka::NAME,
-            selecting(&["kafka-topics"]),
+            k8s::name_in(&["kafka-topics"]),
             Rules::new().to(vec![pods(&[kafka::NAME])], &[kafka::CLIENT_PORT]),
         ),
     ));
@@ -376,11 +364,11 @@ pub fn apply(ctx: &Ctx, bundle: &mut Bundle) {
     }
     out.push((
         flink::NAME,
-        policy(ctx, flink::JM, flink::NAME, selecting(&[flink::JM]), jm),
+        policy(ctx, flink::JM, flink::NAME, k8s::name_in(&[flink::JM]), jm),
     ));
     out.push((
         flink::NAME,
-        policy(ctx, flink::TM, flink::NAME, selecting(&[flink::TM]), tm),
+        policy(ctx, flink::TM, flink::NAME, k8s::name_in(&[flink::TM]), tm),
     ));
 
     // API services: callers in, backends out.
@@ -404,7 +392,7 @@ pub fn apply(ctx: &Ctx, bundle: &mut Bundle) {
         }
         out.push((
             api::COMPONENT,
-            policy(ctx, s.name, api::COMPONENT, selecting(&[s.name]), rules),
+            policy(ctx, s.name, api::COMPONENT, k8s::name_in(&[s.name]), rules),
         ));
     }
     for (component, obj) in out {
