@@ -274,8 +274,8 @@ pub fn render(ctx: &Ctx, bundle: &mut Bundle) -> Result<(), Error> {
         files.insert(
             "kafka-client.properties".into(),
             format!(
-                "# Rendered by amctl: Kafka client settings for the segment job.\n\
-                 security.protocol=SSL\nssl.truststore.type=PEM\nssl.truststore.location={KAFKA_CA_DIR}/ca.crt\n"
+                "# Rendered by amctl: Kafka client settings for the segment job.\n{}",
+                kafka::tls_client_properties(&format!("{KAFKA_CA_DIR}/ca.crt"))
             ),
         );
         tls::certificate_with_keystore(

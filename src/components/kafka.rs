@@ -67,9 +67,15 @@ pub fn admin_connection(ns: &str, tls: bool) -> String {
 /// The client config of admin commands inside a broker pod (with TLS).
 fn client_properties() -> String {
     format!(
-        "# Rendered by amctl: admin tools inside a broker pod (kafka-topics.sh --command-config).\n\
-         security.protocol=SSL\nssl.truststore.type=PEM\nssl.truststore.location={TLS_DIR}/ca.crt\n"
+        "# Rendered by amctl: admin tools inside a broker pod (kafka-topics.sh --command-config).\n{}",
+        tls_client_properties(&format!("{TLS_DIR}/ca.crt"))
     )
+}
+
+/// The client settings every Kafka client of the platform uses over TLS: the brokers' CA file
+/// as a PEM trust store (admin tools, the topic Job, the segment job).
+pub fn tls_client_properties(ca_file: &str) -> String {
+    format!("security.protocol=SSL\nssl.truststore.type=PEM\nssl.truststore.location={ca_file}\n")
 }
 
 pub fn bootstrap(ctx: &Ctx) -> String {
@@ -172,7 +178,7 @@ fn topics_script(ctx: &Ctx) -> Result<String, Error> {
             "bootstrap": bootstrap(ctx),
             "topics": topics,
             "tls": tls::enabled(ctx),
-            "tls_dir": TLS_DIR,
+            "client_properties": tls_client_properties(&format!("{TLS_DIR}/ca.crt")),
             "client_config": if tls::enabled(ctx) { " --command-config /tmp/client.properties" } else { "" },
         }),
     )
