@@ -936,3 +936,59 @@ fn prod_pdbs_only_for_multi_replica_workloads() {
     assert!(pdbs.iter().any(|d| d.contains("name: kafka\n")));
     assert!(stdout.contains("requiredDuringSchedulingIgnoredDuringExecution"));
 }
+
+/// TLS without an issuer: the note names exactly the Secrets this profile's render mounts.
+#[test]
+fn tls_without_issuer_names_the_secrets_to_create() {
+    let message = |args: &[&str]| -> String {
+        let (_, stdout, _) = validate(args);
+        let json: Value = serde_json::from_str(&stdout).unwrap();
+        json["profiles"][0]["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["rule"] == "security.tls.secrets")
+            .map(|f| f["message"].as_str().unwrap().to_string())
+            .unwrap_or_default()
+    };
+    let demo = message(&[
+        "validate",
+        "demo",
+        "--set",
+        "security.tls=true",
+        "-o",
+        "json",
+    ]);
+    assert!(
+        demo.contains("postgres-tls") && demo.contains("kafka-tls"),
+        "{demo}"
+    );
+    assert!(
+        demo.contains("flink-tls (keystore.p12 and truststore.p12"),
+        "{demo}"
+    );
+    assert!(
+        !demo.contains("api-ingress-tls"),
+        "demo has no Ingress: {demo}"
+    );
+    // Prod without its issuer (a key `extends` cannot remove): the Ingress needs one too.
+    let dir = std::env::temp_dir().join(format!("amctl-tls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("prod-own-secrets.toml");
+    let text: String = include_str!("../profiles/prod.toml")
+        .lines()
+        .filter(|l| !l.starts_with("tls_issuer"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(&path, text).unwrap();
+    let prod = message(&["validate", path.to_str().unwrap(), "-o", "json"]);
+    assert!(
+        prod.contains("api-ingress-tls (tls.crt and tls.key)"),
+        "{prod}"
+    );
+    let issued = message(&["validate", "prod", "-o", "json"]);
+    assert!(
+        issued.is_empty(),
+        "an issuer needs no hand-made Secrets: {issued}"
+    );
+}

@@ -138,10 +138,9 @@ struct ConfContext {
 }
 
 /// Whether this profile gets Aerospike's TLS listener: Enterprise only (CE rejects `tls`).
-pub fn tls_listener(ctx: &Ctx) -> bool {
-    ctx.profile.security.tls
-        && Server::from_image(&ctx.profile.aerospike.image)
-            .is_ok_and(|s| s.edition == Edition::Enterprise)
+pub fn tls_listener(p: &crate::profile::Profile) -> bool {
+    p.security.tls
+        && Server::from_image(&p.aerospike.image).is_ok_and(|s| s.edition == Edition::Enterprise)
 }
 
 pub fn aerospike_conf(ctx: &Ctx, server: &Server) -> Result<String, Error> {
@@ -192,7 +191,7 @@ pub fn aerospike_conf(ctx: &Ctx, server: &Server) -> Result<String, Error> {
                 .feature_key_secret
                 .as_ref()
                 .map(|_| "/etc/aerospike-features/features.conf".to_string()),
-            tls: tls_listener(ctx),
+            tls: ctx.profile.security.tls && server.edition == Edition::Enterprise,
             tls_port: TLS_PORT,
             tls_name: TLS_NAME,
             tls_dir: TLS_DIR,
@@ -205,6 +204,7 @@ pub fn render(ctx: &Ctx, bundle: &mut Bundle) -> Result<(), Error> {
     let a = &ctx.profile.aerospike;
     let ns = ctx.ns;
     let server = Server::from_image(&a.image).map_err(Error::Render)?;
+    let tls = ctx.profile.security.tls && server.edition == Edition::Enterprise;
     let labels = ctx.labels(NAME, "cache", image_tag(&a.image));
     let selector = ctx.selector(NAME);
 
@@ -231,7 +231,7 @@ pub fn render(ctx: &Ctx, bundle: &mut Bundle) -> Result<(), Error> {
             k8s::service_port("fabric", FABRIC_PORT),
             k8s::service_port("heartbeat", HEARTBEAT_PORT),
         ],
-        if tls_listener(ctx) {
+        if tls {
             vec![
                 k8s::service_port("service", SERVICE_PORT),
                 k8s::service_port("tls", TLS_PORT),
@@ -242,7 +242,7 @@ pub fn render(ctx: &Ctx, bundle: &mut Bundle) -> Result<(), Error> {
     ) {
         bundle.push(NAME, Object::Service(svc));
     }
-    if tls_listener(ctx) {
+    if tls {
         let mut names = tls::service_names(ctx, NAME, Some("aerospike-headless"));
         // Clients verify the node's TLS name, not its DNS name.
         names.push(TLS_NAME.into());
@@ -262,7 +262,7 @@ pub fn render(ctx: &Ctx, bundle: &mut Bundle) -> Result<(), Error> {
         k8s::container_port("fabric", FABRIC_PORT),
         k8s::container_port("heartbeat", HEARTBEAT_PORT),
     ];
-    if tls_listener(ctx) {
+    if tls {
         ports.push(k8s::container_port("tls", TLS_PORT));
     }
     container.ports = Some(ports);
@@ -276,7 +276,7 @@ pub fn render(ctx: &Ctx, bundle: &mut Bundle) -> Result<(), Error> {
         k8s::config_volume("config", "aerospike-config", None),
         k8s::empty_dir("tmp", Medium::Disk, "64Mi"),
     ];
-    if tls_listener(ctx) {
+    if tls {
         mounts.push(k8s::mount("tls", TLS_DIR, true));
         volumes.push(tls::volume("tls", TLS_SECRET));
     }

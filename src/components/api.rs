@@ -79,6 +79,7 @@ struct AsNamespace {
 pub fn application_yaml(ctx: &Ctx, svc: &EffectiveApi) -> Result<String, Error> {
     let p = ctx.profile;
     let uses = |b: Backend| svc.uses.contains(&b);
+    let as_tls = aerospike::tls_listener(p);
     ctx.template(
         "api/application.yaml.j2",
         AppContext {
@@ -112,14 +113,13 @@ pub fn application_yaml(ctx: &Ctx, svc: &EffectiveApi) -> Result<String, Error> 
             }),
             aerospike: uses(Backend::Aerospike).then(|| AsContext {
                 host: ctx.dns(aerospike::NAME),
-                port: if aerospike::tls_listener(ctx) {
+                port: if as_tls {
                     aerospike::TLS_PORT
                 } else {
                     aerospike::SERVICE_PORT
                 },
-                tls_name: aerospike::tls_listener(ctx).then_some(aerospike::TLS_NAME),
-                ca_file: aerospike::tls_listener(ctx)
-                    .then(|| format!("{TLS_DIR}/aerospike/ca.crt")),
+                tls_name: as_tls.then_some(aerospike::TLS_NAME),
+                ca_file: as_tls.then(|| format!("{TLS_DIR}/aerospike/ca.crt")),
                 namespaces: p
                     .aerospike
                     .namespaces
@@ -315,7 +315,7 @@ fn render_service(ctx: &Ctx, svc: &EffectiveApi, bundle: &mut Bundle) -> Result<
                 (Backend::Kafka, "kafka-ca", kafka::TLS_SECRET),
                 (Backend::Aerospike, "aerospike-ca", aerospike::TLS_SECRET),
             ] {
-                if backend == Backend::Aerospike && !aerospike::tls_listener(ctx) {
+                if backend == Backend::Aerospike && !aerospike::tls_listener(ctx.profile) {
                     continue;
                 }
                 if svc.uses.contains(&backend) {

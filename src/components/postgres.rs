@@ -717,22 +717,6 @@ fn replication_and_backup(cx: &crate::validate::Check) {
             "use persistent storage for PostgreSQL, or postgres.replicas = 1",
         );
     }
-    if cx.profile.tls_issuer_without_tls() {
-        cx.warn(
-            "security.tls-issuer.unused",
-            "security.tls_issuer",
-            "security.tls_issuer is set but security.tls is off: no certificate is issued",
-            "set security.tls = true, or remove tls_issuer",
-        );
-    }
-    if cx.profile.security.tls && cx.profile.security.tls_issuer.is_none() {
-        cx.info(
-            "security.tls.secrets",
-            "security.tls",
-            "TLS without security.tls_issuer: create the Secrets postgres-tls, kafka-tls, flink-tls (keystore.p12, truststore.p12) and api-ingress-tls yourself, each with tls.crt, tls.key and ca.crt",
-            "or name a cert-manager issuer in security.tls_issuer and amctl renders the Certificates",
-        );
-    }
     let Some(b) = &pg.backup else { return };
     match (&b.volume, &b.s3) {
         (None, None) => cx.error(

@@ -35,13 +35,6 @@ pub struct Profile {
     pub monitoring: Monitoring,
 }
 
-impl Profile {
-    /// `security.tls_issuer` set while TLS is off.
-    pub fn tls_issuer_without_tls(&self) -> bool {
-        !self.security.tls && self.security.tls_issuer.is_some()
-    }
-}
-
 // ---------------------------------------------------------------- cluster
 
 #[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq, JsonSchema)]

@@ -243,7 +243,7 @@ pub fn apply(ctx: &Ctx, bundle: &mut Bundle) {
     // Aerospike: clients in on the service port; peers in and out on service, fabric, heartbeat.
     // With the Enterprise TLS listener, clients use its port (the plain one stays for the
     // exporter on loopback and for clients not yet switched).
-    let as_client_ports: Vec<i32> = if aerospike::tls_listener(ctx) {
+    let as_client_ports: Vec<i32> = if aerospike::tls_listener(p) {
         vec![aerospike::SERVICE_PORT, aerospike::TLS_PORT]
     } else {
         vec![aerospike::SERVICE_PORT]

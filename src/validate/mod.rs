@@ -162,6 +162,7 @@ pub fn validate_with_budget(loaded: &Loaded, bundle: &Bundle) -> (Vec<Finding>, 
     components::kafka::check(&cx);
     components::flink::check(&cx);
     components::api::check(&cx);
+    crate::render::tls::check(&cx);
     topology::check(&cx);
     budget::check(&cx, &b);
     (cx.into_findings(), b)
