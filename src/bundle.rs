@@ -320,22 +320,26 @@ fn yaml_document(out: &mut String, i: usize, item: &Item) -> Result<(), Error> {
     out.push_str("# Source: amctl/");
     out.push_str(item.component);
     out.push('/');
-    for c in item.object.kind().chars() {
-        out.push(c.to_ascii_lowercase());
-    }
-    out.push('-');
-    out.push_str(item.object.name());
-    out.push_str(".yaml\n");
+    push_file_name(out, item);
+    out.push('\n');
     crate::yaml::append(out, &*item.object)
         .map_err(|e| Error::Render(format!("cannot serialize to YAML: {e}")))
 }
 
 fn file_name(item: &Item) -> String {
-    format!(
-        "{}-{}.yaml",
-        item.object.kind().to_ascii_lowercase(),
-        item.object.name()
-    )
+    let mut s = String::new();
+    push_file_name(&mut s, item);
+    s
+}
+
+/// `kind-name.yaml`: an object's file in `--out-dir` and in the stream's source comments.
+fn push_file_name(out: &mut String, item: &Item) {
+    for c in item.object.kind().chars() {
+        out.push(c.to_ascii_lowercase());
+    }
+    out.push('-');
+    out.push_str(item.object.name());
+    out.push_str(".yaml");
 }
 
 /// YAML for one document: block style, long lines never folded, multi-line strings (config

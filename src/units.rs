@@ -298,13 +298,25 @@ impl<T, F: Fn(&str) -> Result<T, String>> serde::de::Visitor<'_> for TextVisitor
         f.write_str(self.0)
     }
     fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<T, E> {
-        (self.1)(v).map_err(E::custom)
+        (self.1)(v).map_err(|e| E::custom(self.with_expectation(e)))
     }
     fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<T, E> {
-        (self.1)(&v.to_string()).map_err(E::custom)
+        self.visit_str(&v.to_string())
     }
     fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<T, E> {
-        (self.1)(&v.to_string()).map_err(E::custom)
+        self.visit_str(&v.to_string())
+    }
+}
+
+impl<F> TextVisitor<F> {
+    /// A parser's complaint plus what to write instead, unless it already says (`write ...`,
+    /// `expected ...`): "`lots` does not start with a number" alone does not say what would do.
+    fn with_expectation(&self, e: String) -> String {
+        if e.contains("expected") || e.contains("write ") {
+            e
+        } else {
+            format!("{e}; expected {}", self.0)
+        }
     }
 }
 

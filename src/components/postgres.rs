@@ -184,9 +184,10 @@ pub fn render(ctx: &Ctx, bundle: &mut Bundle) -> Result<(), Error> {
             "replication-password",
         ));
     }
+    // The data volume: an emptyDir in each pod template, or a claim template per StatefulSet.
+    let storage = pg.storage.effective(&ctx.profile.storage);
+    let (data_volume, claim) = k8s::data_volume("data", &storage, &labels);
     let pod = |role: Role| -> k8s_openapi::api::core::v1::PodTemplateSpec {
-        let storage = pg.storage.effective(&ctx.profile.storage);
-        let (data_volume, _) = k8s::data_volume("data", &storage, &labels);
         let ready = [
             "pg_isready",
             "-U",
@@ -273,7 +274,7 @@ pub fn render(ctx: &Ctx, bundle: &mut Bundle) -> Result<(), Error> {
         if tls {
             volumes.push(tls::volume("tls", TLS_SECRET));
         }
-        volumes.extend(data_volume);
+        volumes.extend(data_volume.clone());
         let mut containers = vec![container];
         if exporter {
             containers.push(monitoring::postgres_exporter(ctx, SECRETS_DIR));
@@ -302,8 +303,6 @@ pub fn render(ctx: &Ctx, bundle: &mut Bundle) -> Result<(), Error> {
         template
     };
 
-    let storage = pg.storage.effective(&ctx.profile.storage);
-    let (_, claim) = k8s::data_volume("data", &storage, &labels);
     bundle.push(
         NAME,
         Object::StatefulSet(k8s::stateful_set(StatefulSetParts {

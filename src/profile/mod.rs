@@ -828,7 +828,8 @@ pub struct Security {
     #[serde(default)]
     pub tls: bool,
     /// The cert-manager issuer that signs the certificates; unset: you provide the Secrets
-    /// (`postgres-tls`, `kafka-tls`, `flink-tls`, `api-ingress-tls`: `tls.crt`, `tls.key`, `ca.crt`).
+    /// (`postgres-tls`, `kafka-tls`, `flink-tls`, ...; `amctl validate` lists those your
+    /// profile mounts, with their files).
     #[serde(default)]
     pub tls_issuer: Option<TlsIssuer>,
 }
@@ -837,6 +838,7 @@ pub struct Security {
 #[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TlsIssuer {
+    /// Name of the Issuer or ClusterIssuer (it must exist; amctl does not render it).
     pub name: String,
     /// `ClusterIssuer` (default) or `Issuer` (in the platform's namespace).
     #[serde(default)]

@@ -215,14 +215,26 @@ pub fn image_tag(image: &str) -> &str {
 
 /// Worker threads for the parts of a render that split (API services, YAML documents): the
 /// machine's parallelism, or `AMCTL_THREADS` (1 renders on one thread; the output is the
-/// same either way).
+/// same either way). A value that is not a positive number is reported once and ignored.
 pub fn threads() -> usize {
-    std::env::var("AMCTL_THREADS")
-        .ok()
-        .and_then(|v| v.parse::<usize>().ok())
-        .filter(|n| *n > 0)
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
-        .min(8)
+    static THREADS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *THREADS.get_or_init(|| {
+        let machine = || std::thread::available_parallelism().map_or(1, |n| n.get());
+        let n = match std::env::var("AMCTL_THREADS") {
+            Ok(v) => match v.trim().parse::<usize>() {
+                Ok(n) if n > 0 => n,
+                _ => {
+                    let n = machine();
+                    eprintln!(
+                        "amctl: AMCTL_THREADS=`{v}` is not a positive number; using {n} (set 1 for one thread, or unset it)"
+                    );
+                    n
+                }
+            },
+            Err(_) => machine(),
+        };
+        n.min(8)
+    })
 }
 
 /// Renders the whole platform.

@@ -102,11 +102,9 @@ fn issue(
     let Some(issuer) = &ctx.profile.security.tls_issuer else {
         return;
     };
-    let mut usages = vec![
-        "digital signature".to_string(),
-        "key encipherment".to_string(),
-    ];
-    usages.push("server auth".into());
+    let mut usages: Vec<String> = ["digital signature", "key encipherment", "server auth"]
+        .map(String::from)
+        .to_vec();
     if client_auth {
         usages.push("client auth".into());
     }
