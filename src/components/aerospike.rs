@@ -191,7 +191,7 @@ pub fn aerospike_conf(ctx: &Ctx, server: &Server) -> Result<String, Error> {
                 .feature_key_secret
                 .as_ref()
                 .map(|_| "/etc/aerospike-features/features.conf".to_string()),
-            tls: ctx.profile.security.tls && server.edition == Edition::Enterprise,
+            tls: tls_listener(ctx.profile),
             tls_port: TLS_PORT,
             tls_name: TLS_NAME,
             tls_dir: TLS_DIR,
@@ -204,7 +204,7 @@ pub fn render(ctx: &Ctx, bundle: &mut Bundle) -> Result<(), Error> {
     let a = &ctx.profile.aerospike;
     let ns = ctx.ns;
     let server = Server::from_image(&a.image).map_err(Error::Render)?;
-    let tls = ctx.profile.security.tls && server.edition == Edition::Enterprise;
+    let tls = tls_listener(ctx.profile);
     let labels = ctx.labels(NAME, "cache", image_tag(&a.image));
     let selector = ctx.selector(NAME);
 

@@ -107,7 +107,7 @@ fn primary_host(ctx: &Ctx) -> String {
 /// The first-start script of the primary's data directory (run by the image's entrypoint via
 /// /docker-entrypoint-initdb.d): the replication role, its password read from the Secret file
 /// by psql, never written into the config.
-pub const REPLICATION_SQL: &str = "-- Rendered by amctl: the role streaming standbys connect as (idempotent: also run by\n\
+const REPLICATION_SQL: &str = "-- Rendered by amctl: the role streaming standbys connect as (idempotent: also run by\n\
 -- `amctl migrate` on a primary that predates its standbys).\n\
 \\set pw `cat /run/secrets/postgres/replication-password`\n\
 SELECT format('CREATE ROLE replicator WITH REPLICATION LOGIN PASSWORD %L', :'pw')\n\
