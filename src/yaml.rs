@@ -73,15 +73,24 @@ fn pad(out: &mut String, mut n: usize) {
     out.push_str(&SPACES[..n]);
 }
 
-/// A struct field name that is a plain identifier (`apiVersion`, `x-kubernetes-list-type`):
-/// written as-is without the full scalar analysis. Short ones could be YAML 1.1 booleans or
-/// null (`on`, `y`, `no`) and take the full path.
-fn plain_identifier(s: &str) -> bool {
-    let b = s.as_bytes();
-    b.len() > 5
-        && b[0].is_ascii_alphabetic()
-        && b.iter()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'.'))
+/// Bytes of the fast plain path: ASCII letters, digits and `-_./`.
+const SAFE: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        let c = i as u8;
+        t[i] = c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.' | b'/');
+        i += 1;
+    }
+    t
+};
+
+/// Most keys and values (field names, label keys, names, images, paths): a letter, then
+/// letters, digits and `-_./`. Nothing there can start a number, a comment, a mapping or a flow
+/// collection; short ones could be YAML 1.1 booleans or null (`on`, `y`, `no`) and take the
+/// full check.
+fn plain_fast(b: &[u8]) -> bool {
+    b.len() > 5 && b[0].is_ascii_alphabetic() && b.iter().all(|&c| SAFE[c as usize])
 }
 
 /// Byte classes for the one-pass scalar check.
@@ -89,6 +98,22 @@ const QUOTE: u8 = 1; // never in a plain scalar: control characters, flow indica
 const HASH: u8 = 2; // `#`: a comment after a space
 const SPACE: u8 = 4; // ` `: a mapping after a colon
 const NUMERIC: u8 = 8; // may appear in a number, timestamp or sexagesimal
+const WIDE: u8 = 16; // part of a non-ASCII character: see `special_char`
+
+/// Characters that YAML does not allow unescaped (C1 controls, U+FEFF, U+FFFE, U+FFFF) or
+/// that YAML 1.1 readers take as line breaks (U+0085, U+2028, U+2029): written as `\uXXXX`
+/// in double quotes, never plain or in a literal block.
+fn special_char(c: char) -> bool {
+    matches!(
+        c,
+        '\u{80}'..='\u{9f}' | '\u{2028}' | '\u{2029}' | '\u{feff}' | '\u{fffe}' | '\u{ffff}'
+    )
+}
+
+/// The first bytes of the UTF-8 encodings of the special characters.
+const fn special_lead(c: u8) -> bool {
+    matches!(c, 0xc2 | 0xe2 | 0xef)
+}
 
 const CLASS: [u8; 256] = {
     let mut t = [0u8; 256];
@@ -98,6 +123,9 @@ const CLASS: [u8; 256] = {
         let mut k = 0;
         if c < 0x20 || c == 0x7f || matches!(c, b'{' | b'}' | b'[' | b']' | b',') {
             k |= QUOTE;
+        }
+        if c >= 0x80 {
+            k |= WIDE;
         }
         if c == b'#' {
             k |= HASH;
@@ -123,14 +151,7 @@ const CLASS: [u8; 256] = {
 fn needs_quotes(s: &str) -> bool {
     let b = s.as_bytes();
     let Some(&first) = b.first() else { return true };
-    // Fast path, most values (names, images, paths): a letter, then letters, digits and
-    // `-_./`. Nothing there can start a number, a comment, a mapping or a flow collection;
-    // only the short YAML 1.1 words (`on`, `no`, `null`, ...) need the full check below.
-    if first.is_ascii_alphabetic()
-        && b.len() > 5
-        && b.iter()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.' | b'/'))
-    {
+    if plain_fast(b) {
         return false;
     }
     if first == b' ' || b[b.len() - 1] == b' ' {
@@ -150,6 +171,7 @@ fn needs_quotes(s: &str) -> bool {
         return true;
     }
     let mut numeric_chars = true;
+    let mut wide = 0;
     let mut prev = 0u8;
     for &c in b {
         let class = CLASS[c as usize];
@@ -160,7 +182,11 @@ fn needs_quotes(s: &str) -> bool {
             return true;
         }
         numeric_chars &= class & NUMERIC != 0;
+        wide |= class & WIDE;
         prev = c;
+    }
+    if wide != 0 && s.chars().any(special_char) {
+        return true;
     }
     if prev == b':' {
         return true;
@@ -203,25 +229,61 @@ fn reserved_word(b: &[u8]) -> bool {
     )
 }
 
-/// Double-quoted, as kubectl writes strings that need quotes.
+/// Bytes that a double-quoted scalar escapes (`"`, `\\`, C0 controls, DEL), or that may start
+/// a character it escapes (`special_lead`, checked after).
+const ESCAPE: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        let c = i as u8;
+        t[i] = c < 0x20 || c == 0x7f || c == b'"' || c == b'\\' || special_lead(c);
+        i += 1;
+    }
+    t
+};
+
+/// Double-quoted, as kubectl writes strings that need quotes. Runs without escapes are copied
+/// whole.
 fn write_quoted(out: &mut String, s: &str) {
-    {
-        out.push('"');
-        for c in s.chars() {
+    out.push('"');
+    let b = s.as_bytes();
+    let mut start = 0;
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        if !ESCAPE[c as usize] {
+            i += 1;
+            continue;
+        }
+        // ASCII, or the first byte of a character: `i` is a char boundary.
+        let mut len = 1;
+        if c >= 0x80 {
+            let ch = s[i..].chars().next().unwrap_or(' ');
+            if !special_char(ch) {
+                i += 1;
+                continue;
+            }
+            len = ch.len_utf8();
+            out.push_str(&s[start..i]);
+            let _ = write!(out, "\\u{:04x}", ch as u32);
+        } else {
+            out.push_str(&s[start..i]);
             match c {
-                '"' => out.push_str("\\\""),
-                '\\' => out.push_str("\\\\"),
-                '\n' => out.push_str("\\n"),
-                '\t' => out.push_str("\\t"),
-                '\r' => out.push_str("\\r"),
-                c if c.is_control() => {
-                    let _ = write!(out, "\\u{:04x}", c as u32);
+                b'"' => out.push_str("\\\""),
+                b'\\' => out.push_str("\\\\"),
+                b'\n' => out.push_str("\\n"),
+                b'\t' => out.push_str("\\t"),
+                b'\r' => out.push_str("\\r"),
+                c => {
+                    let _ = write!(out, "\\u{:04x}", c);
                 }
-                c => out.push(c),
             }
         }
-        out.push('"');
+        i += len;
+        start = i;
     }
+    out.push_str(&s[start..]);
+    out.push('"');
 }
 
 /// A scalar as a key or inline value.
@@ -261,16 +323,24 @@ fn block_ok(s: &str) -> bool {
     s.contains('\n')
         && !s.starts_with([' ', '\n'])
         && !s.trim_matches('\n').is_empty()
-        && !has_control(s.as_bytes())
+        && !has_control(s)
 }
 
-/// A control character other than newline and tab: C0, DEL, or C1 (U+0080..U+009F, which
-/// UTF-8 encodes as 0xC2 0x80..0x9F). Byte-wise: config files are long.
-fn has_control(b: &[u8]) -> bool {
-    b.iter().enumerate().any(|(i, &c)| {
-        (c < 0x20 && c != b'\n' && c != b'\t')
-            || c == 0x7f
-            || (c == 0xc2 && b.get(i + 1).is_some_and(|n| (0x80..=0x9f).contains(n)))
+/// A control character other than newline and tab (C0, DEL) or a `special_char`. Byte-wise,
+/// decoding only at the few bytes that start a special character: config files are long.
+fn has_control(s: &str) -> bool {
+    const SUSPECT: [bool; 256] = {
+        let mut t = [false; 256];
+        let mut i = 0;
+        while i < 256 {
+            let c = i as u8;
+            t[i] = (c < 0x20 && c != b'\n' && c != b'\t') || c == 0x7f || special_lead(c);
+            i += 1;
+        }
+        t
+    };
+    s.as_bytes().iter().enumerate().any(|(i, &c)| {
+        SUSPECT[c as usize] && (!special_lead(c) || s[i..].chars().next().is_some_and(special_char))
     })
 }
 
@@ -367,7 +437,7 @@ impl ser::Serializer for KeySer<'_> {
     type SerializeStructVariant = ser::Impossible<(), Error>;
 
     fn serialize_str(self, v: &str) -> Result<(), Error> {
-        if plain_identifier(v) {
+        if plain_fast(v.as_bytes()) {
             self.out.push_str(v);
         } else if v.contains('\n') {
             write_quoted(self.out, v);
@@ -478,7 +548,7 @@ impl ser::SerializeStruct for MapSer<'_> {
         value: &T,
     ) -> Result<(), Error> {
         self.start_key();
-        if plain_identifier(key) {
+        if plain_fast(key.as_bytes()) {
             self.out.push_str(key);
         } else {
             write_scalar(self.out, key);
@@ -779,10 +849,8 @@ mod tests {
             decimal(&mut buf, true, 9_223_372_036_854_775_808),
             "-9223372036854775808"
         );
-        assert!(plain_identifier("apiVersion") && plain_identifier("x-kubernetes-list-type"));
-        assert!(
-            !plain_identifier("on") && !plain_identifier("$ref") && !plain_identifier("a b c d e")
-        );
+        assert!(plain_fast(b"apiVersion") && plain_fast(b"x-kubernetes-list-type"));
+        assert!(!plain_fast(b"on") && !plain_fast(b"$ref") && !plain_fast(b"a b c d e"));
         let mut out = String::new();
         pad(&mut out, 70);
         assert_eq!(out.len(), 70);
@@ -859,6 +927,30 @@ mod tests {
         ] {
             let text = to_string(&json!({ "k": s })).unwrap();
             assert_eq!(text, format!("k: {s}\n"), "{s} stays plain");
+        }
+    }
+
+    proptest::proptest! {
+        /// Any text, as a key, a value and a list item, reads back as itself: the characters
+        /// that decide a scalar's style (controls, quotes, indicators, newlines, and the
+        /// special characters beside ordinary ones with the same first UTF-8 byte) are drawn
+        /// often.
+        #[test]
+        fn any_string_round_trips(
+            chars in proptest::collection::vec(
+                proptest::prop_oneof![
+                    proptest::arbitrary::any::<char>(),
+                    proptest::sample::select(vec![
+                        '\n', '\t', '\r', '"', '\\', ' ', '#', ':', '-', '|', '\'', '{', '0',
+                        '\u{1}', '\u{7f}', '\u{80}', '\u{85}', '\u{9f}', '\u{a0}', '\u{e9}',
+                        '\u{2028}', '\u{2029}', '\u{2030}', '\u{feff}', '\u{fffe}', '\u{fffd}',
+                    ]),
+                ],
+                0..24,
+            )
+        ) {
+            let s: String = chars.into_iter().collect();
+            round_trip(&json!({ "k": s, "list": [s], s: 1 }));
         }
     }
 
