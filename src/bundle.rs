@@ -239,7 +239,7 @@ impl Bundle {
         range: std::ops::Range<usize>,
         sink: &mut dyn FnMut(&mut String) -> Result<(), StreamError>,
     ) -> Result<(), StreamError> {
-        let mut buf = String::with_capacity(YAML_CHUNK + 64 * 1024);
+        let mut buf = String::with_capacity(2 * YAML_CHUNK);
         for i in range {
             yaml_document(&mut buf, i, &self.items[i]).map_err(StreamError::Render)?;
             if buf.len() >= YAML_CHUNK {
@@ -295,7 +295,7 @@ impl Bundle {
 }
 
 /// Bytes of YAML handed to the writer at a time.
-const YAML_CHUNK: usize = 256 * 1024;
+const YAML_CHUNK: usize = 32 * 1024;
 
 /// Serialization started by `Bundle::start_yaml`: the run the caller serializes itself, and
 /// the worker threads serializing the others.

@@ -40,11 +40,14 @@ impl Default for RenderOptions {
 pub struct Ctx<'a> {
     pub profile: &'a Profile,
     pub ns: &'a str,
-    templates: Environment<'static>,
+    templates: &'static Environment<'static>,
 }
 
-impl<'a> Ctx<'a> {
-    pub fn new(profile: &'a Profile, ns: &'a str) -> Ctx<'a> {
+/// The config templates, compiled once per process (they are part of the binary): a diff or
+/// a migration renders two profiles with them.
+fn templates() -> &'static Environment<'static> {
+    static TEMPLATES: std::sync::OnceLock<Environment<'static>> = std::sync::OnceLock::new();
+    TEMPLATES.get_or_init(|| {
         let mut env = Environment::new();
         // Config files are not HTML: never escape. A missing variable is a bug, never an empty
         // string in a server's config.
@@ -59,10 +62,16 @@ impl<'a> Ctx<'a> {
                 .expect("static syntax config"),
         );
         minijinja_embed::load_templates!(&mut env);
+        env
+    })
+}
+
+impl<'a> Ctx<'a> {
+    pub fn new(profile: &'a Profile, ns: &'a str) -> Ctx<'a> {
         Ctx {
             profile,
             ns,
-            templates: env,
+            templates: templates(),
         }
     }
 
