@@ -1,0 +1,24 @@
+//! The `profile` target plus a property: every rendered object's YAML must read back
+//! (serde-saphyr, the reader the tests use) as the object itself. Profile strings end up in
+//! names, labels, JVM options and config files, so the YAML writer sees whatever text the fuzzer
+//! invents. About 6x slower per input than `profile` (each object is serialized twice and
+//! parsed).
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(text) = std::str::from_utf8(data) else { return };
+    let Ok(loaded) = amctl::profile::load::load_str("fuzz.toml", text) else { return };
+    let opts = amctl::render::RenderOptions::default();
+    let Ok(bundle) = amctl::render::render(&loaded.profile, &opts) else { return };
+    let _ = amctl::validate::validate(&loaded, &bundle);
+    let _ = bundle.to_yaml();
+    for item in &bundle.items {
+        let want = serde_json::to_value(&*item.object).expect("a rendered object serializes");
+        let yaml = amctl::bundle::to_yaml(&*item.object).expect("a rendered object serializes");
+        let got: serde_json::Value = serde_saphyr::from_str(&yaml)
+            .unwrap_or_else(|e| panic!("rendered YAML does not parse: {e}\n{yaml}"));
+        assert!(got == want, "rendered YAML reads back differently:\n{yaml}");
+    }
+});
