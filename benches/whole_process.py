@@ -26,6 +26,9 @@ import time
 args = [a for a in sys.argv[1:] if not a.startswith("--")]
 default = "target/dist/amctl" if os.path.exists("target/dist/amctl") else "target/release/amctl"
 built = os.path.abspath(args[0] if args else default)
+if not os.access(built, os.X_OK):
+    sys.exit(f"no amctl binary at {built}: build it first (`cargo dist` for target/dist/amctl, "
+             "or `cargo build --release`), or pass its path")
 runs = 200
 if "--runs" in sys.argv:
     runs = int(sys.argv[sys.argv.index("--runs") + 1])
@@ -69,19 +72,7 @@ def interleaved(cmds):
 
 
 def measure(cmd):
-    global runs
-    times, peak = [], 0
-    for i in range(runs + 3):
-        elapsed = once(cmd)
-        if i >= 3:
-            times.append(elapsed)
-    times.sort()
-    if os.path.exists("/usr/bin/time"):
-        for _ in range(5):
-            r = subprocess.run(["/usr/bin/time", "-o", "/dev/stderr", "-f", "%M"] + cmd,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-            peak = max(peak, int(r.stderr.strip().splitlines()[-1]))
-    return statistics.median(times) * 1000, times[int(len(times) * 0.9)] * 1000, peak / 1024
+    return interleaved([cmd])[0]
 
 
 def print_row(label, med, p90, rss):
@@ -89,7 +80,6 @@ def print_row(label, med, p90, rss):
 
 
 def row(label, cmd):
-    global runs
     med, p90, rss = measure(cmd)
     print_row(label, med, p90, rss)
     return med

@@ -115,6 +115,15 @@ const fn special_lead(c: u8) -> bool {
     matches!(c, 0xc2 | 0xe2 | 0xef)
 }
 
+/// A `special_char` in `s`: byte-wise, decoding only where one could start (config files are
+/// long and mostly ASCII).
+fn contains_special(s: &str) -> bool {
+    s.bytes().enumerate().any(|(i, c)| {
+        // A lead byte is never a continuation byte: `i` is a char boundary.
+        special_lead(c) && s[i..].chars().next().is_some_and(special_char)
+    })
+}
+
 const CLASS: [u8; 256] = {
     let mut t = [0u8; 256];
     let mut i = 0;
@@ -185,7 +194,7 @@ fn needs_quotes(s: &str) -> bool {
         wide |= class & WIDE;
         prev = c;
     }
-    if wide != 0 && s.chars().any(special_char) {
+    if wide != 0 && contains_special(s) {
         return true;
     }
     if prev == b':' {
@@ -326,22 +335,11 @@ fn block_ok(s: &str) -> bool {
         && !has_control(s)
 }
 
-/// A control character other than newline and tab (C0, DEL) or a `special_char`. Byte-wise,
-/// decoding only at the few bytes that start a special character: config files are long.
+/// A control character other than newline and tab (C0, DEL) or a `special_char`.
 fn has_control(s: &str) -> bool {
-    const SUSPECT: [bool; 256] = {
-        let mut t = [false; 256];
-        let mut i = 0;
-        while i < 256 {
-            let c = i as u8;
-            t[i] = (c < 0x20 && c != b'\n' && c != b'\t') || c == 0x7f || special_lead(c);
-            i += 1;
-        }
-        t
-    };
-    s.as_bytes().iter().enumerate().any(|(i, &c)| {
-        SUSPECT[c as usize] && (!special_lead(c) || s[i..].chars().next().is_some_and(special_char))
-    })
+    s.bytes()
+        .any(|c| (c < 0x20 && c != b'\n' && c != b'\t') || c == 0x7f)
+        || contains_special(s)
 }
 
 impl Ser<'_> {

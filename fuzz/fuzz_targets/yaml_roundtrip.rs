@@ -5,15 +5,12 @@
 //! parsed).
 #![no_main]
 
+mod pipeline;
+
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(text) = std::str::from_utf8(data) else { return };
-    let Ok(loaded) = amctl::profile::load::load_str("fuzz.toml", text) else { return };
-    let opts = amctl::render::RenderOptions::default();
-    let Ok(bundle) = amctl::render::render(&loaded.profile, &opts) else { return };
-    let _ = amctl::validate::validate(&loaded, &bundle);
-    let _ = bundle.to_yaml();
+    let Some(bundle) = pipeline::render(data) else { return };
     for item in &bundle.items {
         let want = serde_json::to_value(&*item.object).expect("a rendered object serializes");
         let yaml = amctl::bundle::to_yaml(&*item.object).expect("a rendered object serializes");

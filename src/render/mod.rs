@@ -40,7 +40,6 @@ impl Default for RenderOptions {
 pub struct Ctx<'a> {
     pub profile: &'a Profile,
     pub ns: &'a str,
-    templates: &'static Environment<'static>,
 }
 
 /// The config templates, compiled once per process (they are part of the binary): a diff or
@@ -68,17 +67,12 @@ fn templates() -> &'static Environment<'static> {
 
 impl<'a> Ctx<'a> {
     pub fn new(profile: &'a Profile, ns: &'a str) -> Ctx<'a> {
-        Ctx {
-            profile,
-            ns,
-            templates: templates(),
-        }
+        Ctx { profile, ns }
     }
 
     /// Renders one config template from templates/.
     pub fn template<S: serde::Serialize>(&self, name: &str, context: S) -> Result<String, Error> {
-        let tmpl = self
-            .templates
+        let tmpl = templates()
             .get_template(name)
             .map_err(|e| Error::Render(format!("template {name}: {e:#}")))?;
         tmpl.render(minijinja::value::Serde(context))
