@@ -329,7 +329,7 @@ fn write_block(out: &mut String, s: &str, indent: usize) {
 fn block_ok(s: &str) -> bool {
     // Text starting with a space or an empty line would need an indentation indicator, whose
     // meaning depends on the parent's indentation: such text is double-quoted instead.
-    s.contains('\n')
+    s.as_bytes().contains(&b'\n')
         && !s.starts_with([' ', '\n'])
         && !s.trim_matches('\n').is_empty()
         && !has_control(s)
@@ -347,7 +347,9 @@ impl Ser<'_> {
         if self.pos == Pos::MapValue {
             self.out.push(' ');
         }
-        if plain_ok {
+        // Most strings (names, images, paths) take the fast plain check; only the rest are
+        // looked at for newlines and quoting.
+        if plain_ok || plain_fast(text.as_bytes()) {
             self.out.push_str(text);
         } else if block_ok(text) {
             // Under `key:` the text goes one level deeper; after `- ` it aligns with the item.
@@ -437,7 +439,7 @@ impl ser::Serializer for KeySer<'_> {
     fn serialize_str(self, v: &str) -> Result<(), Error> {
         if plain_fast(v.as_bytes()) {
             self.out.push_str(v);
-        } else if v.contains('\n') {
+        } else if v.as_bytes().contains(&b'\n') {
             write_quoted(self.out, v);
         } else {
             write_scalar(self.out, v);
