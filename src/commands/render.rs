@@ -81,10 +81,12 @@ pub fn run(args: &RenderArgs) -> Result<i32, Error> {
                 return Ok(crate::exit::INVALID);
             }
         } else if warnings > 0 {
-            eprintln!(
-                "amctl: {warnings} warning(s); `amctl validate {}` explains them",
+            // One write: stderr is unbuffered, and `eprintln!` writes each piece separately.
+            let line = format!(
+                "amctl: {warnings} warning(s); `amctl validate {}` explains them\n",
                 args.profile
             );
+            let _ = std::io::Write::write_all(&mut std::io::stderr().lock(), line.as_bytes());
         }
         match workers {
             Some(w) => output::stream_started(&bundle, w).map(|()| crate::exit::OK),
