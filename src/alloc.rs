@@ -8,13 +8,16 @@
 //! pointer bump: a few instructions, no lock, no header.
 //!
 //! - Sizes up to [`MAX_SMALL`] bytes with alignment up to [`GRAIN`] are rounded up to a
-//!   multiple of [`GRAIN`]: one class per multiple. Each thread has a free list per class and
-//!   a bump region; a freed block goes onto the freeing thread's list for its class and is
-//!   reused by the next allocation of that class on that thread. Blocks have no header: the
-//!   class comes from the layout the caller passes back, as `GlobalAlloc` guarantees.
+//!   multiple of [`GRAIN`]: one class per multiple. Sizes up to [`MAX_CLASSED`] are rounded up
+//!   to a power of two: one class per power (the pod specs' volume and container vectors, the
+//!   YAML and template buffers). Each thread has a free list per class and a bump region; a
+//!   freed block goes onto the freeing thread's list for its class and is reused by the next
+//!   allocation of that class on that thread. Blocks have no header: the class comes from the
+//!   layout the caller passes back, as `GlobalAlloc` guarantees.
 //! - Bump regions are [`CHUNK`]-byte blocks taken from the system allocator and never given
 //!   back: memory freed into a class stays in that class until the process exits. That is
 //!   the trade: a render keeps almost everything it allocates until it writes its output.
+//!   Untouched parts of a block or region cost no memory: the kernel maps pages on first use.
 //! - Larger or over-aligned allocations go to the system allocator untouched.
 //!
 //! Nothing here is shared between threads, so there is no lock. A block allocated on one
@@ -25,13 +28,19 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::UnsafeCell;
 use std::ptr::{self, null_mut};
 
-/// Size-class step and the alignment every small block has.
+/// Size-class step and the alignment every block from a class has.
 pub const GRAIN: usize = 16;
-/// The largest size served from classes.
+/// The largest small size: small classes are the multiples of [`GRAIN`] up to it.
 pub const MAX_SMALL: usize = 1024;
-const CLASSES: usize = MAX_SMALL / GRAIN;
-/// Bytes taken from the system allocator when a thread's bump region runs out.
-pub const CHUNK: usize = 64 * 1024;
+const SMALL_CLASSES: usize = MAX_SMALL / GRAIN;
+/// The largest size served from classes: medium classes are the powers of two above
+/// [`MAX_SMALL`] up to it.
+pub const MAX_CLASSED: usize = 256 * 1024;
+const MEDIUM_CLASSES: usize = (MAX_CLASSED / MAX_SMALL).trailing_zeros() as usize;
+const CLASSES: usize = SMALL_CLASSES + MEDIUM_CLASSES;
+/// Bytes taken from the system allocator when a thread's bump region runs out (at least the
+/// largest class).
+pub const CHUNK: usize = MAX_CLASSED;
 
 /// A thread's state: its bump region and one free list per class. Plain data with a constant
 /// initializer and no destructor, so reaching it never allocates and never fails.
@@ -57,11 +66,25 @@ pub struct Amalloc;
 /// The class of a layout served from classes, or None for the system allocator.
 #[inline]
 fn class(layout: Layout) -> Option<usize> {
-    if layout.size() <= MAX_SMALL && layout.align() <= GRAIN {
-        // Size 0 never reaches a GlobalAlloc; were it to, it gets the smallest class.
-        Some(layout.size().saturating_sub(1) / GRAIN)
-    } else {
+    let size = layout.size();
+    if layout.align() > GRAIN || size > MAX_CLASSED {
         None
+    } else if size <= MAX_SMALL {
+        // Size 0 never reaches a GlobalAlloc; were it to, it gets the smallest class.
+        Some(size.saturating_sub(1) / GRAIN)
+    } else {
+        let pow = (size.next_power_of_two() / MAX_SMALL).trailing_zeros() as usize;
+        Some(SMALL_CLASSES - 1 + pow)
+    }
+}
+
+/// The block size of class `c`.
+#[inline]
+fn class_size(c: usize) -> usize {
+    if c < SMALL_CLASSES {
+        (c + 1) * GRAIN
+    } else {
+        MAX_SMALL << (c + 1 - SMALL_CLASSES)
     }
 }
 
@@ -77,7 +100,7 @@ impl Local {
             self.free[c] = unsafe { head.cast::<*mut u8>().read() };
             return head;
         }
-        let bytes = (c + 1) * GRAIN;
+        let bytes = class_size(c);
         if (self.end as usize) - (self.next as usize) < bytes {
             // SAFETY: CHUNK is a valid, non-zero size and GRAIN a power of two.
             let chunk = unsafe { System.alloc(Layout::from_size_align_unchecked(CHUNK, GRAIN)) };
@@ -206,6 +229,8 @@ mod tests {
             1000,
             MAX_SMALL,
             MAX_SMALL + 1,
+            70_000,
+            MAX_CLASSED + 1,
             5000,
         ];
         let mut live = Vec::new();
@@ -251,8 +276,34 @@ mod tests {
     #[test]
     fn over_aligned_and_large_go_to_the_system() {
         assert_eq!(class(layout(64, 32)), None);
-        assert_eq!(class(layout(MAX_SMALL + 1, 8)), None);
-        assert_eq!(class(layout(MAX_SMALL, 16)), Some(CLASSES - 1));
+        assert_eq!(class(layout(MAX_CLASSED + 1, 8)), None);
+        assert_eq!(class(layout(MAX_CLASSED, 16)), Some(CLASSES - 1));
+        assert_eq!(class(layout(MAX_SMALL, 16)), Some(SMALL_CLASSES - 1));
+        assert_eq!(class(layout(MAX_SMALL + 1, 16)), Some(SMALL_CLASSES));
+        assert_eq!(class_size(SMALL_CLASSES), 2 * MAX_SMALL);
+        assert_eq!(class(layout(4096, 8)), Some(SMALL_CLASSES + 1));
+        assert_eq!(class(layout(4097, 8)), Some(SMALL_CLASSES + 2));
+        assert_eq!(class_size(CLASSES - 1), MAX_CLASSED);
+        for size in [
+            1,
+            15,
+            16,
+            17,
+            1000,
+            1024,
+            1025,
+            3000,
+            65536,
+            65537,
+            MAX_CLASSED,
+        ] {
+            let c = class(layout(size, 1)).unwrap();
+            assert!(class_size(c) >= size, "class {c} holds {size}");
+            assert!(
+                c == 0 || class_size(c - 1) < size,
+                "{size} is in the smallest class that holds it"
+            );
+        }
         assert_eq!(class(layout(1, 1)), Some(0));
         assert_eq!(class(layout(17, 1)), Some(1));
         let a = Amalloc;
@@ -269,7 +320,9 @@ mod tests {
         let mut p = unsafe { a.alloc(l) };
         fill(p, 3, 7);
         // Grow through small classes into the system allocator and back down.
-        for size in [9, 16, 17, 200, 1024, 1025, 70_000, 2000, 1024, 40, 3] {
+        for size in [
+            9, 16, 17, 200, 1024, 1025, 70_000, 300_000, 900_000, 2000, 1024, 40, 3,
+        ] {
             let keep = l.size().min(size);
             let q = unsafe { a.realloc(p, l, size) };
             assert!(!q.is_null());
