@@ -156,13 +156,11 @@ const CLASS: [u8; 256] = {
     t
 };
 
-/// True when `s` read as a plain scalar would be something other than this string.
+/// True when `s` read as a plain scalar would be something other than this string: the full
+/// check (it agrees with `plain_fast` wherever that holds; callers try that first).
 fn needs_quotes(s: &str) -> bool {
     let b = s.as_bytes();
     let Some(&first) = b.first() else { return true };
-    if plain_fast(b) {
-        return false;
-    }
     if first == b' ' || b[b.len() - 1] == b' ' {
         return true;
     }
@@ -297,6 +295,15 @@ fn write_quoted(out: &mut String, s: &str) {
 
 /// A scalar as a key or inline value.
 fn write_scalar(out: &mut String, s: &str) {
+    if plain_fast(s.as_bytes()) {
+        out.push_str(s);
+    } else {
+        write_checked(out, s);
+    }
+}
+
+/// `write_scalar` for text that has failed `plain_fast` already.
+fn write_checked(out: &mut String, s: &str) {
     if needs_quotes(s) {
         write_quoted(out, s);
     } else {
@@ -361,7 +368,7 @@ impl Ser<'_> {
             write_block(self.out, text, indent);
             return Ok(());
         } else {
-            write_scalar(self.out, text);
+            write_checked(self.out, text);
         }
         self.out.push('\n');
         Ok(())
@@ -442,7 +449,7 @@ impl ser::Serializer for KeySer<'_> {
         } else if v.as_bytes().contains(&b'\n') {
             write_quoted(self.out, v);
         } else {
-            write_scalar(self.out, v);
+            write_checked(self.out, v);
         }
         Ok(())
     }
@@ -548,11 +555,7 @@ impl ser::SerializeStruct for MapSer<'_> {
         value: &T,
     ) -> Result<(), Error> {
         self.start_key();
-        if plain_fast(key.as_bytes()) {
-            self.out.push_str(key);
-        } else {
-            write_scalar(self.out, key);
-        }
+        write_scalar(self.out, key);
         self.value(value)
     }
     fn end(self) -> Result<(), Error> {
@@ -851,6 +854,8 @@ mod tests {
         );
         assert!(plain_fast(b"apiVersion") && plain_fast(b"x-kubernetes-list-type"));
         assert!(!plain_fast(b"on") && !plain_fast(b"$ref") && !plain_fast(b"a b c d e"));
+        // The full check agrees wherever the fast one holds (write_checked relies on it).
+        assert!(!needs_quotes("apiVersion") && !needs_quotes("x-kubernetes-list-type"));
         let mut out = String::new();
         pad(&mut out, 70);
         assert_eq!(out.len(), 70);
