@@ -580,3 +580,23 @@ fn malformed_values_say_what_is_expected() {
     );
     assert!(!out.stdout.is_empty());
 }
+
+#[test]
+fn out_dir_with_json_is_refused_before_any_work() {
+    let dir = tmp();
+    let out = dir.path().join("out");
+    let stderr = input_error(&[
+        "render",
+        "prod",
+        "-o",
+        "json",
+        "--out-dir",
+        out.to_str().unwrap(),
+    ]);
+    assert!(stderr.contains("drop `-o json` or --out-dir"), "{stderr}");
+    assert!(
+        !stderr.contains("warning"),
+        "refused before validation: {stderr}"
+    );
+    assert!(!out.exists(), "nothing written");
+}

@@ -42,6 +42,12 @@ pub fn load(profile: &str, namespace: &str, sets: &[String]) -> Result<Loaded, E
 }
 
 pub fn run(args: &RenderArgs) -> Result<i32, Error> {
+    // A flag conflict is known before any work: no load, no render, no warnings first.
+    if args.out_dir.is_some() && args.format == Format::Json {
+        return Err(Error::Usage(
+            "--out-dir writes YAML files for kustomize; drop `-o json` or --out-dir".into(),
+        ));
+    }
     let loaded = load(&args.profile, &args.namespace, &args.sets)?;
     let bundle = render::render(
         &loaded.profile,
@@ -104,12 +110,8 @@ fn emit(args: &RenderArgs, bundle: &crate::bundle::Bundle) -> Result<i32, Error>
         return check_dir(dir, &bundle.to_files()?);
     }
     match (&args.out_dir, args.format) {
-        (Some(dir), Format::Yaml) => output::write_dir(dir, &bundle.to_files()?)?,
-        (Some(_), Format::Json) => {
-            return Err(Error::Usage(
-                "--out-dir writes YAML files for kustomize; drop `-o json` or --out-dir".into(),
-            ));
-        }
+        // `run` refused --out-dir with -o json before rendering.
+        (Some(dir), _) => output::write_dir(dir, &bundle.to_files()?)?,
         (None, Format::Yaml) => output::stream(bundle)?,
         (None, Format::Json) => output::print(&bundle.to_json()?)?,
     }
