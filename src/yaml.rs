@@ -85,12 +85,16 @@ const SAFE: [bool; 256] = {
     t
 };
 
-/// Most keys and values (field names, label keys, names, images, paths): a letter, then
-/// letters, digits and `-_./`. Nothing there can start a number, a comment, a mapping or a flow
-/// collection; short ones could be YAML 1.1 booleans or null (`on`, `y`, `no`) and take the
-/// full check.
+/// Most keys and values (field names, label keys, names, images, paths, `TCP`, `http`): a
+/// letter, then letters, digits and `-_./`. Nothing there can start a number, a comment, a
+/// mapping or a flow collection; the only such words that read as something else are YAML's
+/// null and booleans (`on`, `y`, `No`), which `reserved_word` knows. For these strings this
+/// is exactly `!needs_quotes`, decided in one pass over the bytes.
 fn plain_fast(b: &[u8]) -> bool {
-    b.len() > 5 && b[0].is_ascii_alphabetic() && b.iter().all(|&c| SAFE[c as usize])
+    !b.is_empty()
+        && b[0].is_ascii_alphabetic()
+        && b.iter().all(|&c| SAFE[c as usize])
+        && !reserved_word(b)
 }
 
 /// Byte classes for the one-pass scalar check.
@@ -123,6 +127,18 @@ fn contains_special(s: &str) -> bool {
         special_lead(c) && s[i..].chars().next().is_some_and(special_char)
     })
 }
+
+/// `CLASS` without `NUMERIC`: a byte that is 0 here cannot make a string need quotes, unless the
+/// string starts like a number.
+const STYLE: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        t[i] = CLASS[i] & !NUMERIC;
+        i += 1;
+    }
+    t
+};
 
 const CLASS: [u8; 256] = {
     let mut t = [0u8; 256];
@@ -177,33 +193,38 @@ fn needs_quotes(s: &str) -> bool {
     if s.starts_with("...") || s.starts_with("<<") {
         return true;
     }
-    let mut numeric_chars = true;
-    let mut wide = 0;
-    let mut prev = 0u8;
-    for &c in b {
-        let class = CLASS[c as usize];
-        if class & QUOTE != 0
-            || (class & HASH != 0 && prev == b' ')
-            || (class & SPACE != 0 && prev == b':')
-        {
-            return true;
-        }
-        numeric_chars &= class & NUMERIC != 0;
-        wide |= class & WIDE;
-        prev = c;
-    }
-    if wide != 0 && contains_special(s) {
-        return true;
-    }
-    if prev == b':' {
-        return true;
-    }
     // Numbers, timestamps and sexagesimals (YAML 1.1 and 1.2): anything that starts like a
     // number and uses only number characters.
     let starts_numeric = first.is_ascii_digit()
         || (matches!(first, b'+' | b'-' | b'.')
             && b.get(1).is_some_and(|c| c.is_ascii_digit() || *c == b'.'));
-    if numeric_chars && starts_numeric {
+    let mut numeric_chars = starts_numeric;
+    let mut wide = 0;
+    // One table look-up per byte; the rare bytes that matter are looked at closer. `#` and ` `
+    // at index 0 were refused above, so `i - 1` is in range where they are looked at.
+    for (i, &c) in b.iter().enumerate() {
+        if numeric_chars {
+            numeric_chars = CLASS[c as usize] & NUMERIC != 0;
+        }
+        let class = STYLE[c as usize];
+        if class == 0 {
+            continue;
+        }
+        if class & QUOTE != 0
+            || (class & HASH != 0 && b[i - 1] == b' ')
+            || (class & SPACE != 0 && b[i - 1] == b':')
+        {
+            return true;
+        }
+        wide |= class & WIDE;
+    }
+    if wide != 0 && contains_special(s) {
+        return true;
+    }
+    if b[b.len() - 1] == b':' {
+        return true;
+    }
+    if numeric_chars {
         return true;
     }
     reserved_word(b)
@@ -211,7 +232,25 @@ fn needs_quotes(s: &str) -> bool {
 
 /// YAML 1.1/1.2 words a plain scalar would turn into null, a boolean or a special float.
 fn reserved_word(b: &[u8]) -> bool {
-    if b.len() > 5 {
+    // Their first bytes: most short strings (`TCP`, `1Gi`, `kafka`) are known by that alone.
+    if b.len() > 5
+        || !matches!(
+            b[0],
+            b'~' | b'n'
+                | b'N'
+                | b't'
+                | b'T'
+                | b'f'
+                | b'F'
+                | b'y'
+                | b'Y'
+                | b'o'
+                | b'O'
+                | b'.'
+                | b'-'
+                | b'+'
+        )
+    {
         return false;
     }
     let mut lower = [0u8; 5];
@@ -342,11 +381,34 @@ fn block_ok(s: &str) -> bool {
         && !has_control(s)
 }
 
-/// A control character other than newline and tab (C0, DEL) or a `special_char`.
+/// Bytes that keep text out of a literal block: controls other than newline and tab (C0,
+/// DEL) are 1; the first bytes of the `special_char`s are 2 (a closer look decides).
+const UNBLOCK: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        let c = i as u8;
+        if (c < 0x20 && c != b'\n' && c != b'\t') || c == 0x7f {
+            t[i] = 1;
+        } else if special_lead(c) {
+            t[i] = 2;
+        }
+        i += 1;
+    }
+    t
+};
+
+/// A control character other than newline and tab (C0, DEL) or a `special_char`: one pass,
+/// one table look-up per byte (config files are long and mostly ASCII).
 fn has_control(s: &str) -> bool {
     s.bytes()
-        .any(|c| (c < 0x20 && c != b'\n' && c != b'\t') || c == 0x7f)
-        || contains_special(s)
+        .enumerate()
+        .any(|(i, c)| match UNBLOCK[c as usize] {
+            0 => false,
+            1 => true,
+            // A lead byte is never a continuation byte: `i` is a char boundary.
+            _ => s[i..].chars().next().is_some_and(special_char),
+        })
 }
 
 impl Ser<'_> {
@@ -956,6 +1018,101 @@ mod tests {
         ) {
             let s: String = chars.into_iter().collect();
             round_trip(&json!({ "k": s, "list": [s], s: 1 }));
+        }
+    }
+
+    /// The quoting rule as first written (one loop, every byte classified): the oracle for
+    /// `needs_quotes`, whose loop skips most bytes after one look-up.
+    fn needs_quotes_oracle(s: &str) -> bool {
+        let b = s.as_bytes();
+        let Some(&first) = b.first() else { return true };
+        if first == b' ' || b[b.len() - 1] == b' ' {
+            return true;
+        }
+        match first {
+            b'[' | b']' | b'{' | b'}' | b',' | b'#' | b'&' | b'*' | b'!' | b'|' | b'>' | b'\''
+            | b'"' | b'%' | b'@' | b'`' => return true,
+            b'-' | b'?' | b':' if b.len() == 1 || b[1] == b' ' || s.starts_with("---") => {
+                return true;
+            }
+            _ => {}
+        }
+        if s.starts_with("...") || s.starts_with("<<") {
+            return true;
+        }
+        let mut numeric_chars = true;
+        let mut wide = 0;
+        let mut prev = 0u8;
+        for &c in b {
+            let class = CLASS[c as usize];
+            if class & QUOTE != 0
+                || (class & HASH != 0 && prev == b' ')
+                || (class & SPACE != 0 && prev == b':')
+            {
+                return true;
+            }
+            numeric_chars &= class & NUMERIC != 0;
+            wide |= class & WIDE;
+            prev = c;
+        }
+        if wide != 0 && s.chars().any(special_char) {
+            return true;
+        }
+        if prev == b':' {
+            return true;
+        }
+        let starts_numeric = first.is_ascii_digit()
+            || (matches!(first, b'+' | b'-' | b'.')
+                && b.get(1).is_some_and(|c| c.is_ascii_digit() || *c == b'.'));
+        if numeric_chars && starts_numeric {
+            return true;
+        }
+        let lower = s.to_ascii_lowercase();
+        [
+            "~", "null", "true", "false", "yes", "no", "on", "off", "y", "n", ".inf", "-.inf",
+            "+.inf", ".nan",
+        ]
+        .contains(&lower.as_str())
+    }
+
+    proptest::proptest! {
+        /// The fast checks decide exactly as the oracle: `needs_quotes` everywhere, `plain_fast`
+        /// wherever it says plain, and `has_control` as the byte-by-byte definition.
+        #[test]
+        fn quoting_checks_agree_with_the_oracle(
+            chars in proptest::collection::vec(
+                proptest::prop_oneof![
+                    proptest::arbitrary::any::<char>(),
+                    proptest::sample::select(vec![
+                        ' ', '#', ':', '-', '.', '+', '0', '1', '9', 'e', 'x', 'o', 'n', 'N', 'y',
+                        't', 'f', 'O', '~', '_', '/', '{', ',', '\n', '\t', '\u{1}', '\u{7f}',
+                        '\u{85}', '\u{a0}', '\u{2028}', '\u{feff}',
+                    ]),
+                ],
+                0..12,
+            )
+        ) {
+            let s: String = chars.into_iter().collect();
+            proptest::prop_assert_eq!(needs_quotes(&s), needs_quotes_oracle(&s), "{:?}", s);
+            if plain_fast(s.as_bytes()) {
+                proptest::prop_assert!(!needs_quotes_oracle(&s), "{:?}", s);
+            }
+            let by_char = s.chars().any(|c| (c < ' ' && c != '\n' && c != '\t') || c == '\u{7f}' || special_char(c));
+            proptest::prop_assert_eq!(has_control(&s), by_char, "{:?}", s);
+        }
+    }
+
+    #[test]
+    fn short_words_take_the_fast_path_unless_reserved() {
+        for w in [
+            "TCP", "http", "kafka", "a", "Always", "name", "nope", "offset", "yes1",
+        ] {
+            assert!(plain_fast(w.as_bytes()), "{w}");
+        }
+        for w in [
+            "y", "N", "no", "On", "off", "Yes", "true", "FALSE", "null", "n",
+        ] {
+            assert!(!plain_fast(w.as_bytes()) && needs_quotes(w), "{w}");
         }
     }
 
