@@ -1,6 +1,7 @@
 //! The amctl binary: parse arguments, call the library, map errors to exit codes.
 // On Linux the process starts at `start::main`, not through std's runtime start-up: see there.
-#![cfg_attr(target_os = "linux", no_main)]
+// (Not in the unit-test build, whose entry is the test harness.)
+#![cfg_attr(all(target_os = "linux", not(test)), no_main)]
 
 mod cli;
 
@@ -32,7 +33,7 @@ fn run() -> u8 {
     }
 }
 
-#[cfg(not(target_os = "linux"))]
+#[cfg(any(not(target_os = "linux"), test))]
 fn main() -> std::process::ExitCode {
     std::process::ExitCode::from(run())
 }
@@ -49,7 +50,7 @@ fn main() -> std::process::ExitCode {
 /// a file amctl opens never becomes its stdout), and SIGPIPE is ignored (so a closed pipe is a
 /// `BrokenPipe` error that the output code ends quietly on, not a kill). `std::env::args` needs
 /// nothing here: on glibc std captures the arguments itself, before `main`.
-#[cfg(target_os = "linux")]
+#[cfg(all(target_os = "linux", not(test)))]
 mod start {
     use std::ffi::{c_char, c_int, c_short, c_ulong};
 
