@@ -1,6 +1,57 @@
+//! Embeds the config templates (templates/**) as a table of names and sources, so `amctl render
+//! demo` needs no files; `render::templates` compiles each on first use.
+
+use std::path::{Path, PathBuf};
+
 fn main() {
-    // Config templates are compiled into the binary so `amctl render demo` needs no files.
-    minijinja_embed::embed_templates!("templates");
+    let root = Path::new("templates");
+    let mut files = Vec::new();
+    collect(root, &mut files);
+    let mut named: Vec<(String, PathBuf)> = files
+        .into_iter()
+        .map(|path| {
+            let name = path
+                .strip_prefix(root)
+                .expect("under templates/")
+                .to_string_lossy()
+                .replace('\\', "/");
+            (name, path)
+        })
+        .collect();
+    // Sorted as strings: the binary searches the table by name.
+    named.sort();
+    let mut table = String::from("&[\n");
+    for (name, path) in &named {
+        let absolute = std::fs::canonicalize(path).expect("template path");
+        table.push_str(&format!(
+            "    ({name:?}, include_str!({:?})),\n",
+            absolute.to_string_lossy()
+        ));
+    }
+    table.push_str("]\n");
+    let out = PathBuf::from(std::env::var_os("OUT_DIR").expect("OUT_DIR"));
+    std::fs::write(out.join("templates.rs"), table).expect("write templates.rs");
+    // A directory is scanned recursively for changes (new, edited and removed templates).
+    println!("cargo:rerun-if-changed=templates");
     // `cargo dist` hands this file to the linker (.cargo/config.toml): relink when it changes.
     println!("cargo:rerun-if-changed=dist/symbol-order.txt");
+}
+
+/// Every file below `dir`, skipping hidden files and directories (editor swap files).
+fn collect(dir: &Path, out: &mut Vec<PathBuf>) {
+    let entries = std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+    for entry in entries {
+        let path = entry.expect("directory entry").path();
+        if path
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+        {
+            continue;
+        }
+        if path.is_dir() {
+            collect(&path, out);
+        } else {
+            out.push(path);
+        }
+    }
 }
