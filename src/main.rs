@@ -1,7 +1,7 @@
 //! The amctl binary: parse arguments, call the library, map errors to exit codes.
-// On Linux the process starts at `start::main`, not through std's runtime start-up: see there.
-// (Not in the unit-test build, whose entry is the test harness.)
-#![cfg_attr(all(target_os = "linux", not(test)), no_main)]
+// On Linux with glibc the process starts at `start::main`, not through std's runtime start-up:
+// see there. (Not in the unit-test build, whose entry is the test harness.)
+#![cfg_attr(all(target_os = "linux", target_env = "gnu", not(test)), no_main)]
 
 mod cli;
 
@@ -33,12 +33,12 @@ fn run() -> u8 {
     }
 }
 
-#[cfg(any(not(target_os = "linux"), test))]
+#[cfg(any(not(all(target_os = "linux", target_env = "gnu")), test))]
 fn main() -> std::process::ExitCode {
     std::process::ExitCode::from(run())
 }
 
-/// The process entry on Linux, in place of std's runtime start-up.
+/// The process entry on Linux with glibc, in place of std's runtime start-up.
 ///
 /// Before `fn main`, std reads `/proc/self/maps` (through `pthread_getattr_np`) to find the
 /// main thread's stack, maps an alternate signal stack and installs SIGSEGV/SIGBUS handlers,
@@ -49,8 +49,9 @@ fn main() -> std::process::ExitCode {
 /// the same way: fds 0-2 are reopened on /dev/null when the process starts with one closed (so
 /// a file amctl opens never becomes its stdout), and SIGPIPE is ignored (so a closed pipe is a
 /// `BrokenPipe` error that the output code ends quietly on, not a kill). `std::env::args` needs
-/// nothing here: on glibc std captures the arguments itself, before `main`.
-#[cfg(all(target_os = "linux", not(test)))]
+/// nothing here: on glibc std captures the arguments itself, before `main` (an `.init_array`
+/// hook). Other C libraries (musl) do not pass them to such hooks, so there std's start-up stays.
+#[cfg(all(target_os = "linux", target_env = "gnu", not(test)))]
 mod start {
     use std::ffi::{c_char, c_int, c_short, c_ulong};
 
@@ -65,14 +66,12 @@ mod start {
     const O_RDWR: c_int = 2;
     const SIGPIPE: c_int = 13;
     const SIG_IGN: usize = 1;
-    #[cfg(target_env = "gnu")]
     const M_TOP_PAD: c_int = -2;
 
     unsafe extern "C" {
         fn poll(fds: *mut PollFd, nfds: c_ulong, timeout: c_int) -> c_int;
         fn open(path: *const c_char, flags: c_int, ...) -> c_int;
         fn signal(signum: c_int, handler: usize) -> usize;
-        #[cfg(target_env = "gnu")]
         fn mallopt(param: c_int, value: c_int) -> c_int;
     }
 
@@ -100,10 +99,7 @@ mod start {
         // glibc grows the heap 128 KiB past each request, so a render (1 MB of heap) made a
         // dozen brk calls; with 1 MiB it makes one or two. Pages never touched cost nothing.
         // SAFETY: a documented tunable, set before the first allocation.
-        #[cfg(target_env = "gnu")]
-        unsafe {
-            mallopt(M_TOP_PAD, 1 << 20)
-        };
+        unsafe { mallopt(M_TOP_PAD, 1 << 20) };
         // A panic exits with 101 and its message, as under std's runtime (with `panic = "abort"`,
         // as in `cargo dist`, it aborts where it happens).
         let code = std::panic::catch_unwind(super::run).unwrap_or(101);
