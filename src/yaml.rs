@@ -122,10 +122,15 @@ const fn special_lead(c: u8) -> bool {
 /// A `special_char` in `s`: byte-wise, decoding only where one could start (config files are
 /// long and mostly ASCII).
 fn contains_special(s: &str) -> bool {
-    s.bytes().enumerate().any(|(i, c)| {
-        // A lead byte is never a continuation byte: `i` is a char boundary.
-        special_lead(c) && s[i..].chars().next().is_some_and(special_char)
-    })
+    s.bytes()
+        .enumerate()
+        .any(|(i, c)| special_lead(c) && special_at(s, i))
+}
+
+/// A `special_char` starts at byte `i`, a lead byte of one (so a char boundary: a lead byte is
+/// never a continuation byte).
+fn special_at(s: &str, i: usize) -> bool {
+    s[i..].chars().next().is_some_and(special_char)
 }
 
 /// `CLASS` without `NUMERIC`: a byte that is 0 here cannot make a string need quotes, unless the
@@ -175,24 +180,11 @@ const CLASS: [u8; 256] = {
 /// True when `s` read as a plain scalar would be something other than this string: the full
 /// check (it agrees with `plain_fast` wherever that holds; callers try that first).
 fn needs_quotes(s: &str) -> bool {
+    if quoted_by_its_ends(s) {
+        return true;
+    }
     let b = s.as_bytes();
-    let Some(&first) = b.first() else { return true };
-    if first == b' ' || b[b.len() - 1] == b' ' {
-        return true;
-    }
-    // Indicators that cannot start a plain scalar; `-`, `?`, `:` may when followed by a
-    // non-space ("-Xmx300m").
-    match first {
-        b'[' | b']' | b'{' | b'}' | b',' | b'#' | b'&' | b'*' | b'!' | b'|' | b'>' | b'\''
-        | b'"' | b'%' | b'@' | b'`' => return true,
-        b'-' | b'?' | b':' if b.len() == 1 || b[1] == b' ' || s.starts_with("---") => {
-            return true;
-        }
-        _ => {}
-    }
-    if s.starts_with("...") || s.starts_with("<<") {
-        return true;
-    }
+    let first = b[0];
     // Numbers, timestamps and sexagesimals (YAML 1.1 and 1.2): anything that starts like a
     // number and uses only number characters.
     let starts_numeric = first.is_ascii_digit()
@@ -228,6 +220,24 @@ fn needs_quotes(s: &str) -> bool {
         return true;
     }
     reserved_word(b)
+}
+
+/// The part of `needs_quotes` that looks only at the ends of `s`: empty, a space at either end,
+/// an indicator that cannot start a plain scalar, a document marker or a merge key.
+fn quoted_by_its_ends(s: &str) -> bool {
+    let b = s.as_bytes();
+    let Some(&first) = b.first() else { return true };
+    if first == b' ' || b[b.len() - 1] == b' ' {
+        return true;
+    }
+    // Indicators that cannot start a plain scalar; `-`, `?`, `:` may when followed by a
+    // non-space ("-Xmx300m").
+    match first {
+        b'[' | b']' | b'{' | b'}' | b',' | b'#' | b'&' | b'*' | b'!' | b'|' | b'>' | b'\''
+        | b'"' | b'%' | b'@' | b'`' => true,
+        b'-' | b'?' | b':' if b.len() == 1 || b[1] == b' ' || s.starts_with("---") => true,
+        _ => s.starts_with("...") || s.starts_with("<<"),
+    }
 }
 
 /// YAML 1.1/1.2 words a plain scalar would turn into null, a boolean or a special float.
@@ -406,8 +416,7 @@ fn has_control(s: &str) -> bool {
         .any(|(i, c)| match UNBLOCK[c as usize] {
             0 => false,
             1 => true,
-            // A lead byte is never a continuation byte: `i` is a char boundary.
-            _ => s[i..].chars().next().is_some_and(special_char),
+            _ => special_at(s, i),
         })
 }
 
@@ -1021,25 +1030,15 @@ mod tests {
         }
     }
 
-    /// The quoting rule as first written (one loop, every byte classified): the oracle for
-    /// `needs_quotes`, whose loop skips most bytes after one look-up.
+    /// The quoting rule's scan as first written (one loop, every byte classified): the oracle
+    /// for `needs_quotes`, whose loop skips most bytes after one look-up.
     fn needs_quotes_oracle(s: &str) -> bool {
+        // The ends were checked the same way then and now: shared, not re-written.
+        if quoted_by_its_ends(s) {
+            return true;
+        }
         let b = s.as_bytes();
-        let Some(&first) = b.first() else { return true };
-        if first == b' ' || b[b.len() - 1] == b' ' {
-            return true;
-        }
-        match first {
-            b'[' | b']' | b'{' | b'}' | b',' | b'#' | b'&' | b'*' | b'!' | b'|' | b'>' | b'\''
-            | b'"' | b'%' | b'@' | b'`' => return true,
-            b'-' | b'?' | b':' if b.len() == 1 || b[1] == b' ' || s.starts_with("---") => {
-                return true;
-            }
-            _ => {}
-        }
-        if s.starts_with("...") || s.starts_with("<<") {
-            return true;
-        }
+        let first = b[0];
         let mut numeric_chars = true;
         let mut wide = 0;
         let mut prev = 0u8;
