@@ -5,19 +5,8 @@ use std::path::{Path, PathBuf};
 
 fn main() {
     let root = Path::new("templates");
-    let mut files = Vec::new();
-    collect(root, &mut files);
-    let mut named: Vec<(String, PathBuf)> = files
-        .into_iter()
-        .map(|path| {
-            let name = path
-                .strip_prefix(root)
-                .expect("under templates/")
-                .to_string_lossy()
-                .replace('\\', "/");
-            (name, path)
-        })
-        .collect();
+    let mut named = Vec::new();
+    collect(root, root, &mut named);
     // Sorted as strings: the binary searches the table by name.
     named.sort();
     let mut table = String::from("&[\n");
@@ -37,8 +26,9 @@ fn main() {
     println!("cargo:rerun-if-changed=dist/symbol-order.txt");
 }
 
-/// Every file below `dir`, skipping hidden files and directories (editor swap files).
-fn collect(dir: &Path, out: &mut Vec<PathBuf>) {
+/// Every file below `dir` with its name relative to `root` (`/`-separated), skipping hidden files
+/// and directories (editor swap files).
+fn collect(root: &Path, dir: &Path, out: &mut Vec<(String, PathBuf)>) {
     let entries = std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
     for entry in entries {
         let path = entry.expect("directory entry").path();
@@ -49,9 +39,14 @@ fn collect(dir: &Path, out: &mut Vec<PathBuf>) {
             continue;
         }
         if path.is_dir() {
-            collect(&path, out);
+            collect(root, &path, out);
         } else {
-            out.push(path);
+            let name = path
+                .strip_prefix(root)
+                .expect("under templates/")
+                .to_string_lossy()
+                .replace('\\', "/");
+            out.push((name, path));
         }
     }
 }

@@ -46,7 +46,7 @@ pub struct Ctx<'a> {
 const TEMPLATES: &[(&str, &str)] = include!(concat!(env!("OUT_DIR"), "/templates.rs"));
 
 /// The source of an embedded template.
-pub fn template_source(name: &str) -> Option<&'static str> {
+fn template_source(name: &str) -> Option<&'static str> {
     TEMPLATES
         .binary_search_by_key(&name, |(n, _)| *n)
         .ok()
@@ -54,7 +54,8 @@ pub fn template_source(name: &str) -> Option<&'static str> {
 }
 
 /// The config templates, each compiled on first use and then kept for the process: a profile
-/// compiles only those it renders (prod leaves S3 uploads out, demo backups and TLS), and a
+/// compiles only those it renders (prod leaves the S3 upload script out, demo both backup
+/// scripts), and a
 /// diff or a migration renders two profiles with them.
 fn templates() -> &'static Environment<'static> {
     static TEMPLATES: std::sync::OnceLock<Environment<'static>> = std::sync::OnceLock::new();
