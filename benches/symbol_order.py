@@ -17,6 +17,7 @@ amctl never depends on the layout. Needs valgrind (Debian package `valgrind`).
 """
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -25,6 +26,8 @@ repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 binary = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else os.path.join(repo, "target", "dist", "amctl"))
 if not os.access(binary, os.X_OK):
     sys.exit(f"no amctl binary at {binary}: build it first (`cargo dist`), or pass its path")
+if not shutil.which("valgrind"):
+    sys.exit("valgrind is not installed: install it (Debian package `valgrind`) and run this again")
 
 COMMANDS = [
     ["render", "prod"],
@@ -50,14 +53,23 @@ order, seen = [], set()
 with tempfile.TemporaryDirectory() as tmp:
     out = os.path.join(tmp, "callgrind.out")
     for cmd in COMMANDS:
-        subprocess.run(["valgrind", "--tool=callgrind", "--demangle=no", f"--callgrind-out-file={out}", binary] + cmd,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=repo)
+        if os.path.exists(out):
+            os.remove(out)
+        run = subprocess.run(["valgrind", "--tool=callgrind", "--demangle=no", f"--callgrind-out-file={out}", binary]
+                             + cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=repo)
+        if not os.path.exists(out):
+            sys.exit(f"valgrind wrote no profile for `amctl {' '.join(cmd)}` (exit {run.returncode}):\n"
+                     f"{run.stderr.strip()[-2000:]}\nnothing written; fix that and run this again")
         with open(out) as f:
-            for line in f:
-                m = re.match(r"c?fn=\(\d+\) (\S+)", line)
-                if m and m.group(1) in defined and m.group(1) not in seen:
-                    seen.add(m.group(1))
-                    order.append(m.group(1))
+            new = {m.group(1) for m in (re.match(r"c?fn=\(\d+\) (\S+)", line) for line in f)
+                   if m and m.group(1) in defined} - seen
+        # Each command's new functions after the previous commands', sorted: callgrind lists
+        # functions in no stable order, and the file should change only when the code does.
+        order += sorted(new)
+        seen |= new
+
+if not order:
+    sys.exit("callgrind saw no function of the binary run: nothing written (is it the binary that was built?)")
 
 target = os.path.join(repo, "dist", "symbol-order.txt")
 os.makedirs(os.path.dirname(target), exist_ok=True)
