@@ -65,13 +65,11 @@ mod start {
     const O_RDWR: c_int = 2;
     const SIGPIPE: c_int = 13;
     const SIG_IGN: usize = 1;
-    const M_TOP_PAD: c_int = -2;
 
     unsafe extern "C" {
         fn poll(fds: *mut PollFd, nfds: c_ulong, timeout: c_int) -> c_int;
         fn open(path: *const c_char, flags: c_int, ...) -> c_int;
         fn signal(signum: c_int, handler: usize) -> usize;
-        fn mallopt(param: c_int, value: c_int) -> c_int;
     }
 
     #[unsafe(no_mangle)]
@@ -95,10 +93,6 @@ mod start {
         }
         // SAFETY: SIG_IGN for SIGPIPE, before any other thread exists.
         unsafe { signal(SIGPIPE, SIG_IGN) };
-        // glibc grows the heap 128 KiB past each request: a render of prod (1 MB of heap) made
-        // 14 brk calls, with 1 MiB 6. Pages never touched cost nothing.
-        // SAFETY: a documented tunable, set before amctl's first allocation.
-        unsafe { mallopt(M_TOP_PAD, 1 << 20) };
         // A panic exits with 101 and its message, as under std's runtime (with `panic = "abort"`,
         // as in `cargo dist`, it aborts where it happens).
         let code = std::panic::catch_unwind(super::run).unwrap_or(101);
