@@ -41,14 +41,15 @@ impl Quantity {
             return Err(format!("`{text}` does not start with a number"));
         }
         let (int_part, frac_part) = number.split_once('.').unwrap_or((number, ""));
-        // Mantissa as an integer scaled by 10^frac_len.
-        let digits = format!("{int_part}{frac_part}");
-        if digits.len() > 30 {
+        // Mantissa as an integer scaled by 10^frac_len: every byte is a digit (checked above),
+        // and 30 of them fit an i128.
+        if int_part.len() + frac_part.len() > 30 {
             return Err(format!("`{text}` has too many digits"));
         }
-        let mantissa: i128 = digits
-            .parse()
-            .map_err(|_| format!("`{text}` is not a number"))?;
+        let mantissa = int_part
+            .bytes()
+            .chain(frac_part.bytes())
+            .fold(0i128, |m, d| m * 10 + i128::from(d - b'0'));
         let frac_len = frac_part.len() as u32;
         // (multiplier numerator, power of ten) so that value = mantissa × mul × 10^pow10 / 10^frac
         let (mul, pow10): (i128, i32) = match suffix {
