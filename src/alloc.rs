@@ -149,6 +149,21 @@ impl Local {
         block
     }
 
+    /// Resizes `block` from small class `from` to `to` where it is, if it was the last one
+    /// bumped from this thread's region and the region has room.
+    #[inline]
+    fn resize_on_top(&mut self, block: *mut u8, from: usize, to: usize) -> bool {
+        if block.addr() + class_size(from) == self.next.addr()
+            && self.end.addr() - block.addr() >= class_size(to)
+        {
+            // SAFETY: the block lies in the current region, which has room for `to`.
+            self.next = unsafe { block.add(class_size(to)) };
+            true
+        } else {
+            false
+        }
+    }
+
     /// Puts a block of class `c` on the front of its free list.
     #[inline]
     fn give(&mut self, c: usize, block: *mut u8) {
@@ -399,6 +414,7 @@ unsafe impl GlobalAlloc for Amalloc {
             // Same class: the block already has room.
             (Kind::Small(a), Kind::Small(b)) if a == b => ptr,
             (Kind::Large(a), Kind::Large(b)) if a == b => ptr,
+            (Kind::Small(a), Kind::Small(b)) if with_local(|l| l.resize_on_top(ptr, a, b)) => ptr,
             (Kind::Large(a), Kind::Large(b)) if ARENA.lock().resize_on_top(ptr, a, b) => ptr,
             // SAFETY: both System's; the caller's contract, passed on.
             (Kind::System, Kind::System) => unsafe { System.realloc(ptr, layout, new_size) },
@@ -672,6 +688,26 @@ mod tests {
             fill(p, size, 7);
         }
         unsafe { a.dealloc(p, l) };
+    }
+
+    #[test]
+    fn the_small_block_bumped_last_grows_in_place() {
+        // This test's thread has a bump region of its own: nothing else allocates from it.
+        let a = Amalloc;
+        let p = unsafe { a.alloc(layout(40, 8)) };
+        fill(p, 40, 5);
+        let q = unsafe { a.realloc(p, layout(40, 8), 300) };
+        assert_eq!(q, p, "the last block bumped grows where it is");
+        assert!(holds(q, 40, 5));
+        fill(q, 300, 6);
+        let r = unsafe { a.alloc(layout(16, 8)) };
+        let moved = unsafe { a.realloc(q, layout(300, 8), 600) };
+        assert_ne!(moved, q, "a block below the top moves");
+        assert!(holds(moved, 300, 6));
+        unsafe {
+            a.dealloc(moved, layout(600, 8));
+            a.dealloc(r, layout(16, 8));
+        }
     }
 
     #[test]
