@@ -9,13 +9,13 @@
 //!
 //! Why an arena of its own: first touching a page costs the kernel about 2 µs here (a fault,
 //! a zeroed page, a page-table entry: 256 pages touched in a row took 0.5 ms), and a render of
-//! prod touched about 250 pages of heap. The arena is address space advised `MADV_HUGEPAGE`,
-//! so where transparent huge pages are on (`always` or `madvise`, the usual defaults), its
-//! first touch maps a whole 2 MiB page in one fault (0.13 ms) and the rest of a render of
-//! prod faults no heap at all: 335 page faults per render became 97, and the render ~12%
-//! faster. Where huge pages are off, the arena faults 4 KiB pages like any heap, and a render
-//! takes as long as with glibc's heap (it touches a little more: 1.2 MB where glibc's heap
-//! held 1.0 MB).
+//! prod touched about 250 pages of heap. The arena's first 64 MiB are advised
+//! `MADV_HUGEPAGE` (why no more: see `map`), so where transparent huge pages are on
+//! (`always` or `madvise`, the usual defaults), its first touch maps a whole 2 MiB page in
+//! one fault (0.13 ms) and the rest of a render of prod faults no heap at all: 335 page
+//! faults per render became 97, and the render ~12% faster. Where huge pages are off, the
+//! arena faults 4 KiB pages like any heap, and a render takes as long as with glibc's heap (it
+//! touches a little more: 1.2 MB where glibc's heap held 1.0 MB).
 //!
 //! - Sizes up to [`MAX_SMALL`] bytes with alignment up to [`GRAIN`] are rounded up to a
 //!   multiple of [`GRAIN`]: one class per multiple. Each thread has a free list per class and
@@ -209,7 +209,8 @@ impl Arena {
     fn carve(&mut self, bytes: usize) -> *mut u8 {
         if self.room(self.next) < bytes {
             let len = self.grow.max(bytes);
-            let Some(start) = map(len) else {
+            // Huge pages for the first segment only: see `map`.
+            let Some(start) = map(len, self.start.is_null()) else {
                 return null_mut();
             };
             // The rest of the old segment is left unused (and, never touched, unbacked).
@@ -324,10 +325,18 @@ static ARENA: Lock<Arena> = Lock {
     }),
 };
 
-/// A new segment of `len` bytes (a multiple of GRAIN): address space from the kernel,
-/// backed by huge pages where the kernel offers them. Its pages read as zero until written.
+/// A new segment of `len` bytes (a multiple of GRAIN): address space from the kernel, backed
+/// by huge pages if `huge` and the kernel offers them. Its pages read as zero until written.
+///
+/// Only the first segment (64 MiB) asks for huge pages. Beyond it they cost more than they
+/// save here: a diff of two 20,000-object streams (290 MB) took 2.05 s on 4 KiB pages, 2.53 s
+/// on huge pages throughout and 2.22 s with the first 64 MiB on huge pages, while a render
+/// of 1,000 services (80 MB) took 95, 57 and 61 ms (interleaved runs). A huge page is zeroed
+/// whole at its first touch, and on this VM a fresh one can cost far more than the 0.13 ms
+/// of one reused (a C test: 7 ms per huge page the first time 64 MiB were touched, 0.2 ms
+/// after).
 #[cfg(all(target_os = "linux", not(miri)))]
-fn map(len: usize) -> Option<*mut u8> {
+fn map(len: usize, huge: bool) -> Option<*mut u8> {
     const HUGE: usize = 2 << 20;
     // Room to start the segment on a huge-page boundary: only whole, aligned 2 MiB extents
     // can be backed by a huge page. The slack is address space only, never touched.
@@ -349,16 +358,18 @@ fn map(len: usize) -> Option<*mut u8> {
     let p = p.cast::<u8>();
     // SAFETY: the offset to the next huge-page boundary, under HUGE: inside the mapping.
     let start = unsafe { p.add(p.addr().next_multiple_of(HUGE) - p.addr()) };
-    // Advice only: where transparent huge pages are off, the kernel refuses it (EINVAL) and
-    // the segment is backed by 4 KiB pages.
-    // SAFETY: [start, start + len) lies inside the mapping just made.
-    unsafe { libc::madvise(start.cast(), len, libc::MADV_HUGEPAGE) };
+    if huge {
+        // Advice only: where transparent huge pages are off, the kernel refuses it (EINVAL)
+        // and the segment is backed by 4 KiB pages.
+        // SAFETY: [start, start + len) lies inside the mapping just made.
+        unsafe { libc::madvise(start.cast(), len, libc::MADV_HUGEPAGE) };
+    }
     Some(start)
 }
 
 /// A new segment of `len` bytes from the system allocator (other systems, and Miri).
 #[cfg(not(all(target_os = "linux", not(miri))))]
-fn map(len: usize) -> Option<*mut u8> {
+fn map(len: usize, _huge: bool) -> Option<*mut u8> {
     let layout = Layout::from_size_align(len, 4096).ok()?;
     // SAFETY: a non-zero size with a valid alignment.
     let p = unsafe { System.alloc(layout) };
