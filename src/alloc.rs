@@ -539,33 +539,19 @@ mod tests {
         assert_eq!(kind(layout(MAX_SMALL + 1, 16)), Kind::Large(0));
         assert_eq!(kind(layout(MAX_LARGE, 16)), Kind::Large(LARGE_CLASSES - 1));
         assert_eq!(large_size(LARGE_CLASSES - 1), MAX_LARGE);
-        for size in [1, 15, 16, 17, 1000, 1024] {
-            let Kind::Small(c) = kind(layout(size, 1)) else {
-                panic!("{size} is small");
+        let sizes = [
+            1, 15, 16, 17, 1000, 1024, 1025, 2047, 2048, 2049, 4096, 70_000,
+        ];
+        for size in sizes.into_iter().chain([MAX_LARGE - 1, MAX_LARGE]) {
+            let (c, block): (usize, fn(usize) -> usize) = match kind(layout(size, 8)) {
+                Kind::Small(c) if size <= MAX_SMALL => (c, class_size),
+                Kind::Large(c) if size > MAX_SMALL => (c, large_size),
+                other => panic!("{size} is served from {other:?}"),
             };
-            assert!(class_size(c) >= size, "class {c} holds {size}");
+            assert!(block(c) >= size, "class {c} holds {size}");
             assert!(
-                c == 0 || class_size(c - 1) < size,
-                "{size} is in the smallest class that holds it"
-            );
-        }
-        for size in [
-            1025,
-            2047,
-            2048,
-            2049,
-            4096,
-            70_000,
-            MAX_LARGE - 1,
-            MAX_LARGE,
-        ] {
-            let Kind::Large(c) = kind(layout(size, 8)) else {
-                panic!("{size} is large");
-            };
-            assert!(large_size(c) >= size, "large class {c} holds {size}");
-            assert!(
-                c == 0 || large_size(c - 1) < size,
-                "{size} is in the smallest large class that holds it"
+                c == 0 || block(c - 1) < size,
+                "{size} is in the smallest class of its kind that holds it"
             );
         }
         assert_eq!(kind(layout(1, 1)), Kind::Small(0));
