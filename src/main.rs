@@ -45,54 +45,37 @@ fn main() -> std::process::ExitCode {
 /// all to print "has overflowed its stack" instead of a plain segmentation fault. That cost
 /// ~0.1 ms per process here (a static hello-world: 0.76 ms with it, 0.66 ms without), about 3%
 /// of a `render prod`; a stack overflow still ends the process, without that message. What
-/// std does there that amctl relies on is done here the same way: fds 0-2 are reopened on /dev/null when the process starts with one closed (so
-/// a file amctl opens never becomes its stdout), and SIGPIPE is ignored (so a closed pipe is a
-/// `BrokenPipe` error that the output code ends quietly on, not a kill). `std::env::args` needs
+/// std does there that amctl relies on is done here the same way: fds 0-2 are reopened on
+/// /dev/null when the process starts with one closed (so a file amctl opens never becomes its
+/// stdout), and SIGPIPE is ignored (so a closed pipe is a `BrokenPipe` error that the output
+/// code ends quietly on, not a kill). `std::env::args` needs
 /// nothing here: on glibc std captures the arguments itself, before `main` (an `.init_array`
 /// hook). Other C libraries (musl) do not pass them to such hooks, so there std's start-up stays.
 #[cfg(all(target_os = "linux", target_env = "gnu", not(test)))]
 mod start {
-    use std::ffi::{c_char, c_int, c_short, c_ulong};
-
-    #[repr(C)]
-    struct PollFd {
-        fd: c_int,
-        events: c_short,
-        revents: c_short,
-    }
-
-    const POLLNVAL: c_short = 0x20;
-    const O_RDWR: c_int = 2;
-    const SIGPIPE: c_int = 13;
-    const SIG_IGN: usize = 1;
-
-    unsafe extern "C" {
-        fn poll(fds: *mut PollFd, nfds: c_ulong, timeout: c_int) -> c_int;
-        fn open(path: *const c_char, flags: c_int, ...) -> c_int;
-        fn signal(signum: c_int, handler: usize) -> usize;
-    }
+    use std::ffi::{c_char, c_int};
 
     #[unsafe(no_mangle)]
     extern "C" fn main(_argc: c_int, _argv: *const *const c_char) -> c_int {
-        let mut fds = [0, 1, 2].map(|fd| PollFd {
+        let mut fds = [0, 1, 2].map(|fd| libc::pollfd {
             fd,
             events: 0,
             revents: 0,
         });
         // SAFETY: `fds` is a valid array of three pollfd structs for the call's duration.
-        if unsafe { poll(fds.as_mut_ptr(), 3, 0) } != -1 {
+        if unsafe { libc::poll(fds.as_mut_ptr(), 3, 0) } != -1 {
             for pfd in &fds {
                 // open(2) returns the lowest free descriptor: the closed one.
                 // SAFETY: a NUL-terminated path and plain flags.
-                if pfd.revents & POLLNVAL != 0
-                    && unsafe { open(c"/dev/null".as_ptr(), O_RDWR) } == -1
+                if pfd.revents & libc::POLLNVAL != 0
+                    && unsafe { libc::open(c"/dev/null".as_ptr(), libc::O_RDWR) } == -1
                 {
                     std::process::abort();
                 }
             }
         }
         // SAFETY: SIG_IGN for SIGPIPE, before any other thread exists.
-        unsafe { signal(SIGPIPE, SIG_IGN) };
+        unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
         // A panic exits with 101 and its message, as under std's runtime (with `panic = "abort"`,
         // as in `cargo dist`, it aborts where it happens).
         let code = std::panic::catch_unwind(super::run).unwrap_or(101);

@@ -37,14 +37,17 @@ impl Quantity {
             .find(|c: char| !(c.is_ascii_digit() || c == '.'))
             .unwrap_or(body.len());
         let (number, suffix) = body.split_at(num_end);
-        if number.is_empty() || number == "." || number.matches('.').count() > 1 {
+        if number.is_empty() || number == "." {
             return Err(format!("`{text}` does not start with a number"));
+        }
+        if number.matches('.').count() > 1 {
+            return Err(format!("`{text}` has more than one decimal point"));
         }
         let (int_part, frac_part) = number.split_once('.').unwrap_or((number, ""));
         // Mantissa as an integer scaled by 10^frac_len: every byte is a digit (checked above),
         // and 30 of them fit an i128.
         if int_part.len() + frac_part.len() > 30 {
-            return Err(format!("`{text}` has too many digits"));
+            return Err(format!("`{text}` has too many digits (at most 30)"));
         }
         let mantissa = int_part
             .bytes()
@@ -738,6 +741,13 @@ mod tests {
         let err = Memory::parse("800m").unwrap_err();
         assert!(err.contains("800Mi"), "{err}");
         assert!(Cpu::parse("2Gi").is_err());
+        // Each says what is wrong with the number, not only that it is wrong.
+        let err = Quantity::parse("1.2.3Gi").unwrap_err();
+        assert!(err.contains("more than one decimal point"), "{err}");
+        let err = Quantity::parse(&format!("{}Gi", "1".repeat(31))).unwrap_err();
+        assert!(err.contains("too many digits (at most 30)"), "{err}");
+        let thirty = format!("1.{}", "0".repeat(29));
+        assert_eq!(Quantity::parse(&thirty).unwrap().millis(), 1000);
     }
 
     #[test]

@@ -55,11 +55,10 @@ fn template_source(name: &str) -> Option<&'static str> {
 
 /// The config templates, each compiled on first use and then kept for the process: a profile
 /// compiles only those it renders (prod leaves the S3 upload script out, demo both backup
-/// scripts), and a
-/// diff or a migration renders two profiles with them.
+/// scripts), and a diff or a migration renders two profiles with them.
 fn templates() -> &'static Environment<'static> {
-    static TEMPLATES: std::sync::OnceLock<Environment<'static>> = std::sync::OnceLock::new();
-    TEMPLATES.get_or_init(|| {
+    static ENV: std::sync::OnceLock<Environment<'static>> = std::sync::OnceLock::new();
+    ENV.get_or_init(|| {
         let mut env = Environment::new();
         // Config files are not HTML: never escape. A missing variable is a bug, never an empty
         // string in a server's config.
