@@ -7,14 +7,15 @@ use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::{
-    ConfigMap, Namespace, PersistentVolumeClaim, Service, ServiceAccount,
+    ConfigMap, Namespace, PersistentVolumeClaim, PodTemplateSpec, Service, ServiceAccount,
 };
 use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use k8s_openapi::api::storage::v1::StorageClass;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use serde::Serialize;
+use std::collections::BTreeMap;
 
 /// Every kind amctl renders. Serializes as the object itself (apiVersion and kind included).
 #[derive(Clone, Debug, Serialize, PartialEq)]
@@ -99,6 +100,28 @@ impl Object {
         self.metadata().name.as_deref().unwrap_or("")
     }
 
+    /// The pod template of a workload (StatefulSet, Deployment, Job, CronJob).
+    pub fn pod_template(&self) -> Option<&PodTemplateSpec> {
+        match self {
+            Object::StatefulSet(s) => s.spec.as_ref().map(|s| &s.template),
+            Object::Deployment(d) => d.spec.as_ref().map(|s| &s.template),
+            Object::Job(j) => j.spec.as_ref().map(|s| &s.template),
+            Object::CronJob(c) => c
+                .spec
+                .as_ref()
+                .and_then(|s| s.job_template.spec.as_ref())
+                .map(|s| &s.template),
+            _ => None,
+        }
+    }
+
+    /// The pod template's labels, empty where there are none.
+    pub fn pod_labels(&self) -> Option<&BTreeMap<String, String>> {
+        self.pod_template()
+            .and_then(|t| t.metadata.as_ref())
+            .and_then(|m| m.labels.as_ref())
+    }
+
     /// Apply order: what others refer to comes first (namespace, identities, config, services),
     /// then workloads, then what refers to workloads.
     pub fn rank(&self) -> u8 {
@@ -122,6 +145,38 @@ impl Object {
     }
 }
 
+/// Whether a label selector selects an object with `labels`, as the API server evaluates it
+/// (matchLabels and matchExpressions, ANDed). An empty selector selects everything.
+pub fn selects(selector: &LabelSelector, labels: &BTreeMap<String, String>) -> bool {
+    let by_label = selector
+        .match_labels
+        .iter()
+        .flatten()
+        .all(|(k, v)| labels.get(k) == Some(v));
+    let by_expression = selector.match_expressions.iter().flatten().all(|e| {
+        let values = e.values.as_deref().unwrap_or(&[]);
+        let value = labels.get(&e.key);
+        match e.operator.as_str() {
+            "In" => value.is_some_and(|v| values.contains(v)),
+            "NotIn" => value.is_none_or(|v| !values.contains(v)),
+            "Exists" => value.is_some(),
+            "DoesNotExist" => value.is_none(),
+            _ => false,
+        }
+    });
+    by_label && by_expression
+}
+
+/// A Secret (and, where the reference names one, its key) an object of the bundle refers to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SecretRef {
+    pub name: String,
+    pub key: Option<String>,
+    /// `Kind name` of the object that refers to it.
+    pub by: String,
+    pub component: &'static str,
+}
+
 /// One rendered object and the platform component it belongs to.
 #[derive(Clone, Debug)]
 pub struct Item {
@@ -143,6 +198,101 @@ impl Bundle {
             component,
             object: Box::new(object),
         });
+    }
+
+    /// Every Secret the objects refer to: pod volumes (secret, projected), environment
+    /// (secretKeyRef, envFrom), image pull secrets, ingress TLS, certificate key store
+    /// passwords.
+    pub fn secret_refs(&self) -> Vec<SecretRef> {
+        let mut refs = Vec::new();
+        for item in &self.items {
+            let by = format!("{} {}", item.object.kind(), item.object.name());
+            let mut add = |name: &str, key: Option<&str>| {
+                refs.push(SecretRef {
+                    name: name.to_string(),
+                    key: key.map(str::to_string),
+                    by: by.clone(),
+                    component: item.component,
+                })
+            };
+            if let Some(spec) = item.object.pod_template().and_then(|t| t.spec.as_ref()) {
+                for v in spec.volumes.iter().flatten() {
+                    if let Some(s) = &v.secret {
+                        let name = s.secret_name.as_deref().unwrap_or("");
+                        match &s.items {
+                            Some(items) => items.iter().for_each(|i| add(name, Some(&i.key))),
+                            None => add(name, None),
+                        }
+                    }
+                    for source in v.projected.iter().flat_map(|p| p.sources.iter().flatten()) {
+                        if let Some(s) = &source.secret {
+                            match &s.items {
+                                Some(items) => {
+                                    items.iter().for_each(|i| add(&s.name, Some(&i.key)))
+                                }
+                                None => add(&s.name, None),
+                            }
+                        }
+                    }
+                }
+                let containers = spec
+                    .init_containers
+                    .iter()
+                    .flatten()
+                    .chain(&spec.containers);
+                for c in containers {
+                    for e in c.env.iter().flatten() {
+                        if let Some(k) = e
+                            .value_from
+                            .as_ref()
+                            .and_then(|v| v.secret_key_ref.as_ref())
+                        {
+                            add(&k.name, Some(&k.key));
+                        }
+                    }
+                    for e in c.env_from.iter().flatten() {
+                        if let Some(s) = &e.secret_ref {
+                            add(&s.name, None);
+                        }
+                    }
+                }
+                for s in spec.image_pull_secrets.iter().flatten() {
+                    add(&s.name, None);
+                }
+            }
+            match &*item.object {
+                Object::Ingress(ing) => {
+                    for t in ing.spec.iter().flat_map(|s| s.tls.iter().flatten()) {
+                        if let Some(name) = &t.secret_name {
+                            add(name, None);
+                        }
+                    }
+                }
+                Object::Certificate(cert) => {
+                    if let Some(ks) = &cert.spec.keystores {
+                        let r = &ks.pkcs12.password_secret_ref;
+                        add(&r.name, Some(&r.key));
+                    }
+                }
+                _ => {}
+            }
+        }
+        refs
+    }
+
+    /// The Secrets rendered Certificates have cert-manager issue, with the keys each holds.
+    pub fn issued_secrets(&self) -> BTreeMap<String, Vec<&'static str>> {
+        let mut out = BTreeMap::new();
+        for item in &self.items {
+            if let Object::Certificate(cert) = &*item.object {
+                let mut keys = vec!["tls.crt", "tls.key", "ca.crt"];
+                if cert.spec.keystores.is_some() {
+                    keys.extend(["keystore.p12", "truststore.p12"]);
+                }
+                out.insert(cert.spec.secret_name.clone(), keys);
+            }
+        }
+        out
     }
 
     /// Puts the items in apply order; stable, so components keep their order within a rank.

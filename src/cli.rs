@@ -58,6 +58,15 @@ pub enum Command {
     #[command(after_help = MIGRATE_EXIT_CODES)]
     Migrate(Deferred<MigrateCmd>),
 
+    /// Print a bash script that creates the Secrets the render refers to and the cluster lacks.
+    ///
+    /// Passwords are generated when the script runs (openssl); credentials only you have
+    /// (S3 keys, licences, certificates without an issuer) are read from environment variables
+    /// the script names. Existing Secrets are left alone. Run it before the first apply:
+    /// `amctl secrets demo | bash`.
+    #[command(after_help = EXIT_CODES)]
+    Secrets(Deferred<SecretsCmd>),
+
     /// Print the resolved profile (after `extends` and `--set`) as TOML or JSON.
     #[command(after_help = EXIT_CODES)]
     Show(Deferred<ShowCmd>),
@@ -300,6 +309,16 @@ pub enum PlanOutput {
 }
 
 #[derive(Args, Debug)]
+pub struct SecretsCmd {
+    #[command(flatten)]
+    pub profile: ProfileArgs,
+
+    /// Print the script even if validation finds errors (they are still printed).
+    #[arg(long)]
+    pub skip_validation: bool,
+}
+
+#[derive(Args, Debug)]
 pub struct ShowCmd {
     /// Built-in profile name (demo, prod) or path to a profile TOML file.
     #[arg(value_name = "PROFILE")]
@@ -462,6 +481,14 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
             amctl::output::print(&String::from_utf8_lossy(&out))?;
             Ok(0)
         }
+        Command::Secrets(Deferred(cmd)) => Ok(amctl::commands::secrets::run(
+            &amctl::commands::secrets::SecretsArgs {
+                profile: cmd.profile.profile,
+                namespace: cmd.profile.namespace,
+                sets: cmd.profile.sets,
+                skip_validation: cmd.skip_validation,
+            },
+        )?),
         Command::Show(Deferred(cmd)) => Ok(amctl::commands::show::run(
             &cmd.profile,
             &cmd.sets,

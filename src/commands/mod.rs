@@ -6,5 +6,6 @@ pub mod explain;
 pub mod migrate;
 pub mod render;
 pub mod schema;
+pub mod secrets;
 pub mod show;
 pub mod validate;

@@ -17,9 +17,17 @@ pub const TLS_PORT: i32 = 4333;
 pub const TLS_NAME: &str = "aerospike";
 pub const TLS_SECRET: &str = "aerospike-tls";
 const TLS_DIR: &str = "/etc/aerospike-tls";
+/// UID 1000 exists in the image (ubuntu 24.04's first user); asd needs no particular user.
 const UID: i64 = 1000;
 const DATA_DIR: &str = "/opt/aerospike/data";
-const WORK_DIR: &str = "/opt/aerospike/work";
+const CONFIG_DIR: &str = "/etc/aerospike-config";
+/// Descriptors beyond proto-fd-max: device files, fabric and heartbeat sockets, info, logs.
+pub const OPEN_FILES_HEADROOM: u64 = 1024;
+/// A cold start before the service port opens: index arenas, system metadata, cluster join.
+const COLD_START_BASE_SECONDS: u64 = 120;
+/// How fast a cold start reads a node's device files (as/src/base/as.c: `as_storage_load()`,
+/// "could block for hours"): a conservative SSD scan rate, records parsed on the way.
+const COLD_START_SCAN_BYTES_PER_SECOND: u64 = 100 << 20;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -127,7 +135,8 @@ struct ConfContext {
     heartbeat_port: i32,
     fabric_port: i32,
     service_port: i32,
-    work_dir: &'static str,
+    work_dir: String,
+    proto_fd_max: u32,
     feature_key_file: Option<String>,
     /// The TLS service listener (Enterprise Edition with `security.tls`).
     tls: bool,
@@ -186,7 +195,8 @@ pub fn aerospike_conf(ctx: &Ctx, server: &Server) -> Result<String, Error> {
             heartbeat_port: HEARTBEAT_PORT,
             fabric_port: FABRIC_PORT,
             service_port: SERVICE_PORT,
-            work_dir: WORK_DIR,
+            work_dir: a.work_directory.clone(),
+            proto_fd_max: a.proto_fd_max,
             feature_key_file: a
                 .feature_key_secret
                 .as_ref()
@@ -210,7 +220,10 @@ pub fn render(ctx: &Ctx, bundle: &mut Bundle) -> Result<(), Error> {
 
     bundle.push(NAME, ctx.service_account(NAME, labels.clone(), false));
     let exporter = monitoring::full(ctx);
-    let mut files = BTreeMap::from([("aerospike.conf".to_string(), aerospike_conf(ctx, &server)?)]);
+    let mut files = BTreeMap::from([
+        ("aerospike.conf".to_string(), aerospike_conf(ctx, &server)?),
+        ("start.sh".to_string(), start_script(ctx, &server)?),
+    ]);
     if exporter {
         files.insert("ape.toml".into(), monitoring::aerospike_exporter_config());
     }
@@ -250,13 +263,9 @@ pub fn render(ctx: &Ctx, bundle: &mut Bundle) -> Result<(), Error> {
     }
 
     let mut container = k8s::container(NAME, &a.image, k8s::resources(&a.resources), true);
-    // Run the server directly: the image's entrypoint would regenerate the config from env vars.
-    container.command = Some(vec![
-        "asd".into(),
-        "--foreground".into(),
-        "--config-file".into(),
-        "/etc/aerospike-config/aerospike.conf".into(),
-    ]);
+    // The start script, not the image's entrypoint (which would regenerate the config from
+    // environment variables): it prepares what asd checks, then execs it.
+    container.command = Some(vec!["/bin/sh".into(), format!("{CONFIG_DIR}/start.sh")]);
     let mut ports = vec![
         k8s::container_port("service", SERVICE_PORT),
         k8s::container_port("fabric", FABRIC_PORT),
@@ -267,9 +276,17 @@ pub fn render(ctx: &Ctx, bundle: &mut Bundle) -> Result<(), Error> {
     }
     container.ports = Some(ports);
     container.readiness_probe = Some(k8s::tcp_probe("service", 5, 10, 3));
+    // Port 3000 opens only after a cold start has read every device file: liveness waits for
+    // the startup probe, which allows that scan.
+    container.startup_probe = Some(k8s::tcp_probe(
+        "service",
+        5,
+        STARTUP_PERIOD_SECONDS,
+        startup_seconds(a).div_ceil(STARTUP_PERIOD_SECONDS as u64) as i32,
+    ));
     container.liveness_probe = Some(k8s::tcp_probe("service", 30, 15, 6));
     let mut mounts = vec![
-        k8s::mount("config", "/etc/aerospike-config", true),
+        k8s::mount("config", CONFIG_DIR, true),
         k8s::mount("tmp", "/tmp", false),
     ];
     let mut volumes = vec![
@@ -301,19 +318,22 @@ pub fn render(ctx: &Ctx, bundle: &mut Bundle) -> Result<(), Error> {
             volumes.extend(vol);
             claims.extend(claim);
             mounts.push(k8s::mount("data", DATA_DIR, false));
-            let mut work = k8s::mount("data", WORK_DIR, false);
-            work.sub_path = Some("work".into());
-            if storage.mode == StorageMode::Persistent {
-                mounts.push(work);
-            } else {
-                mounts.push(k8s::mount("work", WORK_DIR, false));
-                volumes.push(k8s::empty_dir("work", Medium::Disk, "256Mi"));
+            if !covered(&mounts, &a.work_directory) {
+                if storage.mode == StorageMode::Persistent {
+                    let mut work = k8s::mount("data", &a.work_directory, false);
+                    work.sub_path = Some("work".into());
+                    mounts.push(work);
+                } else {
+                    mounts.push(k8s::mount("work", &a.work_directory, false));
+                    volumes.push(k8s::empty_dir("work", Medium::Disk, WORK_VOLUME));
+                }
             }
         }
-        None => {
-            mounts.push(k8s::mount("work", WORK_DIR, false));
-            volumes.push(k8s::empty_dir("work", Medium::Disk, "256Mi"));
+        None if !covered(&mounts, &a.work_directory) => {
+            mounts.push(k8s::mount("work", &a.work_directory, false));
+            volumes.push(k8s::empty_dir("work", Medium::Disk, WORK_VOLUME));
         }
+        None => {}
     }
     container.volume_mounts = Some(mounts);
 
@@ -345,6 +365,139 @@ pub fn render(ctx: &Ctx, bundle: &mut Bundle) -> Result<(), Error> {
         })),
     );
     Ok(())
+}
+
+const STARTUP_PERIOD_SECONDS: i32 = 10;
+/// The work directory's own volume (system metadata and UDFs: kilobytes to megabytes).
+const WORK_VOLUME: &str = "256Mi";
+const WORK_VOLUME_BYTES: u64 = 256 << 20;
+
+/// Whether a mount already covers `path` (a directory inside another volume gets no mount of
+/// its own).
+fn covered(mounts: &[k8s_openapi::api::core::v1::VolumeMount], path: &str) -> bool {
+    mounts
+        .iter()
+        .any(|m| crate::contract::is_under(path, &m.mount_path))
+}
+
+/// The start script: the directories asd checks, the open-files limit, then asd.
+fn start_script(ctx: &Ctx, server: &Server) -> Result<String, Error> {
+    let a = &ctx.profile.aerospike;
+    ctx.template(
+        "aerospike/start.sh.j2",
+        serde_json::json!({
+            "version": server.version.iter().map(u32::to_string).collect::<Vec<_>>().join("."),
+            "service_port": SERVICE_PORT,
+            "work_dir": a.work_directory,
+            "proto_fd_max": a.proto_fd_max,
+            "open_files": open_files(a),
+            "config_file": format!("{CONFIG_DIR}/aerospike.conf"),
+        }),
+    )
+}
+
+/// The soft open-files limit the start script sets: proto-fd-max plus the headroom.
+pub fn open_files(a: &crate::profile::Aerospike) -> u64 {
+    u64::from(a.proto_fd_max) + OPEN_FILES_HEADROOM
+}
+
+/// Bytes of device files each node reads on a cold start.
+fn device_bytes(a: &crate::profile::Aerospike) -> u64 {
+    a.namespaces
+        .iter()
+        .filter(|n| n.storage_engine == AsStorageEngine::Device)
+        .filter_map(|n| n.filesize.as_ref())
+        .fold(0u64, |acc, f| acc.saturating_add(f.bytes))
+}
+
+/// The longest a node may take to open its service port: a cold start scanning every device
+/// file (Community Edition always starts cold).
+pub fn startup_seconds(a: &crate::profile::Aerospike) -> u64 {
+    COLD_START_BASE_SECONDS + device_bytes(a).div_ceil(COLD_START_SCAN_BYTES_PER_SECOND)
+}
+
+/// The Secrets Aerospike's pods mount: Enterprise Edition's feature key, and with TLS and no
+/// issuer the nodes' certificate.
+pub fn secrets(ctx: &Ctx) -> Vec<crate::secrets::SecretSpec> {
+    use crate::secrets::SecretSpec;
+    let a = &ctx.profile.aerospike;
+    let mut out = Vec::new();
+    if let Some(secret) = &a.feature_key_secret {
+        out.push(
+            SecretSpec::new(secret, "Aerospike Enterprise Edition's feature key")
+                .from_file("features.conf", "the feature-key file Aerospike sent you"),
+        );
+    }
+    if tls_listener(ctx.profile) && ctx.profile.security.tls_issuer.is_none() {
+        out.push(tls::user_certificate(
+            TLS_SECRET,
+            "the Aerospike nodes' certificate",
+        ));
+    }
+    out
+}
+
+/// What asd needs from its pod (aerospike-server 8.0.0.10 and the image
+/// aerospike/aerospike-server.docker 8.0.0.10_1, community/ubuntu24.04):
+///
+/// - the work directory, `<work>/smd` and the mod-lua user-path exist
+///   (`as/src/base/as.c:331-333`, `validate_directory` at 524, `validate_smd_directory` at 539:
+///   `cf_crash_nostack(... "is not set up properly")`);
+/// - the soft open-files limit is at least proto-fd-max (`as/src/base/cfg.c:4400-4406`:
+///   `cf_crash_nostack(... "system file descriptors not enough")`), default 15000 (cfg.c:168),
+///   minimum 1024 (`as/include/base/service.h:61`);
+/// - a cold start scans the device files before the service port opens (`as.c:377`,
+///   `as_storage_load()`: "This could block for hours");
+/// - the command `asd` bypasses the image's entrypoint (`Dockerfile:190`, `entrypoint.sh:60`).
+pub fn contract(ctx: &Ctx) -> Vec<crate::contract::Contract> {
+    use crate::contract::{Contract, OpenFilesNeed, Path};
+    let a = &ctx.profile.aerospike;
+    let work = &a.work_directory;
+    let key = "aerospike.work_directory";
+    let work_bytes = match &a.storage {
+        Some(_) => 0,
+        None => WORK_VOLUME_BYTES,
+    };
+    let mut writes = vec![Path::new(
+        work.clone(),
+        work_bytes,
+        "the work directory",
+        key,
+    )];
+    let device = device_bytes(a);
+    if device > 0 {
+        writes.push(Path::new(
+            DATA_DIR,
+            device,
+            "the device namespaces' files",
+            "aerospike.storage.size|aerospike.storage",
+        ));
+    }
+    vec![Contract {
+        workload: NAME.into(),
+        container: NAME.into(),
+        user: UID,
+        config: vec![
+            format!("{CONFIG_DIR}/aerospike.conf"),
+            format!("{CONFIG_DIR}/start.sh"),
+        ],
+        directories: vec![
+            Path::new(format!("{work}/smd"), 0, "system metadata", key),
+            Path::new(format!("{work}/udf/lua"), 0, "the mod-lua user-path", key),
+        ],
+        writes,
+        open_files: Some(OpenFilesNeed {
+            count: open_files(a),
+            fatal: true,
+            why: format!(
+                "proto-fd-max {} + {OPEN_FILES_HEADROOM} for its files and cluster sockets",
+                a.proto_fd_max
+            ),
+            key: "aerospike.proto_fd_max".into(),
+        }),
+        startup_seconds: startup_seconds(a),
+        key: "aerospike.proto_fd_max|aerospike.namespaces|aerospike.storage".into(),
+    }]
 }
 
 /// Process memory Aerospike needs besides namespace data and indexes.

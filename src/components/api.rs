@@ -450,6 +450,59 @@ fn api_key(index: usize, overridden: bool, field: &str) -> String {
     }
 }
 
+/// The Secrets the API services mount: the basic-auth credentials (PostgreSQL's password is
+/// PostgreSQL's), and with TLS, an ingress and no issuer the ingress certificate.
+pub fn secrets(ctx: &Ctx) -> Vec<crate::secrets::SecretSpec> {
+    use crate::secrets::SecretSpec;
+    let sec = &ctx.profile.security;
+    let mut out = Vec::new();
+    if sec.api_auth == ApiAuth::Basic {
+        out.push(
+            SecretSpec::new(
+                &sec.api_credentials_secret,
+                "the API services' basic-auth user",
+            )
+            .fixed("username", "admin")
+            .random("password", 24),
+        );
+    }
+    if tls::enabled(ctx) && ctx.profile.api.ingress.is_some() && sec.tls_issuer.is_none() {
+        out.push(
+            crate::secrets::SecretSpec::new(INGRESS_TLS_SECRET, "the ingress certificate")
+                .from_file("tls.crt", "the certificate chain (PEM)")
+                .from_file("tls.key", "its private key (PEM)"),
+        );
+    }
+    out
+}
+
+/// What each API service needs from its pod (the images are the platform's own Spring Boot
+/// services): its application.yaml from the ConfigMap, a writable /tmp (Tomcat's work and
+/// upload directories), and a start-up of up to three minutes on a small CPU share.
+pub fn contract(ctx: &Ctx) -> Vec<crate::contract::Contract> {
+    use crate::contract::{Contract, Path};
+    ctx.profile
+        .api
+        .effective()
+        .map(|svc| Contract {
+            workload: svc.name.to_string(),
+            container: svc.name.to_string(),
+            user: UID,
+            config: vec![format!("/etc/{}/application.yaml", svc.name)],
+            directories: vec![],
+            writes: vec![Path::new(
+                "/tmp",
+                64 << 20,
+                "Tomcat's work and upload directories",
+                "api",
+            )],
+            open_files: None,
+            startup_seconds: 180,
+            key: format!("api.services[{}]", svc.name),
+        })
+        .collect()
+}
+
 pub fn check(cx: &crate::validate::Check) {
     use crate::model::jvm::{JvmApp, JvmBreakdown, JvmFlags};
     use crate::model::mib;

@@ -28,7 +28,32 @@ pub const TLS_SECRET: &str = "flink-tls";
 const TLS_DIR: &str = "/etc/flink-tls";
 const TLS_PASSWORD_DIR: &str = "/etc/flink-tls-password";
 const KAFKA_CA_DIR: &str = "/etc/kafka-ca";
+const S3_DIR: &str = "/etc/flink-s3";
 pub const DEFAULT_HA_CLUSTER_ID: &str = "audience-manager-flink";
+/// The claim a `file://` checkpoint directory lives on.
+pub const CHECKPOINT_CLAIM: &str = "flink-checkpoints";
+/// RocksDB's working directory on each TaskManager's own volume.
+pub const ROCKSDB_DIR: &str = "/flink-rocksdb";
+const LOG_DIR: &str = "/opt/flink/log";
+const LOG_VOLUME: &str = "512Mi";
+/// `env.log.max`: rolled log files kept besides the current one. log4j-console.properties rolls
+/// at 100MB and keeps `${env:MAX_LOG_FILE_NUMBER:-10}`, which bin/config.sh sets from this key.
+const LOG_FILES_KEPT: u64 = 3;
+const LOG_FILE_BYTES: u64 = 100_000_000;
+
+/// The local path of a `file://` URI (`file:///flink-checkpoints` → `/flink-checkpoints`).
+pub fn local_path(uri: &str) -> Option<&str> {
+    let rest = uri.strip_prefix("file://")?;
+    Some(if rest.is_empty() { "/" } else { rest })
+}
+
+/// RocksDB's working directory as the TaskManager reads it: the profile's setting, else amctl's.
+pub fn rocksdb_dir(f: &crate::profile::Flink) -> String {
+    match f.settings.get("state.backend.rocksdb.localdir") {
+        Some(v) => v.to_string(),
+        None => ROCKSDB_DIR.to_string(),
+    }
+}
 
 /// Whether a Flink path needs the S3 filesystem plugin.
 pub fn needs_s3(path: &str) -> bool {
@@ -104,6 +129,8 @@ pub fn config_entries(ctx: &Ctx) -> Vec<(String, String)> {
     }
     overhead(&mut put, "taskmanager", &tm.jvm_overhead);
 
+    // Rolled log files kept (the image keeps 10 of 100MB, more than the log volume holds).
+    put("env.log.max", LOG_FILES_KEPT.to_string());
     put("parallelism.default", f.parallelism_default.to_string());
     put(
         "state.backend.type",
@@ -117,6 +144,10 @@ pub fn config_entries(ctx: &Ctx) -> Vec<(String, String)> {
             "state.backend.rocksdb.memory.managed",
             f.rocksdb_memory_managed.to_string(),
         );
+        // Its own volume: by default RocksDB works in io.tmp.dirs, the pod's small /tmp.
+        if !f.settings.contains_key("state.backend.rocksdb.localdir") {
+            put("state.backend.rocksdb.localdir", s(ROCKSDB_DIR));
+        }
     }
     put("execution.checkpointing.dir", s(&f.checkpoint_dir));
     put(
@@ -189,8 +220,17 @@ fn overhead(put: &mut impl FnMut(&str, String), process: &str, o: &JvmOverhead) 
 #[derive(Serialize)]
 struct InitContext {
     s3: bool,
+    s3_credentials: bool,
+    s3_dir: &'static str,
     tls: bool,
     password_file: String,
+}
+
+/// The S3 credentials Secret, when an s3:// path needs one and the profile names it.
+fn s3_secret<'a>(ctx: &Ctx<'a>) -> Option<&'a str> {
+    uses_s3(ctx)
+        .then_some(ctx.profile.flink.s3_credentials_secret.as_deref())
+        .flatten()
 }
 
 pub fn render(ctx: &Ctx, bundle: &mut Bundle) -> Result<(), Error> {
@@ -261,6 +301,8 @@ pub fn render(ctx: &Ctx, bundle: &mut Bundle) -> Result<(), Error> {
         "flink/prepare.sh.j2",
         InitContext {
             s3,
+            s3_credentials: s3_secret(ctx).is_some(),
+            s3_dir: S3_DIR,
             tls,
             password_file: format!("{TLS_PASSWORD_DIR}/password"),
         },
@@ -288,6 +330,12 @@ pub fn render(ctx: &Ctx, bundle: &mut Bundle) -> Result<(), Error> {
         );
     }
     let config = ctx.config_map("flink-config", labels.clone(), files);
+    if let (Some(_), Some(v)) = (local_path(&f.checkpoint_dir), &f.checkpoint_volume) {
+        bundle.push(
+            NAME,
+            Object::PersistentVolumeClaim(Box::new(checkpoint_claim(ctx, v, &labels))),
+        );
+    }
     let metrics = (ctx.profile.monitoring.level.metrics()).then_some((METRICS_PORT, "/metrics"));
     let annotations = ctx.pod_annotations(&[&config], metrics);
     bundle.push(NAME, Object::ConfigMap(config));
@@ -312,7 +360,7 @@ pub fn render(ctx: &Ctx, bundle: &mut Bundle) -> Result<(), Error> {
 
     // JobManager
     let jm = &f.jobmanager;
-    let mut jm_container = flink_container(ctx, "jobmanager", &jm.resources, s3);
+    let mut jm_container = flink_container(ctx, "jobmanager", &jm.resources);
     let mut args = vec!["jobmanager".to_string()];
     let mut env = jm_container.env.take().unwrap_or_default();
     if ha {
@@ -343,7 +391,7 @@ pub fn render(ctx: &Ctx, bundle: &mut Bundle) -> Result<(), Error> {
         security: k8s::pod_security(UID, UID),
         init_containers: vec![prepare_container(ctx)],
         containers: vec![jm_container],
-        volumes: flink_volumes(ctx),
+        volumes: flink_volumes(ctx, false),
         termination_grace_seconds: None,
     });
     with_api_token(&mut template, ha);
@@ -362,7 +410,12 @@ pub fn render(ctx: &Ctx, bundle: &mut Bundle) -> Result<(), Error> {
     let tm_selector = ctx.selector(TM);
     let mut tm_labels = labels;
     tm_labels.extend(tm_selector.clone());
-    let mut tm_container = flink_container(ctx, "taskmanager", &tm.resources, s3);
+    let mut tm_container = flink_container(ctx, "taskmanager", &tm.resources);
+    if f.state_backend == crate::profile::StateBackend::Rocksdb
+        && let Some(m) = tm_container.volume_mounts.as_mut()
+    {
+        m.push(k8s::mount("rocksdb", ROCKSDB_DIR, false));
+    }
     let mut env = tm_container.env.take().unwrap_or_default();
     env.push(k8s::env("JOB_MANAGER_RPC_ADDRESS", ctx.dns(JM)));
     tm_container.env = Some(env);
@@ -384,7 +437,7 @@ pub fn render(ctx: &Ctx, bundle: &mut Bundle) -> Result<(), Error> {
         security: k8s::pod_security(UID, UID),
         init_containers: vec![prepare_container(ctx)],
         containers: vec![tm_container],
-        volumes: flink_volumes(ctx),
+        volumes: flink_volumes(ctx, true),
         termination_grace_seconds: None,
     });
     with_api_token(&mut template, ha);
@@ -407,29 +460,21 @@ fn with_api_token(template: &mut k8s_openapi::api::core::v1::PodTemplateSpec, ha
     }
 }
 
-fn flink_container(ctx: &Ctx, name: &str, res: &crate::profile::Resources, s3: bool) -> Container {
+fn flink_container(ctx: &Ctx, name: &str, res: &crate::profile::Resources) -> Container {
     let f = &ctx.profile.flink;
     let mut c = k8s::container(name, &f.image, k8s::resources(res), true);
     let mut env = Vec::new();
-    if s3 && let Some(secret) = &f.s3_credentials_secret {
-        env.push(k8s::env_secret(
-            "AWS_ACCESS_KEY_ID",
-            secret,
-            "AWS_ACCESS_KEY_ID",
-        ));
-        env.push(k8s::env_secret(
-            "AWS_SECRET_ACCESS_KEY",
-            secret,
-            "AWS_SECRET_ACCESS_KEY",
-        ));
-    }
     let mut mounts = vec![
         // The entrypoint edits files in conf/, so conf/ is a writable copy (see prepare.sh).
         k8s::mount("conf", "/opt/flink/conf", false),
         k8s::mount("plugins", "/opt/flink/plugins", false),
-        k8s::mount("log", "/opt/flink/log", false),
+        k8s::mount("log", LOG_DIR, false),
         k8s::mount("tmp", "/tmp", false),
     ];
+    if let (Some(path), Some(_)) = (local_path(&f.checkpoint_dir), &f.checkpoint_volume) {
+        // Every Flink pod writes and reads the same checkpoints.
+        mounts.push(k8s::mount("checkpoints", path, false));
+    }
     if tls::enabled(ctx) {
         mounts.push(k8s::mount("tls", TLS_DIR, true));
         mounts.push(k8s::mount("kafka-ca", KAFKA_CA_DIR, true));
@@ -442,6 +487,36 @@ fn flink_container(ctx: &Ctx, name: &str, res: &crate::profile::Resources, s3: b
     c.env = Some(env);
     c.volume_mounts = Some(mounts);
     c
+}
+
+/// The claim behind a `file://` checkpoint directory.
+fn checkpoint_claim(
+    ctx: &Ctx,
+    v: &crate::profile::SharedVolume,
+    labels: &k8s::Labels,
+) -> k8s_openapi::api::core::v1::PersistentVolumeClaim {
+    use k8s_openapi::api::core::v1::{
+        PersistentVolumeClaim, PersistentVolumeClaimSpec, VolumeResourceRequirements,
+    };
+    PersistentVolumeClaim {
+        metadata: k8s::meta(CHECKPOINT_CLAIM, ctx.ns, labels.clone()),
+        spec: Some(PersistentVolumeClaimSpec {
+            access_modes: Some(vec![v.access_mode.as_str().to_string()]),
+            storage_class_name: v
+                .class
+                .clone()
+                .or_else(|| ctx.profile.storage.class.clone()),
+            resources: Some(VolumeResourceRequirements {
+                requests: Some(BTreeMap::from([(
+                    "storage".to_string(),
+                    k8s::q(v.size.0.as_str()),
+                )])),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
 }
 
 /// Copies the image's conf/ and plugins/ into writable volumes and puts amctl's config.yaml
@@ -458,19 +533,47 @@ fn prepare_container(ctx: &Ctx) -> Container {
     if tls::enabled(ctx) {
         mounts.push(k8s::mount("tls-password", TLS_PASSWORD_DIR, true));
     }
+    if s3_secret(ctx).is_some() {
+        mounts.push(k8s::mount("s3-credentials", S3_DIR, true));
+    }
     c.volume_mounts = Some(mounts);
     c
 }
 
-fn flink_volumes(ctx: &Ctx) -> Vec<k8s_openapi::api::core::v1::Volume> {
+fn flink_volumes(ctx: &Ctx, taskmanager: bool) -> Vec<k8s_openapi::api::core::v1::Volume> {
+    let f = &ctx.profile.flink;
     let mut v = vec![
         k8s::config_volume("flink-config", "flink-config", None),
         k8s::empty_dir("conf", Medium::Disk, "16Mi"),
         k8s::empty_dir("plugins", Medium::Disk, "512Mi"),
-        k8s::empty_dir("log", Medium::Disk, "512Mi"),
-        // Local checkpoints (`file:///tmp/...`) and RocksDB working files.
+        k8s::empty_dir("log", Medium::Disk, LOG_VOLUME),
+        // Blobs (job jars) and web uploads.
         k8s::empty_dir("tmp", Medium::Disk, "2Gi"),
     ];
+    if local_path(&f.checkpoint_dir).is_some() && f.checkpoint_volume.is_some() {
+        v.push(k8s_openapi::api::core::v1::Volume {
+            name: "checkpoints".into(),
+            persistent_volume_claim: Some(
+                k8s_openapi::api::core::v1::PersistentVolumeClaimVolumeSource {
+                    claim_name: CHECKPOINT_CLAIM.into(),
+                    read_only: Some(false),
+                },
+            ),
+            ..Default::default()
+        });
+    }
+    if taskmanager && f.state_backend == crate::profile::StateBackend::Rocksdb {
+        v.push(local_state_volume(ctx));
+    }
+    if let Some(secret) = s3_secret(ctx) {
+        v.push(k8s::secret_files(
+            "s3-credentials",
+            &[
+                (secret, "AWS_ACCESS_KEY_ID", "AWS_ACCESS_KEY_ID"),
+                (secret, "AWS_SECRET_ACCESS_KEY", "AWS_SECRET_ACCESS_KEY"),
+            ],
+        ));
+    }
     if tls::enabled(ctx) {
         v.push(k8s::secret_files(
             "tls",
@@ -490,6 +593,50 @@ fn flink_volumes(ctx: &Ctx) -> Vec<k8s_openapi::api::core::v1::Volume> {
         v.push(tls::ca_volume("kafka-ca", kafka::TLS_SECRET));
     }
     v
+}
+
+/// RocksDB's volume on a TaskManager: an emptyDir, or with persistent storage a claim that is
+/// created and deleted with the pod (a generic ephemeral volume, from the storage class).
+fn local_state_volume(ctx: &Ctx) -> k8s_openapi::api::core::v1::Volume {
+    use k8s_openapi::api::core::v1::{
+        EphemeralVolumeSource, PersistentVolumeClaimSpec, PersistentVolumeClaimTemplate, Volume,
+        VolumeResourceRequirements,
+    };
+    let st = ctx
+        .profile
+        .flink
+        .taskmanager
+        .local_state
+        .effective(&ctx.profile.storage);
+    match st.mode {
+        crate::profile::StorageMode::Ephemeral => {
+            k8s::empty_dir("rocksdb", st.medium, st.size.0.as_str())
+        }
+        crate::profile::StorageMode::Persistent => Volume {
+            name: "rocksdb".into(),
+            ephemeral: Some(EphemeralVolumeSource {
+                volume_claim_template: Some(PersistentVolumeClaimTemplate {
+                    metadata: Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
+                        labels: Some(ctx.selector(TM)),
+                        ..Default::default()
+                    }),
+                    spec: PersistentVolumeClaimSpec {
+                        access_modes: Some(vec!["ReadWriteOnce".into()]),
+                        storage_class_name: st.class.clone(),
+                        resources: Some(VolumeResourceRequirements {
+                            requests: Some(BTreeMap::from([(
+                                "storage".to_string(),
+                                k8s::q(st.size.0.as_str()),
+                            )])),
+                            ..Default::default()
+                        }),
+                        ..Default::default()
+                    },
+                }),
+            }),
+            ..Default::default()
+        },
+    }
 }
 
 pub fn tm_options(tm: &crate::profile::TaskManager) -> crate::model::flink::TmOptions {
@@ -673,19 +820,206 @@ pub fn check(cx: &crate::validate::Check) {
             .as_ref()
             .is_some_and(|h| needs_s3(&h.storage_dir));
     if s3 && f.s3_credentials_secret.is_none() {
-        cx.warn(
-            "flink.s3.credentials",
-            "flink.s3_credentials_secret|flink.checkpoint_dir|flink.high_availability",
-            "s3:// checkpoints without s3_credentials_secret: the S3 plugin is enabled, but access relies on the pods' cloud identity (IRSA / workload identity)",
-            "set flink.s3_credentials_secret, or bind the flink ServiceAccount to a cloud role",
+        if cx.profile.security.network_policies {
+            cx.error(
+                "flink.s3.credentials",
+                "flink.s3_credentials_secret|flink.checkpoint_dir|flink.high_availability",
+                "s3:// state without s3_credentials_secret: the S3 plugin (flink-s3-fs-presto) then asks the node's instance metadata endpoint for credentials, which the network policies block (Flink may reach only HTTPS and the Kubernetes API): checkpoints and HA metadata fail",
+                "set flink.s3_credentials_secret to a Secret with AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (amctl hands them to the plugin as s3.access-key / s3.secret-key)",
+            );
+        } else {
+            cx.warn(
+                "flink.s3.credentials",
+                "flink.s3_credentials_secret|flink.checkpoint_dir|flink.high_availability",
+                "s3:// state without s3_credentials_secret: the S3 plugin (flink-s3-fs-presto) falls back to the node's instance credentials; it does not read AWS_* variables or web identity tokens",
+                "set flink.s3_credentials_secret, or make sure the nodes' instance role grants the bucket",
+            );
+        }
+    }
+    if let Some(path) = local_path(&f.checkpoint_dir) {
+        checkpoints_shared(cx, path);
+    }
+}
+
+/// The Secrets Flink's pods mount.
+pub fn secrets(ctx: &Ctx) -> Vec<crate::secrets::SecretSpec> {
+    use crate::secrets::SecretSpec;
+    let f = &ctx.profile.flink;
+    let mut out = Vec::new();
+    if let Some(secret) = s3_secret(ctx) {
+        out.push(
+            SecretSpec::new(
+                secret,
+                "S3 credentials for Flink's checkpoints and HA metadata",
+            )
+            .from_env("AWS_ACCESS_KEY_ID", "the access key id")
+            .from_env("AWS_SECRET_ACCESS_KEY", "the secret access key"),
         );
     }
-    if f.checkpoint_dir.starts_with("file://") {
-        cx.info(
-            "flink.checkpoint.ephemeral",
-            "flink.checkpoint_dir",
-            "checkpoints on pod-local storage are lost with the pod, and the JobManager and TaskManagers do not share them: a job restarts from scratch",
-            "use s3:// (or another shared filesystem) where state matters",
+    if tls::enabled(ctx) {
+        out.push(
+            SecretSpec::new(
+                &f.tls_password_secret,
+                "the password of Flink's PKCS#12 key and trust stores",
+            )
+            .random("password", 24),
+        );
+        if ctx.profile.security.tls_issuer.is_none() {
+            out.push(
+                SecretSpec::new(TLS_SECRET, "Flink's key and trust stores (PKCS#12)")
+                    .from_file("keystore.p12", "the PKCS#12 key store")
+                    .from_file("truststore.p12", "the PKCS#12 trust store"),
+            );
+        }
+    }
+    out
+}
+
+/// A `file://` checkpoint directory works only where the JobManager and every TaskManager
+/// mount one claim there: the TaskManagers write the state files, the JobManager the metadata
+/// that points at them, and a restore on any TaskManager reads both.
+fn checkpoints_shared(cx: &crate::validate::Check, path: &str) {
+    use crate::bundle::Object;
+    let f = &cx.profile.flink;
+    let claim_at = |workload: &str| -> Option<String> {
+        let item =
+            cx.bundle.items.iter().find(|i| {
+                matches!(&*i.object, Object::Deployment(_)) && i.object.name() == workload
+            })?;
+        let spec = item.object.pod_template()?.spec.as_ref()?;
+        let container = spec.containers.first()?;
+        let mount = container
+            .volume_mounts
+            .iter()
+            .flatten()
+            .filter(|m| crate::contract::is_under(path, &m.mount_path))
+            .max_by_key(|m| m.mount_path.len())?;
+        let volume = spec
+            .volumes
+            .iter()
+            .flatten()
+            .find(|v| v.name == mount.name)?;
+        volume
+            .persistent_volume_claim
+            .as_ref()
+            .map(|c| c.claim_name.clone())
+    };
+    let (jm, tm) = (claim_at(JM), claim_at(TM));
+    if jm.is_none() || jm != tm {
+        cx.error(
+            "flink.checkpoint.shared",
+            "flink.checkpoint_dir|flink.checkpoint_volume",
+            format!(
+                "checkpoint_dir {} is on each pod's own disk: the TaskManagers' state files and the JobManager's checkpoint metadata end up on different pods, and a restore after a TaskManager restart fails",
+                f.checkpoint_dir
+            ),
+            format!(
+                "set flink.checkpoint_volume = {{ size = \"2Gi\" }} (a claim every Flink pod mounts at {path}), or use s3://"
+            ),
+        );
+        return;
+    }
+    if let Some(v) = &f.checkpoint_volume
+        && v.access_mode == crate::profile::AccessMode::ReadWriteOnce
+        && cx.profile.cluster.nodes > 1
+    {
+        cx.error(
+            "flink.checkpoint.shared",
+            "flink.checkpoint_volume.access_mode|flink.checkpoint_volume|cluster.nodes",
+            format!(
+                "the checkpoint claim is ReadWriteOnce, which only pods on one node can mount, but the {} Flink pods may land on any of {} nodes: those elsewhere never start (Multi-Attach error)",
+                f.jobmanager.replicas + f.taskmanager.replicas,
+                cx.profile.cluster.nodes
+            ),
+            "use access_mode = \"ReadWriteMany\" with a class that serves several nodes (NFS, CephFS, EFS), or s3://",
         );
     }
+}
+
+/// What the JobManager and TaskManagers need from their pods (flink 2.1.1, image
+/// apache/flink-docker `2.1/scala_2.12-java17-ubuntu`):
+///
+/// - the entrypoint rewrites `conf/config.yaml` at every start (`docker-entrypoint.sh:62-101`,
+///   `set_config_options` through `bin/config-parser-utils.sh`), so conf/ is writable;
+/// - `flink-console.sh` logs to the console and to `log/flink-*.log` through
+///   log4j-console.properties: a RollingFile of 100MB keeping `${env:MAX_LOG_FILE_NUMBER:-10}`
+///   files, which `bin/config.sh` sets from `env.log.max`;
+/// - RocksDB works in `state.backend.rocksdb.localdir`, by default `io.tmp.dirs` (/tmp);
+/// - `file://` checkpoints need one claim mounted by every pod.
+pub fn contract(ctx: &Ctx) -> Vec<crate::contract::Contract> {
+    use crate::contract::{Contract, Path};
+    let f = &ctx.profile.flink;
+    let logs = Path::new(
+        LOG_DIR,
+        (LOG_FILES_KEPT + 1) * LOG_FILE_BYTES,
+        format!("the log files, {} of 100MB", LOG_FILES_KEPT + 1),
+        "flink",
+    );
+    let conf = Path::new(
+        "/opt/flink/conf",
+        1 << 20,
+        "the config the entrypoint rewrites",
+        "flink",
+    );
+    let tmp = Path::new("/tmp", 256 << 20, "blobs and uploaded job jars", "flink");
+    let checkpoints = local_path(&f.checkpoint_dir).map(|p| {
+        Path::new(
+            p,
+            0,
+            "checkpoints",
+            "flink.checkpoint_dir|flink.checkpoint_volume",
+        )
+    });
+    let mut tm_writes = vec![conf.clone(), logs.clone(), tmp.clone()];
+    if f.state_backend == crate::profile::StateBackend::Rocksdb {
+        let st = f.taskmanager.local_state.effective(&ctx.profile.storage);
+        tm_writes.push(Path::new(
+            rocksdb_dir(f),
+            st.size.bytes().max(0) as u64,
+            "RocksDB's working files",
+            "flink.settings.\"state.backend.rocksdb.localdir\"|flink.taskmanager.local_state.size|flink.taskmanager.local_state",
+        ));
+    }
+    let mut jm_writes = vec![conf, logs, tmp];
+    jm_writes.extend(checkpoints.clone());
+    tm_writes.extend(checkpoints);
+    let prepare = |workload: &str| Contract {
+        workload: workload.into(),
+        container: "prepare".into(),
+        user: UID,
+        config: vec![
+            "/etc/flink-amctl/config.yaml".into(),
+            "/etc/flink-amctl/prepare.sh".into(),
+        ],
+        directories: vec![],
+        writes: vec![
+            Path::new("/flink-conf", 1 << 20, "the copy of conf/", "flink"),
+            Path::new(
+                "/flink-plugins",
+                256 << 20,
+                "the copy of plugins/ and the S3 plugin",
+                "flink",
+            ),
+        ],
+        open_files: None,
+        startup_seconds: 0,
+        key: "flink".into(),
+    };
+    let main = |workload: &str, container: &str, writes: Vec<Path>| Contract {
+        workload: workload.into(),
+        container: container.into(),
+        user: UID,
+        config: vec![],
+        directories: vec![],
+        writes,
+        open_files: None,
+        startup_seconds: 60,
+        key: "flink".into(),
+    };
+    vec![
+        prepare(JM),
+        main(JM, "jobmanager", jm_writes),
+        prepare(TM),
+        main(TM, "taskmanager", tm_writes),
+    ]
 }

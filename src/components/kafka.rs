@@ -20,8 +20,36 @@ pub const TLS_DIR: &str = "/etc/kafka-tls";
 /// The official image's appuser.
 const UID: i64 = 1000;
 const CONFIG_DIR: &str = "/etc/kafka/amctl";
+/// The data volume's mount; the partitions live in a directory inside it ([`LOG_DIRS`]).
 const DATA_DIR: &str = "/var/lib/kafka/data";
+pub const LOG_DIRS: &str = "/var/lib/kafka/data/logs";
 const WORK_DIR: &str = "/var/run/kafka";
+/// LOG_DIR: only the GC log is written there (the broker's own logs go to stdout).
+const LOG_DIR: &str = "/opt/kafka/logs";
+const LOG_VOLUME: &str = "512Mi";
+/// The GC log, bounded: kafka-server-start.sh's `-loggc` would keep 10 × 100M.
+const GC_LOG_FILES: u64 = 4;
+const GC_LOG_FILE_MIB: u64 = 16;
+
+/// `log.dirs` as the broker reads it: the profile's `kafka.settings` entry, else [`LOG_DIRS`].
+pub fn log_dirs(k: &crate::profile::Kafka) -> Vec<String> {
+    match k.settings.get("log.dirs") {
+        Some(v) => v
+            .to_string()
+            .split(',')
+            .map(|d| d.trim().to_string())
+            .filter(|d| !d.is_empty())
+            .collect(),
+        None => vec![LOG_DIRS.to_string()],
+    }
+}
+
+/// `KAFKA_GC_LOG_OPTS`: set, it replaces the unbounded GC log of `kafka-server-start.sh`.
+fn gc_log_opts() -> String {
+    format!(
+        "-Xlog:gc*:file={LOG_DIR}/kafkaServer-gc.log:time,tags:filecount={GC_LOG_FILES},filesize={GC_LOG_FILE_MIB}M"
+    )
+}
 
 /// The KRaft cluster id: the profile's, or one derived from the namespace so that every render
 /// of the same installation agrees (22 characters of base64url, as `kafka-storage.sh random-uuid`).
@@ -89,7 +117,7 @@ struct PropsContext<'a> {
     headless: String,
     client_port: i32,
     controller_port: i32,
-    data_dir: &'static str,
+    log_dirs: String,
     num_partitions: u32,
     default_replication_factor: u32,
     min_insync_replicas: u32,
@@ -120,7 +148,7 @@ pub fn server_properties(ctx: &Ctx) -> Result<String, Error> {
             headless,
             client_port: CLIENT_PORT,
             controller_port: CONTROLLER_PORT,
-            data_dir: DATA_DIR,
+            log_dirs: log_dirs(k).join(","),
             num_partitions: k.num_partitions,
             default_replication_factor: k.default_replication_factor,
             min_insync_replicas: k.min_insync_replicas,
@@ -140,6 +168,7 @@ pub fn server_properties(ctx: &Ctx) -> Result<String, Error> {
             settings: k
                 .settings
                 .iter()
+                .filter(|(key, _)| key.as_str() != "log.dirs")
                 .map(|(key, v)| {
                     let value = match v {
                         Setting::Str(s) => s.clone(),
@@ -202,8 +231,16 @@ pub fn render(ctx: &Ctx, bundle: &mut Bundle) -> Result<(), Error> {
                     "work_dir": WORK_DIR,
                     "tls": tls::enabled(ctx),
                     "tls_dir": TLS_DIR,
+                    "data_dir": DATA_DIR,
+                    "log_dirs": log_dirs(k).join(","),
+                    "log_dir_list": log_dirs(k),
+                    "migrate_from_root": !k.settings.contains_key("log.dirs"),
                 }),
             )?,
+        ),
+        (
+            "log4j2.yaml".to_string(),
+            ctx.template("kafka/log4j2.yaml.j2", serde_json::json!({}))?,
         ),
     ]);
     if tls::enabled(ctx) {
@@ -235,7 +272,13 @@ pub fn render(ctx: &Ctx, bundle: &mut Bundle) -> Result<(), Error> {
         k8s::env_field("POD_NAME", "metadata.name"),
         k8s::env("KAFKA_HEAP_OPTS", k.heap_opts.as_str()),
         k8s::env("CLUSTER_ID", cluster_id(ctx)),
-        k8s::env("LOG_DIR", "/opt/kafka/logs"),
+        k8s::env("LOG_DIR", LOG_DIR),
+        // kafka-server-start.sh defaults to config/log4j2.yaml (six files, never deleted).
+        k8s::env(
+            "KAFKA_LOG4J_OPTS",
+            format!("-Dlog4j2.configurationFile={CONFIG_DIR}/log4j2.yaml"),
+        ),
+        k8s::env("KAFKA_GC_LOG_OPTS", gc_log_opts()),
     ];
     if let Some(opts) = &k.jvm_opts {
         env.push(k8s::env("KAFKA_JVM_PERFORMANCE_OPTS", opts.as_str()));
@@ -251,13 +294,13 @@ pub fn render(ctx: &Ctx, bundle: &mut Bundle) -> Result<(), Error> {
         k8s::mount("config", CONFIG_DIR, true),
         k8s::mount("data", DATA_DIR, false),
         k8s::mount("work", WORK_DIR, false),
-        k8s::mount("logs", "/opt/kafka/logs", false),
+        k8s::mount("logs", LOG_DIR, false),
         k8s::mount("tmp", "/tmp", false),
     ]);
     let mut volumes = vec![
         k8s::config_volume("config", "kafka-config", None),
         k8s::empty_dir("work", Medium::Disk, "16Mi"),
-        k8s::empty_dir("logs", Medium::Disk, "512Mi"),
+        k8s::empty_dir("logs", Medium::Disk, LOG_VOLUME),
         k8s::empty_dir("tmp", Medium::Disk, "128Mi"),
     ];
     volumes.extend(data_volume);
@@ -382,9 +425,111 @@ pub fn jvm(k: &crate::profile::Kafka) -> Result<crate::model::jvm::JvmBreakdown,
     Ok(JvmBreakdown::compute(&flags, limit, JvmApp::kafka()))
 }
 
+/// The Secrets Kafka's pods mount: with TLS and no issuer, the brokers' certificate.
+pub fn secrets(ctx: &Ctx) -> Vec<crate::secrets::SecretSpec> {
+    if tls::enabled(ctx) && ctx.profile.security.tls_issuer.is_none() {
+        vec![tls::user_certificate(
+            TLS_SECRET,
+            "the brokers' certificate",
+        )]
+    } else {
+        vec![]
+    }
+}
+
+/// What the broker needs from its pod (apache/kafka 4.1.1, image `docker/jvm`; the command
+/// runs amctl's start.sh, not the image's `/etc/kafka/docker/run`):
+///
+/// - every directory under a `log.dirs` entry is parsed as `topic-partition`
+///   (`core/src/main/scala/kafka/log/LogManager.scala`, `loadLogs`: `dir.listFiles.filter(...
+///   UnifiedLog.parseTopicPartitionName(logDir) ...)`; `LocalLog.parseTopicPartitionName`
+///   throws on `lost+found`, strimzi/strimzi-kafka-operator#1307): the log dirs are a directory
+///   inside the data volume, never its root;
+/// - `bin/kafka-server-start.sh` passes `-loggc` (`EXTRA_ARGS=${EXTRA_ARGS-'-name kafkaServer
+///   -loggc'}`), and `bin/kafka-run-class.sh` then writes `-Xlog:gc*:file=$LOG_DIR/...
+///   filecount=10,filesize=100M` unless `KAFKA_GC_LOG_OPTS` is set; the default
+///   `KAFKA_LOG4J_OPTS` is `config/log4j2.yaml`, six `RollingFile` appenders into
+///   `${kafka.logs.dir}` with a `TimeBasedTriggeringPolicy` of one hour and no delete action;
+/// - the JVM raises its soft open-files limit to the hard one at start (HotSpot
+///   `os_linux.cpp`, `-XX:+MaxFDLimit`, on by default), and a broker keeps three descriptors per
+///   log segment; Kafka's operations guide asks for at least 100000.
+pub fn contract(ctx: &Ctx) -> Vec<crate::contract::Contract> {
+    use crate::contract::{Contract, OpenFilesNeed, Path};
+    let k = &ctx.profile.kafka;
+    let storage = k.storage.effective(&ctx.profile.storage);
+    let data = storage.size.bytes().max(0) as u64;
+    let dirs = log_dirs(k);
+    let mut writes: Vec<Path> = dirs
+        .iter()
+        .map(|d| {
+            Path::new(
+                d.clone(),
+                data / dirs.len().max(1) as u64,
+                "topic partitions",
+                "kafka.settings.\"log.dirs\"|kafka.storage.size",
+            )
+        })
+        .collect();
+    writes.push(Path::new(
+        LOG_DIR,
+        (GC_LOG_FILES + 1) * (GC_LOG_FILE_MIB << 20),
+        format!("the GC log, {GC_LOG_FILES} × {GC_LOG_FILE_MIB} MiB and the current file"),
+        "kafka.jvm_opts",
+    ));
+    writes.push(Path::new(
+        WORK_DIR,
+        1 << 20,
+        "server.properties and the PEM key store",
+        "kafka",
+    ));
+    writes.push(Path::new(
+        "/tmp",
+        1 << 20,
+        "the JVM's performance data",
+        "kafka",
+    ));
+    vec![Contract {
+        workload: NAME.into(),
+        container: NAME.into(),
+        user: UID,
+        config: ["server.properties", "start.sh", "log4j2.yaml"]
+            .map(|f| format!("{CONFIG_DIR}/{f}"))
+            .to_vec(),
+        directories: vec![],
+        writes,
+        open_files: Some(OpenFilesNeed {
+            count: 100_000,
+            fatal: false,
+            why: "three per log segment and one per connection; Kafka's operations guide asks for 100000".into(),
+            key: String::new(),
+        }),
+        // The controller port (the liveness probe's) opens before the broker loads its logs.
+        startup_seconds: 60,
+        key: "kafka".into(),
+    }]
+}
+
 pub fn check(cx: &crate::validate::Check) {
     use crate::model::mib;
     let k = &cx.profile.kafka;
+    for dir in log_dirs(k) {
+        let trimmed = dir.trim_end_matches('/');
+        if trimmed == DATA_DIR {
+            cx.error(
+                "kafka.log-dirs.root",
+                "kafka.settings.\"log.dirs\"",
+                format!("log.dirs = {dir} is the root of the data volume: the broker parses every directory there as a topic partition and stops at `lost+found`, which an ext4 volume's root holds"),
+                format!("use a directory inside the volume, e.g. {LOG_DIRS} (or drop log.dirs from kafka.settings)"),
+            );
+        } else if !crate::contract::is_under(trimmed, DATA_DIR) {
+            cx.error(
+                "kafka.log-dirs.volume",
+                "kafka.settings.\"log.dirs\"",
+                format!("log.dirs = {dir} is not on the data volume ({DATA_DIR}): the partitions would land on the read-only root filesystem or a pod's scratch space"),
+                format!("use a directory inside {DATA_DIR}, e.g. {LOG_DIRS}"),
+            );
+        }
+    }
     let brokers = k.brokers;
     if brokers == 0 {
         cx.error(

@@ -44,3 +44,25 @@ pub const ALL: &[Component] = &[
         render: api::render,
     },
 ];
+
+/// Every component's start-up contracts, for this profile.
+pub fn contracts(ctx: &Ctx) -> Vec<crate::contract::Contract> {
+    let mut all = Vec::new();
+    all.extend(postgres::contract(ctx));
+    all.extend(aerospike::contract(ctx));
+    all.extend(kafka::contract(ctx));
+    all.extend(flink::contract(ctx));
+    all.extend(api::contract(ctx));
+    all
+}
+
+/// Every Secret the render refers to and no object renders, merged by name.
+pub fn secrets(ctx: &Ctx) -> Vec<crate::secrets::SecretSpec> {
+    let mut all = Vec::new();
+    all.extend(postgres::secrets(ctx));
+    all.extend(aerospike::secrets(ctx));
+    all.extend(kafka::secrets(ctx));
+    all.extend(flink::secrets(ctx));
+    all.extend(api::secrets(ctx));
+    crate::secrets::merge(all)
+}

@@ -115,24 +115,19 @@ WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'replicator') \\gexec\n
 /// Where the primary's image runs first-start scripts; the replication script is mounted there.
 pub const REPLICATION_SQL_PATH: &str = "/docker-entrypoint-initdb.d/10-replication.sql";
 
-/// A standby's init step: clone the primary once (an empty data directory), writing
-/// standby.signal and primary_conninfo (-R); later starts stream from where they stopped.
-fn clone_script(ctx: &Ctx) -> String {
-    let tls = if tls::enabled(ctx) {
-        format!("export PGSSLMODE=verify-full PGSSLROOTCERT={TLS_DIR}/ca.crt\n")
-    } else {
-        String::new()
-    };
-    format!(
-        "set -eu\n\
-         if [ -s \"$PGDATA/PG_VERSION\" ]; then echo \"standby data present\"; exit 0; fi\n\
-         PGPASSWORD=$(cat {SECRETS_DIR}/replication-password)\n\
-         export PGPASSWORD\n\
-         {tls}\
-         primary=\"postgresql://{REPLICATION_USER}@{host}:{PORT}/postgres\"\n\
-         until pg_isready -d \"$primary\" -q; do echo \"waiting for the primary {host}\"; sleep 5; done\n\
-         pg_basebackup -d \"$primary\" -D \"$PGDATA\" -R -X stream --checkpoint=fast\n",
-        host = primary_host(ctx),
+/// A standby's init step (templates/postgres/clone-primary.sh.j2): clone the primary once,
+/// into `$PGDATA.partial`, renamed to `$PGDATA` only when complete and verified.
+fn clone_script(ctx: &Ctx) -> Result<String, Error> {
+    ctx.template(
+        "postgres/clone-primary.sh.j2",
+        serde_json::json!({
+            "password_file": format!("{SECRETS_DIR}/replication-password"),
+            "tls": tls::enabled(ctx),
+            "ca_file": format!("{TLS_DIR}/ca.crt"),
+            "user": REPLICATION_USER,
+            "host": primary_host(ctx),
+            "port": PORT,
+        }),
     )
 }
 
@@ -153,7 +148,7 @@ pub fn render(ctx: &Ctx, bundle: &mut Bundle) -> Result<(), Error> {
     ]);
     if standbys > 0 {
         files.insert("10-replication.sql".into(), REPLICATION_SQL.into());
-        files.insert("clone-primary.sh".into(), clone_script(ctx));
+        files.insert("clone-primary.sh".into(), clone_script(ctx)?);
     }
     let config = ctx.config_map("postgres-config", labels.clone(), files);
     let metrics = exporter.then_some((monitoring::POSTGRES_EXPORTER_PORT, "/metrics"));
@@ -560,6 +555,122 @@ fn backup(
         })),
     );
     Ok(())
+}
+
+/// The Secrets PostgreSQL's pods mount (none is rendered: amctl never holds a password).
+pub fn secrets(ctx: &Ctx) -> Vec<crate::secrets::SecretSpec> {
+    use crate::secrets::SecretSpec;
+    let pg = &ctx.profile.postgres;
+    let mut out = vec![SecretSpec::new(
+        &pg.password_secret,
+        format!(
+            "the password of PostgreSQL's `{}` role (the database, its backups, the API services)",
+            pg.user
+        ),
+    )
+    .random("password", 24)];
+    if pg.replicas > 1 {
+        out.push(
+            SecretSpec::new(
+                &pg.replication_secret,
+                format!("the password of the `{REPLICATION_USER}` role the standbys stream as"),
+            )
+            .random("password", 24),
+        );
+    }
+    if let Some(s3) = pg.backup.as_ref().and_then(|b| b.s3.as_ref()) {
+        out.push(
+            SecretSpec::new(
+                &s3.credentials_secret,
+                format!("S3 credentials for the backups in {}", s3.url),
+            )
+            .from_env("AWS_ACCESS_KEY_ID", "the access key id")
+            .from_env("AWS_SECRET_ACCESS_KEY", "the secret access key"),
+        );
+    }
+    if tls::enabled(ctx) && ctx.profile.security.tls_issuer.is_none() {
+        out.push(tls::user_certificate(
+            TLS_SECRET,
+            "PostgreSQL's server certificate",
+        ));
+    }
+    out
+}
+
+/// What PostgreSQL needs from its pod (docker-library/postgres `17/trixie/docker-entrypoint.sh`
+/// at the 17.6 release, e34fc9d):
+///
+/// - as a non-root UID the entrypoint only creates and chmods PGDATA (`docker_create_db_directories`,
+///   lines 36-45: `mkdir -p "$PGDATA"`, `chmod 00700`, `mkdir -p /var/run/postgresql`), so
+///   PGDATA's parent and the socket directory are writable volumes;
+/// - `PG_VERSION` in PGDATA means "initialized" (`docker_setup_env`, line 258): initdb is
+///   skipped, which is why a standby's clone must never leave a partial PGDATA;
+/// - initdb and the first-start scripts run before the server listens (`_main`, 351-376).
+pub fn contract(ctx: &Ctx) -> Vec<crate::contract::Contract> {
+    use crate::contract::{Contract, Path};
+    let pg = &ctx.profile.postgres;
+    let storage = pg.storage.effective(&ctx.profile.storage);
+    let data = storage.size.bytes().max(0) as u64;
+    let server = |workload: &str| Contract {
+        workload: workload.into(),
+        container: NAME.into(),
+        user: UID,
+        config: vec![
+            format!("{CONFIG_DIR}/postgresql.conf"),
+            format!("{CONFIG_DIR}/pg_hba.conf"),
+        ],
+        directories: vec![],
+        writes: vec![
+            Path::new(
+                format!("{DATA_DIR}/pgdata"),
+                data,
+                "the database (PGDATA)",
+                "postgres.storage.size|postgres.storage",
+            ),
+            Path::new(
+                "/var/run/postgresql",
+                1 << 20,
+                "the server's socket and lock file",
+                "postgres",
+            ),
+            Path::new(
+                "/dev/shm",
+                pg.shm_size.bytes().max(0) as u64,
+                "shared memory for parallel queries",
+                "postgres.shm_size",
+            ),
+            Path::new(
+                "/tmp",
+                1 << 20,
+                "the entrypoint's scratch files",
+                "postgres",
+            ),
+        ],
+        open_files: None,
+        startup_seconds: 300,
+        key: "postgres".into(),
+    };
+    let mut all = vec![server(NAME)];
+    if pg.replicas > 1 {
+        all.push(server(REPLICA));
+        all.push(Contract {
+            workload: REPLICA.into(),
+            container: "clone-primary".into(),
+            user: UID,
+            config: vec![format!("{CONFIG_DIR}/clone-primary.sh")],
+            directories: vec![],
+            writes: vec![Path::new(
+                DATA_DIR,
+                data,
+                "the clone ($PGDATA.partial, then PGDATA)",
+                "postgres.storage.size|postgres.storage",
+            )],
+            open_files: None,
+            startup_seconds: 0,
+            key: "postgres.replicas".into(),
+        });
+    }
+    all
 }
 
 /// Memory PostgreSQL can use at worst, term by term (also `budget -o json`'s breakdown).

@@ -109,25 +109,53 @@ impl Loaded {
     }
 }
 
+/// The segments of a dotted key path: `a.b[0].c` → a, b, 0, c; a quoted segment keeps its dots
+/// (`kafka.settings."log.dirs"` → kafka, settings, log.dirs).
 fn split_key(key: &str) -> Vec<String> {
-    key.split('.')
-        .flat_map(|part| {
-            let mut out = Vec::new();
-            let mut rest = part;
-            if let Some(i) = rest.find('[') {
-                out.push(rest[..i].to_string());
-                rest = &rest[i..];
-                while let Some(end) = rest.find(']') {
-                    out.push(rest[1..end].to_string());
-                    rest = &rest[end + 1..];
+    let mut out = Vec::new();
+    let mut seg = String::new();
+    let mut chars = key.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' => {
+                for q in chars.by_ref() {
+                    if q == '"' {
+                        break;
+                    }
+                    seg.push(q);
                 }
-            } else {
-                out.push(rest.to_string());
             }
-            out
-        })
-        .filter(|s| !s.is_empty())
-        .collect()
+            '.' | '[' | ']' => {
+                if !seg.is_empty() {
+                    out.push(std::mem::take(&mut seg));
+                }
+            }
+            _ => seg.push(c),
+        }
+    }
+    if !seg.is_empty() {
+        out.push(seg);
+    }
+    out
+}
+
+#[cfg(test)]
+mod split_tests {
+    #[test]
+    fn key_paths_split_into_segments() {
+        assert_eq!(
+            super::split_key("api.services[segment-api].replicas"),
+            ["api", "services", "segment-api", "replicas"]
+        );
+        assert_eq!(
+            super::split_key("aerospike.namespaces[0].data_size"),
+            ["aerospike", "namespaces", "0", "data_size"]
+        );
+        assert_eq!(
+            super::split_key("kafka.settings.\"log.dirs\""),
+            ["kafka", "settings", "log.dirs"]
+        );
+    }
 }
 
 /// Where a profile's text comes from.

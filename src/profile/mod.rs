@@ -93,6 +93,39 @@ pub struct Cluster {
     /// Availability zones the nodes are spread over (empty: one zone).
     #[serde(default)]
     pub zones: Vec<String>,
+    /// The open-files limit (RLIMIT_NOFILE) the container runtime starts each container with;
+    /// unset: containerd 2.x's 1024 soft / 524288 hard (systemd's default).
+    #[serde(default)]
+    pub open_files: OpenFiles,
+}
+
+/// A container's open-files limit: a process may raise its soft limit up to the hard one.
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OpenFiles {
+    /// What a process starts with.
+    #[serde(default = "open_files_soft")]
+    pub soft: u64,
+    /// What a process may raise its soft limit to.
+    #[serde(default = "open_files_hard")]
+    pub hard: u64,
+}
+
+fn open_files_soft() -> u64 {
+    1024
+}
+
+fn open_files_hard() -> u64 {
+    524_288
+}
+
+impl Default for OpenFiles {
+    fn default() -> Self {
+        OpenFiles {
+            soft: open_files_soft(),
+            hard: open_files_hard(),
+        }
+    }
 }
 
 // ---------------------------------------------------------------- shared pieces
@@ -392,8 +425,24 @@ pub struct Aerospike {
     /// Enterprise only: Secret holding `features.conf`.
     #[serde(default)]
     pub feature_key_secret: Option<String>,
+    /// `work-directory`: system metadata (`smd/`) and UDFs (`udf/lua`), created at start on a
+    /// writable volume (the data volume with persistent storage, else an emptyDir).
+    #[serde(default = "aerospike_work_directory")]
+    pub work_directory: String,
+    /// `proto-fd-max`: client connections the server accepts; the start script raises the
+    /// open-files limit to it plus 1024 for the server's own files and cluster sockets.
+    #[serde(default = "aerospike_proto_fd_max")]
+    pub proto_fd_max: u32,
     /// Namespaces (Community Edition: at most 2; use sets inside them).
     pub namespaces: Vec<AerospikeNamespace>,
+}
+
+fn aerospike_work_directory() -> String {
+    "/opt/aerospike/work".into()
+}
+
+fn aerospike_proto_fd_max() -> u32 {
+    15000
 }
 
 #[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq, JsonSchema)]
@@ -528,12 +577,19 @@ pub struct Flink {
     /// `state.backend.rocksdb.memory.managed` (default true).
     #[serde(default = "yes")]
     pub rocksdb_memory_managed: bool,
-    /// `execution.checkpointing.dir`: `file://`, `s3://` (enables the S3 plugin) or `hdfs://`.
+    /// `execution.checkpointing.dir`: `s3://` (enables the S3 plugin), `hdfs://`, or `file://`
+    /// on `checkpoint_volume`, which every Flink pod mounts at that path.
     pub checkpoint_dir: String,
+    /// The claim a `file://` checkpoint_dir lives on, mounted by the JobManager and every
+    /// TaskManager: the TaskManagers write state files, the JobManager the metadata, and a
+    /// restore reads both.
+    #[serde(default)]
+    pub checkpoint_volume: Option<SharedVolume>,
     /// `execution.checkpointing.interval`.
     pub checkpoint_interval: Duration,
-    /// Secret with `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY` for `s3://` checkpoints (unset:
-    /// the pods' cloud identity must grant access).
+    /// Secret with `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY` for `s3://` checkpoints, handed
+    /// to the S3 plugin as `s3.access-key`/`s3.secret-key` (unset: the node's instance
+    /// credentials, which the network policies block).
     #[serde(default)]
     pub s3_credentials_secret: Option<String>,
     /// The Kafka topic the segment-evaluation job reads (for parallelism vs partitions).
@@ -556,6 +612,37 @@ pub struct Flink {
 
 fn flink_tls_password_secret() -> String {
     "flink-tls-password".into()
+}
+
+/// A claim several pods mount at once.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SharedVolume {
+    /// The claim's request.
+    pub size: Memory,
+    /// StorageClass; unset: `storage.class`, else the cluster's default.
+    #[serde(default)]
+    pub class: Option<String>,
+    /// `ReadWriteOnce` (pods on one node share it: a one-node cluster) or `ReadWriteMany` (a
+    /// class that serves several nodes, e.g. NFS or CephFS).
+    #[serde(default)]
+    pub access_mode: AccessMode,
+}
+
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq, JsonSchema)]
+pub enum AccessMode {
+    #[default]
+    ReadWriteOnce,
+    ReadWriteMany,
+}
+
+impl AccessMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AccessMode::ReadWriteOnce => "ReadWriteOnce",
+            AccessMode::ReadWriteMany => "ReadWriteMany",
+        }
+    }
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
@@ -641,6 +728,20 @@ pub struct TaskManager {
     /// `taskmanager.memory.jvm-overhead.{fraction,min,max}` (defaults 0.1, 192m, 1g).
     #[serde(default)]
     pub jvm_overhead: JvmOverhead,
+    /// RocksDB's working directory (`state.backend.rocksdb.localdir`), one volume per
+    /// TaskManager: an emptyDir, or with persistent storage a claim that lives as long as the
+    /// pod (the state itself is restored from checkpoints).
+    #[serde(default = "tm_local_state")]
+    pub local_state: ComponentStorage,
+}
+
+fn tm_local_state() -> ComponentStorage {
+    ComponentStorage {
+        size: Memory::parse("4Gi").expect("constant"),
+        mode: None,
+        class: None,
+        ephemeral_medium: None,
+    }
 }
 
 // ---------------------------------------------------------------- api services

@@ -119,9 +119,23 @@ pub fn apply(bundle: &mut Bundle, zones: usize) {
             );
         }
     }
+    // A pod under two PodDisruptionBudgets cannot be evicted at all (the eviction API refuses
+    // it), so a workload whose pods a component's own budget covers gets no second one.
+    let covered: Vec<k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector> = bundle
+        .items
+        .iter()
+        .filter_map(|i| match &*i.object {
+            Object::PodDisruptionBudget(p) => p.spec.as_ref()?.selector.clone(),
+            _ => None,
+        })
+        .collect();
     let mut pdbs = Vec::new();
     for item in &mut bundle.items {
         let name = item.object.name().to_string();
+        let already = item
+            .object
+            .pod_labels()
+            .is_some_and(|labels| covered.iter().any(|s| crate::bundle::selects(s, labels)));
         let (replicas, selector, spec, required) = match &mut *item.object {
             Object::StatefulSet(s) => {
                 let Some(spec) = s.spec.as_mut() else {
@@ -154,6 +168,9 @@ pub fn apply(bundle: &mut Bundle, zones: usize) {
         }
         if let Some(spec) = spec {
             spread(spec, &selector, required, zones);
+        }
+        if already {
+            continue;
         }
         let labels = item.object.metadata().labels.clone().unwrap_or_default();
         let ns = item.object.metadata().namespace.clone().unwrap_or_default();

@@ -47,6 +47,14 @@ pub fn service_names(ctx: &Ctx, service: &str, headless: Option<&str>) -> Vec<St
     names
 }
 
+/// A certificate Secret the user provides (TLS without a cert-manager issuer), as files.
+pub fn user_certificate(secret: &str, what: &str) -> crate::secrets::SecretSpec {
+    crate::secrets::SecretSpec::new(secret, what)
+        .from_file("tls.crt", "the certificate chain (PEM)")
+        .from_file("tls.key", "its private key (PEM, PKCS#8)")
+        .from_file("ca.crt", "the CA certificate (PEM)")
+}
+
 /// A cert-manager Certificate into `secret`, when the profile names an issuer.
 pub fn certificate(
     ctx: &Ctx,

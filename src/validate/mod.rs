@@ -5,7 +5,9 @@
 //! budget and placement rules are in [`budget`], topology rules in [`topology`].
 
 pub mod budget;
+pub mod contracts;
 pub mod report;
+pub mod semantics;
 pub mod topology;
 
 use crate::bundle::Bundle;
@@ -162,6 +164,9 @@ pub fn validate_with_budget(loaded: &Loaded, bundle: &Bundle) -> (Vec<Finding>, 
     components::kafka::check(&cx);
     components::flink::check(&cx);
     components::api::check(&cx);
+    let ctx = crate::render::Ctx::new(&loaded.profile, &bundle.namespace);
+    contracts::check(&cx, &components::contracts(&ctx));
+    semantics::check(&cx, &components::secrets(&ctx));
     crate::render::tls::check(&cx);
     topology::check(&cx);
     budget::check(&cx, &b);
