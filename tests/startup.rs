@@ -157,8 +157,15 @@ impl Sandbox {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
     }
-    /// Runs `script` with sh, the stubs first on PATH; returns (success, stdout + stderr).
+    /// Runs `script` with the shell its first line names (sh unless bash), after `prelude`,
+    /// the stubs first on PATH; returns (success, stdout + stderr).
     fn sh(&self, script: &Path, prelude: &str, envs: &[(&str, &str)]) -> (bool, String) {
+        let text = std::fs::read_to_string(script).unwrap();
+        let shell = if text.lines().next().is_some_and(|l| l.contains("bash")) {
+            "bash"
+        } else {
+            "sh"
+        };
         let path = format!(
             "{}:{}",
             self.0.join("bin").display(),
@@ -166,7 +173,7 @@ impl Sandbox {
         );
         let out = std::process::Command::new("sh")
             .arg("-c")
-            .arg(format!("set -e\n{prelude}\nexec sh \"$0\""))
+            .arg(format!("set -e\n{prelude}\nexec {shell} \"$0\""))
             .arg(script)
             .env("PATH", path)
             .envs(envs.iter().copied())
@@ -237,7 +244,7 @@ fn aerospike_start_script_prepares_what_asd_checks() {
             .collect();
         assert_eq!(
             command,
-            ["/bin/sh", "/etc/aerospike-config/start.sh"],
+            ["/bin/bash", "/etc/aerospike-config/start.sh"],
             "{profile}: the start script runs first"
         );
         let conf = config_file(&items, "aerospike-config", "aerospike.conf");
@@ -736,5 +743,43 @@ fn no_pod_is_under_two_disruption_budgets() {
                 o["metadata"]["name"]
             );
         }
+    }
+}
+
+/// The same class as row 5, for Flink: `flink-console.sh` logs through log4j-console.properties,
+/// whose RollingFile rolls at 100MB and keeps `${env:MAX_LOG_FILE_NUMBER:-10}` files
+/// (bin/config.sh sets it from `env.log.max`): 11 × 100MB on a 512Mi log volume. RocksDB's info
+/// logs (`state.backend.rocksdb.log.dir`, by default Flink's log directory, 4 × 25mb per
+/// instance) go beside its files instead.
+#[test]
+fn flink_log_files_fit_their_volume() {
+    for profile in ["demo", "prod"] {
+        let items = render(profile, &[]);
+        let config = config_file(&items, "flink-config", "config.yaml");
+        let key = |k: &str| {
+            config
+                .lines()
+                .find_map(|l| l.strip_prefix(&format!("{k}: ")))
+                .map(|v| v.trim_matches('"').to_string())
+        };
+        let kept: u64 = key("env.log.max").expect("env.log.max").parse().unwrap();
+        for (name, c) in [
+            ("flink-jobmanager", "jobmanager"),
+            ("flink-taskmanager", "taskmanager"),
+        ] {
+            let spec = pod_spec(&items, "Deployment", name);
+            let (volume, _) = volume_at(spec, container(spec, c), "/opt/flink/log");
+            let size = bytes(volume["emptyDir"]["sizeLimit"].as_str().unwrap());
+            assert!(
+                (kept + 1) * 100_000_000 < size,
+                "{profile} {name}: {} log files on {size}",
+                kept + 1
+            );
+        }
+        assert_eq!(
+            key("state.backend.rocksdb.log.dir"),
+            key("state.backend.rocksdb.localdir"),
+            "{profile}: RocksDB's info logs beside its files"
+        );
     }
 }

@@ -161,7 +161,47 @@ pub const RULE_KEYS: &[(&str, &[&str])] = &[
             "flink.checkpoint_dir",
             "flink.high_availability",
             "flink.s3_credentials_secret",
+            "security.network_policies",
         ],
+    ),
+    (
+        "flink.checkpoint.shared",
+        &[
+            "flink.checkpoint_dir",
+            "flink.checkpoint_volume",
+            "cluster.nodes",
+        ],
+    ),
+    ("kafka.log-dirs.root", &["kafka.settings"]),
+    ("kafka.log-dirs.volume", &["kafka.settings"]),
+    (
+        "contract.writable",
+        &[
+            "aerospike.work_directory",
+            "flink.settings",
+            "kafka.settings",
+            "flink.checkpoint_dir",
+        ],
+    ),
+    (
+        "contract.volume-size",
+        &[
+            "aerospike.storage",
+            "aerospike.namespaces",
+            "kafka.storage",
+            "postgres.storage",
+            "postgres.shm_size",
+            "flink.taskmanager.local_state",
+            "flink.settings",
+        ],
+    ),
+    (
+        "contract.open-files",
+        &["cluster.open_files", "aerospike.proto_fd_max"],
+    ),
+    (
+        "contract.startup-probe",
+        &["aerospike.namespaces", "aerospike.storage"],
     ),
     (
         "kafka.replication-factor",

@@ -265,7 +265,8 @@ pub fn render(ctx: &Ctx, bundle: &mut Bundle) -> Result<(), Error> {
     let mut container = k8s::container(NAME, &a.image, k8s::resources(&a.resources), true);
     // The start script, not the image's entrypoint (which would regenerate the config from
     // environment variables): it prepares what asd checks, then execs it.
-    container.command = Some(vec!["/bin/sh".into(), format!("{CONFIG_DIR}/start.sh")]);
+    // bash: the image's own entrypoint is a bash script; `ulimit -H`/`-S` are not POSIX sh.
+    container.command = Some(vec!["/bin/bash".into(), format!("{CONFIG_DIR}/start.sh")]);
     let mut ports = vec![
         k8s::container_port("service", SERVICE_PORT),
         k8s::container_port("fabric", FABRIC_PORT),

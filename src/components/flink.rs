@@ -148,6 +148,11 @@ pub fn config_entries(ctx: &Ctx) -> Vec<(String, String)> {
         if !f.settings.contains_key("state.backend.rocksdb.localdir") {
             put("state.backend.rocksdb.localdir", s(ROCKSDB_DIR));
         }
+        // RocksDB's info logs (4 × 25mb per instance, one instance per slot and keyed operator)
+        // beside its files, not in Flink's log directory, whose volume holds Flink's own logs.
+        if !f.settings.contains_key("state.backend.rocksdb.log.dir") {
+            put("state.backend.rocksdb.log.dir", s(&rocksdb_dir(f)));
+        }
     }
     put("execution.checkpointing.dir", s(&f.checkpoint_dir));
     put(
@@ -976,7 +981,7 @@ pub fn contract(ctx: &Ctx) -> Vec<crate::contract::Contract> {
         tm_writes.push(Path::new(
             rocksdb_dir(f),
             st.size.bytes().max(0) as u64,
-            "RocksDB's working files",
+            "RocksDB's working files and info logs",
             "flink.settings.\"state.backend.rocksdb.localdir\"|flink.taskmanager.local_state.size|flink.taskmanager.local_state",
         ));
     }
