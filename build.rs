@@ -22,8 +22,6 @@ fn main() {
     std::fs::write(out.join("templates.rs"), table).expect("write templates.rs");
     // A directory is scanned recursively for changes (new, edited and removed templates).
     println!("cargo:rerun-if-changed=templates");
-    // `cargo dist` hands this file to the linker (.cargo/config.toml): relink when it changes.
-    println!("cargo:rerun-if-changed=dist/symbol-order.txt");
 }
 
 /// Every file below `dir` with its name relative to `root` (`/`-separated), skipping hidden files

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Whole-process benchmark: wall time (median, p90) and peak RSS of amctl commands.
 
-Usage: cargo dist && python3 benches/whole_process.py [path/to/amctl] [--runs N]
+Usage: cargo build --release && python3 benches/whole_process.py [path/to/amctl] [--runs N]
        python3 benches/whole_process.py NEW --compare OLD [--runs N]
 
 --compare times `render prod` of two builds and `cat` of its output in turn, N times each, and
@@ -10,8 +10,7 @@ change). Both are copied afresh first: on our VM the same bytes copied an hour e
 slower than a fresh copy (4.23 vs 3.53 ms, 1,000 interleaved runs), so binaries of different
 ages must not be compared.
 
-The binary (default: target/dist/amctl, the shipped static build, else target/release/amctl) is
-first copied into a temporary directory, as `cargo install` copies it: a file the linker has
+The binary (default: target/release/amctl) is first copied into a temporary directory, as `cargo install` copies it: a file the linker has
 just written sits in the page cache in small pieces, and starting it took ~0.3-0.5 ms longer
 on our VMs than starting a copy of the same bytes.
 
@@ -32,12 +31,10 @@ import tempfile
 import time
 
 repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-default = os.path.join(repo, "target", "dist", "amctl")
-if not os.path.exists(default):
-    default = os.path.join(repo, "target", "release", "amctl")
+default = os.path.join(repo, "target", "release", "amctl")
 parser = argparse.ArgumentParser(description="Whole-process benchmark of amctl (see the module docstring).")
 parser.add_argument("binary", nargs="?", default=default,
-                    help="the amctl to time (default: target/dist/amctl, else target/release/amctl)")
+                    help="the amctl to time (default: target/release/amctl)")
 parser.add_argument("--runs", type=int, default=200, metavar="N", help="timed runs per command (default 200)")
 parser.add_argument("--compare", metavar="OLD", help="another amctl build: time render prod of both, and cat")
 opts = parser.parse_args()
@@ -48,8 +45,7 @@ if opts.runs < 1:
 def binary(path):
     path = os.path.abspath(path)
     if not os.access(path, os.X_OK):
-        parser.error(f"no amctl binary at {path}: build it first (`cargo dist` for target/dist/amctl, "
-                     "or `cargo build --release`), or pass its path")
+        parser.error(f"no amctl binary at {path}: build it first (`cargo build --release`), or pass its path")
     return path
 
 

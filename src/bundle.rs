@@ -168,13 +168,12 @@ pub fn selects(selector: &LabelSelector, labels: &BTreeMap<String, String>) -> b
 }
 
 /// A Secret (and, where the reference names one, its key) an object of the bundle refers to.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SecretRef {
-    pub name: String,
-    pub key: Option<String>,
-    /// `Kind name` of the object that refers to it.
-    pub by: String,
-    pub component: &'static str,
+#[derive(Clone, Copy, Debug)]
+pub struct SecretRef<'b> {
+    pub name: &'b str,
+    pub key: Option<&'b str>,
+    /// The object that refers to it.
+    pub by: &'b Item,
 }
 
 /// One rendered object and the platform component it belongs to.
@@ -203,34 +202,35 @@ impl Bundle {
     /// Every Secret the objects refer to: pod volumes (secret, projected), environment
     /// (secretKeyRef, envFrom), image pull secrets, ingress TLS, certificate key store
     /// passwords.
-    pub fn secret_refs(&self) -> Vec<SecretRef> {
+    pub fn secret_refs(&self) -> Vec<SecretRef<'_>> {
+        fn add<'b>(
+            refs: &mut Vec<SecretRef<'b>>,
+            by: &'b Item,
+            name: &'b str,
+            key: Option<&'b str>,
+        ) {
+            refs.push(SecretRef { name, key, by });
+        }
         let mut refs = Vec::new();
         for item in &self.items {
-            let by = format!("{} {}", item.object.kind(), item.object.name());
-            let mut add = |name: &str, key: Option<&str>| {
-                refs.push(SecretRef {
-                    name: name.to_string(),
-                    key: key.map(str::to_string),
-                    by: by.clone(),
-                    component: item.component,
-                })
-            };
             if let Some(spec) = item.object.pod_template().and_then(|t| t.spec.as_ref()) {
                 for v in spec.volumes.iter().flatten() {
                     if let Some(s) = &v.secret {
                         let name = s.secret_name.as_deref().unwrap_or("");
                         match &s.items {
-                            Some(items) => items.iter().for_each(|i| add(name, Some(&i.key))),
-                            None => add(name, None),
+                            Some(items) => items
+                                .iter()
+                                .for_each(|i| add(&mut refs, item, name, Some(&i.key))),
+                            None => add(&mut refs, item, name, None),
                         }
                     }
                     for source in v.projected.iter().flat_map(|p| p.sources.iter().flatten()) {
                         if let Some(s) = &source.secret {
                             match &s.items {
-                                Some(items) => {
-                                    items.iter().for_each(|i| add(&s.name, Some(&i.key)))
-                                }
-                                None => add(&s.name, None),
+                                Some(items) => items
+                                    .iter()
+                                    .for_each(|i| add(&mut refs, item, &s.name, Some(&i.key))),
+                                None => add(&mut refs, item, &s.name, None),
                             }
                         }
                     }
@@ -247,31 +247,31 @@ impl Bundle {
                             .as_ref()
                             .and_then(|v| v.secret_key_ref.as_ref())
                         {
-                            add(&k.name, Some(&k.key));
+                            add(&mut refs, item, &k.name, Some(&k.key));
                         }
                     }
                     for e in c.env_from.iter().flatten() {
                         if let Some(s) = &e.secret_ref {
-                            add(&s.name, None);
+                            add(&mut refs, item, &s.name, None);
                         }
                     }
                 }
                 for s in spec.image_pull_secrets.iter().flatten() {
-                    add(&s.name, None);
+                    add(&mut refs, item, &s.name, None);
                 }
             }
             match &*item.object {
                 Object::Ingress(ing) => {
                     for t in ing.spec.iter().flat_map(|s| s.tls.iter().flatten()) {
                         if let Some(name) = &t.secret_name {
-                            add(name, None);
+                            add(&mut refs, item, name, None);
                         }
                     }
                 }
                 Object::Certificate(cert) => {
                     if let Some(ks) = &cert.spec.keystores {
                         let r = &ks.pkcs12.password_secret_ref;
-                        add(&r.name, Some(&r.key));
+                        add(&mut refs, item, &r.name, Some(&r.key));
                     }
                 }
                 _ => {}
@@ -317,86 +317,19 @@ impl Bundle {
         Ok(out)
     }
 
-    /// The same stream written to `w` in chunks: a render of thousands of objects never holds
-    /// its whole output in one buffer. Large bundles are serialized on several threads, each
-    /// taking a contiguous run of documents; the runs are written in order, so the bytes are
-    /// the same as from one thread.
+    /// The same stream written to `w` in chunks of about `YAML_CHUNK` bytes: a render of
+    /// thousands of objects never holds its whole output in one buffer.
     pub fn write_yaml(&self, w: &mut impl std::io::Write) -> Result<(), StreamError> {
-        std::thread::scope(|s| {
-            let workers = self.start_yaml(s);
-            self.finish_yaml(workers, w)
-        })
-    }
-
-    /// Starts serializing all but the first run of documents on worker threads (none for a
-    /// small bundle), so the caller can do other work (validation) meanwhile; `finish_yaml`
-    /// writes everything in order.
-    pub fn start_yaml<'scope, 'env>(
-        &'env self,
-        s: &'scope std::thread::Scope<'scope, 'env>,
-    ) -> YamlWorkers<'scope> {
-        /// Documents per extra thread below which one thread serializes them all.
-        const PER_THREAD: usize = 1000;
-        let n = self.items.len();
-        let threads = if n < 2 * PER_THREAD {
-            1
-        } else {
-            crate::render::threads().min(n / PER_THREAD)
-        };
-        let per = n.div_ceil(threads).max(1);
-        let later = (1..threads)
-            .map(|t| {
-                let range = (t * per).min(n)..((t + 1) * per).min(n);
-                s.spawn(move || -> Result<Vec<String>, StreamError> {
-                    let mut chunks = Vec::new();
-                    self.serialize_run(range, &mut |buf: &mut String| {
-                        chunks.push(std::mem::take(buf));
-                        Ok(())
-                    })?;
-                    Ok(chunks)
-                })
-            })
-            .collect();
-        YamlWorkers {
-            first: 0..per.min(n),
-            later,
-        }
-    }
-
-    /// Serializes the first run straight to `w`, then writes the workers' runs in order.
-    pub fn finish_yaml(
-        &self,
-        workers: YamlWorkers<'_>,
-        w: &mut impl std::io::Write,
-    ) -> Result<(), StreamError> {
-        self.serialize_run(workers.first, &mut |buf: &mut String| {
-            w.write_all(buf.as_bytes()).map_err(StreamError::Io)?;
-            buf.clear();
-            Ok(())
-        })?;
-        for h in workers.later {
-            let chunks = h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))?;
-            for c in chunks {
-                w.write_all(c.as_bytes()).map_err(StreamError::Io)?;
-            }
-        }
-        w.flush().map_err(StreamError::Io)
-    }
-
-    /// Serializes documents `range` into chunks of about `YAML_CHUNK` bytes, each handed to `sink`.
-    fn serialize_run(
-        &self,
-        range: std::ops::Range<usize>,
-        sink: &mut dyn FnMut(&mut String) -> Result<(), StreamError>,
-    ) -> Result<(), StreamError> {
-        let mut buf = String::with_capacity(2 * YAML_CHUNK);
-        for i in range {
-            yaml_document(&mut buf, i, &self.items[i]).map_err(StreamError::Render)?;
+        let mut buf = String::with_capacity(YAML_CHUNK);
+        for (i, item) in self.items.iter().enumerate() {
+            yaml_document(&mut buf, i, item).map_err(StreamError::Render)?;
             if buf.len() >= YAML_CHUNK {
-                sink(&mut buf)?;
+                w.write_all(buf.as_bytes()).map_err(StreamError::Io)?;
+                buf.clear();
             }
         }
-        sink(&mut buf)
+        w.write_all(buf.as_bytes()).map_err(StreamError::Io)?;
+        w.flush().map_err(StreamError::Io)
     }
 
     /// A `v1` List, as `kubectl get -o json` prints several objects.
@@ -445,14 +378,7 @@ impl Bundle {
 }
 
 /// Bytes of YAML handed to the writer at a time.
-const YAML_CHUNK: usize = 32 * 1024;
-
-/// Serialization started by `Bundle::start_yaml`: the run the caller serializes itself, and
-/// the worker threads serializing the others.
-pub struct YamlWorkers<'scope> {
-    first: std::ops::Range<usize>,
-    later: Vec<std::thread::ScopedJoinHandle<'scope, Result<Vec<String>, StreamError>>>,
-}
+const YAML_CHUNK: usize = 16 * 1024;
 
 /// Why a streamed render stopped: the serializer or the writer.
 #[derive(Debug)]

@@ -2,7 +2,7 @@
 
 use amctl::commands::render::{self, Format, RenderArgs};
 use amctl::render::DEFAULT_NAMESPACE;
-use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
+use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
 const EXIT_CODES: &str = "\
@@ -28,19 +28,19 @@ pub enum Command {
     ///
     /// Prints one multi-document YAML stream in apply order, ready for `kubectl apply -f -`.
     #[command(after_help = EXIT_CODES)]
-    Render(Deferred<RenderCmd>),
+    Render(RenderCmd),
 
     /// Check a profile: budgets against the nodes, and every layer against the next.
     ///
     /// Human output: a budget table on stdout, findings on stderr. Exit 0 when valid (warnings
     /// allowed unless --strict), 1 when invalid, 2 on usage or input errors.
     #[command(after_help = EXIT_CODES)]
-    Validate(Deferred<ValidateCmd>),
+    Validate(ValidateCmd),
 
     /// Show how each node's memory is spent: a picture per node, the table, or JSON with every
     /// container's memory breakdown.
     #[command(after_help = EXIT_CODES)]
-    Budget(Deferred<BudgetCmd>),
+    Budget(BudgetCmd),
 
     /// Explain what differs between two profiles, or a profile and objects read back from a
     /// cluster (`kubectl get ... -o yaml`): per object, per field, with the impact of each change.
@@ -48,7 +48,7 @@ pub enum Command {
     /// FROM and TO are each a profile (built-in name or .toml file) or Kubernetes YAML: a file, a
     /// directory, or `-` for stdin. Exit 0: no differences; 1: differences; 2: error.
     #[command(after_help = DIFF_EXIT_CODES)]
-    Diff(Deferred<DiffCmd>),
+    Diff(DiffCmd),
 
     /// Move a running installation from FROM to TO, in safe phases, through kubectl.
     ///
@@ -56,7 +56,7 @@ pub enum Command {
     /// it cannot carry (immutable fields, PVC resizes, Kafka reassignments, deletions) are listed
     /// on stderr and are in `--format script`.
     #[command(after_help = MIGRATE_EXIT_CODES)]
-    Migrate(Deferred<MigrateCmd>),
+    Migrate(MigrateCmd),
 
     /// Print a bash script that creates the Secrets the render refers to and the cluster lacks.
     ///
@@ -65,11 +65,11 @@ pub enum Command {
     /// the script names. Existing Secrets are left alone. Run it before the first apply:
     /// `amctl secrets demo | bash`.
     #[command(after_help = EXIT_CODES)]
-    Secrets(Deferred<SecretsCmd>),
+    Secrets(SecretsCmd),
 
     /// Print the resolved profile (after `extends` and `--set`) as TOML or JSON.
     #[command(after_help = EXIT_CODES)]
-    Show(Deferred<ShowCmd>),
+    Show(ShowCmd),
 
     /// Print the JSON Schema (draft-07) of the profile format, for editors and CI.
     Schema {
@@ -98,35 +98,6 @@ pub enum Command {
 
     /// Print the man page (roff).
     Man,
-}
-
-/// A subcommand's arguments, built only when clap needs them: when that subcommand is parsed,
-/// or for help, completions and the man page. Without it clap builds the arguments of every
-/// subcommand on each run, which took ~0.1 ms of a `render prod` (mostly code and memory
-/// touched for the first time). The subcommands' names, about texts and after-help are still
-/// set up front, so `amctl --help` and suggestions for mistyped names are unchanged.
-#[derive(Debug)]
-pub struct Deferred<T>(pub T);
-
-impl<T: FromArgMatches> FromArgMatches for Deferred<T> {
-    fn from_arg_matches(matches: &ArgMatches) -> Result<Self, clap::Error> {
-        T::from_arg_matches(matches).map(Deferred)
-    }
-    fn update_from_arg_matches(&mut self, matches: &ArgMatches) -> Result<(), clap::Error> {
-        self.0.update_from_arg_matches(matches)
-    }
-}
-
-impl<T: Args> Args for Deferred<T> {
-    fn augment_args(cmd: clap::Command) -> clap::Command {
-        cmd.defer(T::augment_args)
-    }
-    fn augment_args_for_update(cmd: clap::Command) -> clap::Command {
-        cmd.defer(T::augment_args_for_update)
-    }
-    fn group_id() -> Option<clap::Id> {
-        T::group_id()
-    }
 }
 
 #[derive(Args, Debug)]
@@ -389,7 +360,7 @@ pub struct RenderCmd {
 
 pub fn run(cli: Cli) -> anyhow::Result<i32> {
     match cli.command {
-        Command::Render(Deferred(cmd)) => Ok(render::run(&RenderArgs {
+        Command::Render(cmd) => Ok(render::run(&RenderArgs {
             profile: cmd.profile.profile,
             namespace: cmd.profile.namespace,
             sets: cmd.profile.sets,
@@ -401,7 +372,7 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
             skip_validation: cmd.skip_validation,
             check: cmd.check,
         })?),
-        Command::Validate(Deferred(cmd)) => {
+        Command::Validate(cmd) => {
             use amctl::commands::validate::{Format, ValidateArgs, run};
             Ok(run(&ValidateArgs {
                 profiles: cmd.profiles,
@@ -416,7 +387,7 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
                 strict: cmd.strict,
             })?)
         }
-        Command::Budget(Deferred(cmd)) => {
+        Command::Budget(cmd) => {
             use amctl::commands::budget::{BudgetArgs, Format, run};
             Ok(run(&BudgetArgs {
                 profile: cmd.profile.profile,
@@ -429,7 +400,7 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
                 svg: cmd.svg,
             })?)
         }
-        Command::Diff(Deferred(cmd)) => {
+        Command::Diff(cmd) => {
             use amctl::commands::diff::{DiffArgs, View, run};
             Ok(run(&DiffArgs {
                 from: cmd.from,
@@ -446,7 +417,7 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
                 exit_zero: cmd.exit_zero,
             })?)
         }
-        Command::Migrate(Deferred(cmd)) => {
+        Command::Migrate(cmd) => {
             use amctl::commands::migrate::{Format, MigrateArgs, run};
             let format = match (cmd.output, cmd.plan, cmd.format) {
                 (Some(PlanOutput::Json), _, _) => Format::Json,
@@ -481,7 +452,7 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
             amctl::output::print(&String::from_utf8_lossy(&out))?;
             Ok(0)
         }
-        Command::Secrets(Deferred(cmd)) => Ok(amctl::commands::secrets::run(
+        Command::Secrets(cmd) => Ok(amctl::commands::secrets::run(
             &amctl::commands::secrets::SecretsArgs {
                 profile: cmd.profile.profile,
                 namespace: cmd.profile.namespace,
@@ -489,7 +460,7 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
                 skip_validation: cmd.skip_validation,
             },
         )?),
-        Command::Show(Deferred(cmd)) => Ok(amctl::commands::show::run(
+        Command::Show(cmd) => Ok(amctl::commands::show::run(
             &cmd.profile,
             &cmd.sets,
             match cmd.output {

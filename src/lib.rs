@@ -4,7 +4,6 @@
 //! [`bundle::Bundle`] of typed Kubernetes objects ([`render`], one module per component in
 //! [`components`]), and emitted as YAML, JSON or a directory ([`output`]).
 
-pub mod alloc;
 pub mod bundle;
 pub mod commands;
 pub mod components;

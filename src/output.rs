@@ -23,14 +23,6 @@ pub fn stream(bundle: &crate::bundle::Bundle) -> Result<(), Error> {
     stream_result(bundle.write_yaml(&mut std::io::stdout().lock()))
 }
 
-/// Finishes a render whose serialization `Bundle::start_yaml` started, on stdout.
-pub fn stream_started(
-    bundle: &crate::bundle::Bundle,
-    workers: crate::bundle::YamlWorkers<'_>,
-) -> Result<(), Error> {
-    stream_result(bundle.finish_yaml(workers, &mut std::io::stdout().lock()))
-}
-
 fn stream_result(r: Result<(), crate::bundle::StreamError>) -> Result<(), Error> {
     use crate::bundle::StreamError;
     match r {

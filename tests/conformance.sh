@@ -13,15 +13,15 @@
 #   (i) a real Flink 2.1.1 (the image's version) configured as the pods configure it runs a
 #       keyed-state RocksDB job to a completed checkpoint (tests/flink.sh).
 #
-# Usage: tests/conformance.sh [path/to/amctl]   (default: target/release/amctl)
+# Usage: tests/conformance.sh [path/to/amctl]   (default: target/debug/amctl, as `cargo test` builds it)
 # Needs: python3 (venv), kubectl, node/npm, Java 17 (javac), openssl, shellcheck. .ci/run checks
 # for them; the script installs the rest (PyPI and npm packages).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
-amctl=${1:-target/release/amctl}
-[ -x "$amctl" ] || { echo "conformance: no amctl binary at $amctl (cargo build --release)" >&2; exit 2; }
+amctl=${1:-target/debug/amctl}
+[ -x "$amctl" ] || { echo "conformance: no amctl binary at $amctl (cargo build)" >&2; exit 2; }
 amctl=$(realpath "$amctl")
 k8s_version=1.30.0
 work=$(mktemp -d)

@@ -55,54 +55,42 @@ pub fn run(args: &RenderArgs) -> Result<i32, Error> {
             namespace: args.namespace.clone(),
         },
     )?;
-    // YAML to stdout: large bundles start serializing on worker threads while validation
-    // runs; nothing reaches stdout unless the profile is valid (or --skip-validation).
-    let stream_now = args.out_dir.is_none() && args.check.is_none() && args.format == Format::Yaml;
-    let result = std::thread::scope(|s| -> Result<i32, Error> {
-        let workers = stream_now.then(|| bundle.start_yaml(s));
-        // The same rules as `amctl validate`: a profile with errors is not rendered.
-        let findings = validate(&loaded, &bundle);
-        let errors = count(&findings, Severity::Error);
-        let warnings = count(&findings, Severity::Warning);
-        if errors > 0 {
-            let style = Style::for_stream(std::io::stderr().is_terminal());
-            let shown: Vec<Finding> = findings
-                .iter()
-                .filter(|f| f.severity == Severity::Error)
-                .cloned()
-                .collect();
-            if args.skip_validation {
-                eprintln!(
-                    "{}: --skip-validation: rendering `{}` despite {errors} validation error(s); these manifests are expected to fail on the cluster:",
-                    style.paint("1;31", "WARNING"),
-                    args.profile
-                );
-                eprint!("{}", human_findings(&shown, style));
-            } else {
-                eprint!("{}", human_findings(&shown, style));
-                eprintln!(
-                    "error: `{}` has {errors} validation error(s); nothing was rendered (fix them, or pass --skip-validation to render anyway)",
-                    args.profile
-                );
-                return Ok(crate::exit::INVALID);
-            }
-        } else if warnings > 0 {
-            // One write: stderr is unbuffered, and `eprintln!` writes each piece separately.
-            let line = format!(
-                "amctl: {warnings} warning(s); `amctl validate {}` explains them\n",
+    // The same rules as `amctl validate`: a profile with errors is not rendered, and nothing
+    // reaches stdout.
+    let findings = validate(&loaded, &bundle);
+    let errors = count(&findings, Severity::Error);
+    let warnings = count(&findings, Severity::Warning);
+    if errors > 0 {
+        let style = Style::for_stream(std::io::stderr().is_terminal());
+        let shown: Vec<Finding> = findings
+            .iter()
+            .filter(|f| f.severity == Severity::Error)
+            .cloned()
+            .collect();
+        if args.skip_validation {
+            eprintln!(
+                "{}: --skip-validation: rendering `{}` despite {errors} validation error(s); these manifests are expected to fail on the cluster:",
+                style.paint("1;31", "WARNING"),
                 args.profile
             );
-            let _ = std::io::Write::write_all(&mut std::io::stderr().lock(), line.as_bytes());
+            eprint!("{}", human_findings(&shown, style));
+        } else {
+            eprint!("{}", human_findings(&shown, style));
+            eprintln!(
+                "error: `{}` has {errors} validation error(s); nothing was rendered (fix them, or pass --skip-validation to render anyway)",
+                args.profile
+            );
+            return Ok(crate::exit::INVALID);
         }
-        match workers {
-            Some(w) => output::stream_started(&bundle, w).map(|()| crate::exit::OK),
-            None => emit(args, &bundle),
-        }
-    });
-    // The process ends right after: freeing thousands of objects one by one is wasted time.
-    std::mem::forget(bundle);
-    std::mem::forget(loaded);
-    result
+    } else if warnings > 0 {
+        // One write: stderr is unbuffered, and `eprintln!` writes each piece separately.
+        let line = format!(
+            "amctl: {warnings} warning(s); `amctl validate {}` explains them\n",
+            args.profile
+        );
+        let _ = std::io::Write::write_all(&mut std::io::stderr().lock(), line.as_bytes());
+    }
+    emit(args, &bundle)
 }
 
 fn emit(args: &RenderArgs, bundle: &crate::bundle::Bundle) -> Result<i32, Error> {

@@ -49,10 +49,10 @@ pub fn run(args: &SecretsArgs) -> Result<i32, Error> {
         }
     }
     let ctx = Ctx::new(&loaded.profile, &args.namespace);
-    let referred: Vec<String> = bundle.secret_refs().into_iter().map(|r| r.name).collect();
+    let referred: Vec<&str> = bundle.secret_refs().into_iter().map(|r| r.name).collect();
     let specs: Vec<SecretSpec> = components::secrets(&ctx)
         .into_iter()
-        .filter(|s| referred.contains(&s.name))
+        .filter(|s| referred.contains(&s.name.as_str()))
         .collect();
     output::print(&script(&args.profile, &args.namespace, &specs))?;
     Ok(crate::exit::OK)

@@ -290,10 +290,10 @@ pub fn render(ctx: &Ctx, bundle: &mut Bundle) -> Result<(), Error> {
         k8s::mount("config", CONFIG_DIR, true),
         k8s::mount("tmp", "/tmp", false),
     ];
-    let mut volumes = vec![
+    let mut volumes = k8s::volumes([
         k8s::config_volume("config", "aerospike-config", None),
         k8s::empty_dir("tmp", Medium::Disk, "64Mi"),
-    ];
+    ]);
     if tls {
         mounts.push(k8s::mount("tls", TLS_DIR, true));
         volumes.push(tls::volume("tls", TLS_SECRET));

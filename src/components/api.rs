@@ -137,48 +137,9 @@ pub fn application_yaml(ctx: &Ctx, svc: &EffectiveApi) -> Result<String, Error> 
     )
 }
 
-/// Services per render thread below which one thread does them all (a thread costs more than
-/// a few services).
-const SERVICES_PER_THREAD: usize = 64;
-
 pub fn render(ctx: &Ctx, bundle: &mut Bundle) -> Result<(), Error> {
-    let api = &ctx.profile.api;
-    let services: Vec<EffectiveApi> = api.effective().collect();
-    // Asking for the parallelism reads cgroup files: only worth it for many services.
-    let threads = if services.len() < 2 * SERVICES_PER_THREAD {
-        1
-    } else {
-        crate::render::threads().min(services.len() / SERVICES_PER_THREAD)
-    };
-    if threads <= 1 {
-        for svc in &services {
-            render_service(ctx, svc, bundle)?;
-        }
-    } else {
-        // Services are independent: render them in order-preserving chunks on several
-        // threads, then append the chunks in order (the output is byte-identical).
-        let chunk = services.len().div_ceil(threads);
-        let parts: Vec<Result<Bundle, Error>> = std::thread::scope(|s| {
-            let handles: Vec<_> = services
-                .chunks(chunk)
-                .map(|part| {
-                    s.spawn(move || {
-                        let mut b = Bundle::default();
-                        for svc in part {
-                            render_service(ctx, svc, &mut b)?;
-                        }
-                        Ok(b)
-                    })
-                })
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
-                .collect()
-        });
-        for part in parts {
-            bundle.items.extend(part?.items);
-        }
+    for svc in ctx.profile.api.effective() {
+        render_service(ctx, &svc, bundle)?;
     }
     ingress(ctx, bundle);
     Ok(())
@@ -300,10 +261,10 @@ fn render_service(ctx: &Ctx, svc: &EffectiveApi, bundle: &mut Bundle) -> Result<
             k8s::mount("config", &format!("/etc/{name}"), true),
             k8s::mount("tmp", "/tmp", false),
         ];
-        let mut volumes = vec![
+        let mut volumes = k8s::volumes([
             k8s::config_volume("config", &config_name, None),
             k8s::empty_dir("tmp", Medium::Disk, "256Mi"),
-        ];
+        ]);
         if !secret_items.is_empty() {
             mounts.push(k8s::mount("secrets", SECRETS_DIR, true));
             volumes.push(k8s::secret_files("secrets", &secret_items));

@@ -547,14 +547,14 @@ fn prepare_container(ctx: &Ctx) -> Container {
 
 fn flink_volumes(ctx: &Ctx, taskmanager: bool) -> Vec<k8s_openapi::api::core::v1::Volume> {
     let f = &ctx.profile.flink;
-    let mut v = vec![
+    let mut v = k8s::volumes([
         k8s::config_volume("flink-config", "flink-config", None),
         k8s::empty_dir("conf", Medium::Disk, "16Mi"),
         k8s::empty_dir("plugins", Medium::Disk, "512Mi"),
         k8s::empty_dir("log", Medium::Disk, LOG_VOLUME),
         // Blobs (job jars) and web uploads.
         k8s::empty_dir("tmp", Medium::Disk, "2Gi"),
-    ];
+    ]);
     if local_path(&f.checkpoint_dir).is_some() && f.checkpoint_volume.is_some() {
         v.push(k8s_openapi::api::core::v1::Volume {
             name: "checkpoints".into(),

@@ -297,12 +297,12 @@ pub fn render(ctx: &Ctx, bundle: &mut Bundle) -> Result<(), Error> {
         k8s::mount("logs", LOG_DIR, false),
         k8s::mount("tmp", "/tmp", false),
     ]);
-    let mut volumes = vec![
+    let mut volumes = k8s::volumes([
         k8s::config_volume("config", "kafka-config", None),
         k8s::empty_dir("work", Medium::Disk, "16Mi"),
         k8s::empty_dir("logs", Medium::Disk, LOG_VOLUME),
         k8s::empty_dir("tmp", Medium::Disk, "128Mi"),
-    ];
+    ]);
     volumes.extend(data_volume);
     if tls::enabled(ctx) {
         if let Some(m) = container.volume_mounts.as_mut() {
@@ -381,7 +381,7 @@ fn topics_job(ctx: &Ctx, labels: &k8s::Labels) -> Result<Job, Error> {
         k8s::env("LOG_DIR", "/tmp/logs"),
     ]);
     let mut mounts = vec![k8s::mount("tmp", "/tmp", false)];
-    let mut volumes = vec![k8s::empty_dir("tmp", Medium::Disk, "64Mi")];
+    let mut volumes = k8s::volumes([k8s::empty_dir("tmp", Medium::Disk, "64Mi")]);
     if tls::enabled(ctx) {
         mounts.push(k8s::mount("kafka-ca", TLS_DIR, true));
         volumes.push(tls::ca_volume("kafka-ca", TLS_SECRET));

@@ -258,14 +258,14 @@ pub fn render(ctx: &Ctx, bundle: &mut Bundle) -> Result<(), Error> {
             init.push(clone);
         }
 
-        let mut volumes = vec![
+        let mut volumes = k8s::volumes([
             k8s::config_volume("config", "postgres-config", None),
             // Shared memory for parallel query; tmpfs, charged to the memory limit.
             k8s::empty_dir("shm", Medium::Memory, pg.shm_size.0.as_str()),
             k8s::empty_dir("run", Medium::Disk, "16Mi"),
             k8s::empty_dir("tmp", Medium::Disk, "256Mi"),
             k8s::secret_files("secrets", &secret_items),
-        ];
+        ]);
         if tls {
             volumes.push(tls::volume("tls", TLS_SECRET));
         }
@@ -443,13 +443,13 @@ fn backup(
         mounts.push(k8s::mount("tls", TLS_DIR, true));
     }
     dump.volume_mounts = Some(mounts);
-    let mut volumes = vec![
+    let mut volumes = k8s::volumes([
         k8s::config_volume("script", BACKUP, None),
         k8s::secret_files(
             "secrets",
             &[(pg.password_secret.as_str(), "password", "password")],
         ),
-    ];
+    ]);
     if tls {
         volumes.push(tls::ca_volume("tls", TLS_SECRET));
     }

@@ -87,8 +87,12 @@ impl<'a> Ctx<'a> {
         let tmpl = templates()
             .get_template(name)
             .map_err(|e| Error::Render(format!("template {name}: {e:#}")))?;
-        tmpl.render(minijinja::value::Serde(context))
-            .map_err(|e| Error::Render(format!("template {name}: {e:#}")))
+        let mut text = tmpl
+            .render(minijinja::value::Serde(context))
+            .map_err(|e| Error::Render(format!("template {name}: {e:#}")))?;
+        // The renderer grows its buffer by doubling; the bundle keeps the text.
+        text.shrink_to_fit();
+        Ok(text)
     }
 
     /// `app.kubernetes.io/*` labels; the selector uses only name and instance, which never change.
@@ -226,30 +230,6 @@ pub fn image_tag(image: &str) -> &str {
     let after_slash = image.rsplit('/').next().unwrap_or(image);
     let without_digest = after_slash.split('@').next().unwrap_or(after_slash);
     without_digest.split_once(':').map(|(_, t)| t).unwrap_or("")
-}
-
-/// Worker threads for the parts of a render that split (API services, YAML documents): the
-/// machine's parallelism, or `AMCTL_THREADS` (1 renders on one thread; the output is the
-/// same either way). A value that is not a positive number is reported once and ignored.
-pub fn threads() -> usize {
-    static THREADS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
-    *THREADS.get_or_init(|| {
-        let machine = || std::thread::available_parallelism().map_or(1, |n| n.get());
-        let n = match std::env::var("AMCTL_THREADS") {
-            Ok(v) => match v.trim().parse::<usize>() {
-                Ok(n) if n > 0 => n,
-                _ => {
-                    let n = machine();
-                    eprintln!(
-                        "amctl: AMCTL_THREADS=`{v}` is not a positive number; using {n} (set 1 for one thread, or unset it)"
-                    );
-                    n
-                }
-            },
-            Err(_) => machine(),
-        };
-        n.min(8)
-    })
 }
 
 /// Renders the whole platform.

@@ -116,7 +116,7 @@ pub fn kafka_exporter(ctx: &Ctx, bundle: &mut Bundle, tls_ca: Option<(&str, &str
         format!("--kafka.server={}", kafka::bootstrap(ctx)),
         format!("--web.listen-address=:{KAFKA_EXPORTER_PORT}"),
     ];
-    let mut volumes = vec![k8s::empty_dir("tmp", Medium::Disk, "16Mi")];
+    let mut volumes = k8s::volumes([k8s::empty_dir("tmp", Medium::Disk, "16Mi")]);
     let mut mounts = vec![k8s::mount("tmp", "/tmp", false)];
     if let Some((volume, dir)) = tls_ca {
         args.push("--tls.enabled".into());

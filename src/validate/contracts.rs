@@ -141,16 +141,13 @@ fn specific_first(paths: &[&Path]) -> String {
     keys.join("|")
 }
 
-fn find<'b>(cx: &'b Check, c: &Contract) -> Option<(&'b PodSpec, &'b Container)> {
-    cx.bundle.items.iter().find_map(|item| {
-        if !matches!(
-            &*item.object,
-            Object::StatefulSet(_) | Object::Deployment(_)
-        ) || item.object.name() != c.workload
-        {
-            return None;
-        }
-        let spec = item.object.pod_template()?.spec.as_ref()?;
+fn find<'b>(cx: &Check<'b>, c: &Contract) -> Option<(&'b PodSpec, &'b Container)> {
+    ["StatefulSet", "Deployment"].iter().find_map(|kind| {
+        let spec = cx
+            .object(kind, &c.workload)?
+            .pod_template()?
+            .spec
+            .as_ref()?;
         let container = spec
             .containers
             .iter()
@@ -220,10 +217,10 @@ fn config(cx: &Check, c: &Contract, spec: &PodSpec, container: &Container, file:
             .trim_start_matches('/')
             .to_string(),
     };
-    let rendered = cx.bundle.items.iter().find_map(|i| match &*i.object {
-        Object::ConfigMap(map) if i.object.name() == cm.name => Some(map),
+    let rendered = match cx.object("ConfigMap", &cm.name) {
+        Some(Object::ConfigMap(map)) => Some(map),
         _ => None,
-    });
+    };
     match rendered {
         None => missing(format!("ConfigMap `{}` is not rendered", cm.name)),
         Some(map) if !map.data.as_ref().is_some_and(|d| d.contains_key(&key)) => {
@@ -281,19 +278,16 @@ fn writable(
             .map(|r| quantity(r.get("storage")))
             .unwrap_or(0)
     } else if let Some(claim) = &v.persistent_volume_claim {
-        cx.bundle
-            .items
-            .iter()
-            .find_map(|i| match &*i.object {
-                Object::PersistentVolumeClaim(pvc) if i.object.name() == claim.claim_name => pvc
-                    .spec
-                    .as_ref()
-                    .and_then(|s| s.resources.as_ref())
-                    .and_then(|r| r.requests.as_ref())
-                    .map(|r| quantity(r.get("storage"))),
-                _ => None,
-            })
-            .unwrap_or(0)
+        match cx.object("PersistentVolumeClaim", &claim.claim_name) {
+            Some(Object::PersistentVolumeClaim(pvc)) => pvc
+                .spec
+                .as_ref()
+                .and_then(|s| s.resources.as_ref())
+                .and_then(|r| r.requests.as_ref())
+                .map(|r| quantity(r.get("storage")))
+                .unwrap_or(0),
+            _ => 0,
+        }
     } else {
         0
     };
@@ -301,24 +295,19 @@ fn writable(
 }
 
 fn claim_template_size(cx: &Check, c: &Contract, name: &str) -> u64 {
-    cx.bundle
-        .items
-        .iter()
-        .find_map(|i| match &*i.object {
-            Object::StatefulSet(s) if i.object.name() == c.workload => s
-                .spec
-                .as_ref()?
-                .volume_claim_templates
-                .iter()
-                .flatten()
-                .find(|t| t.metadata.name.as_deref() == Some(name))
-                .and_then(|t| t.spec.as_ref())
-                .and_then(|s| s.resources.as_ref())
-                .and_then(|r| r.requests.as_ref())
-                .map(|r| quantity(r.get("storage"))),
-            _ => None,
-        })
-        .unwrap_or(0)
+    match cx.object("StatefulSet", &c.workload) {
+        Some(Object::StatefulSet(s)) => s
+            .spec
+            .iter()
+            .flat_map(|s| s.volume_claim_templates.iter().flatten())
+            .find(|t| t.metadata.name.as_deref() == Some(name))
+            .and_then(|t| t.spec.as_ref())
+            .and_then(|s| s.resources.as_ref())
+            .and_then(|r| r.requests.as_ref())
+            .map(|r| quantity(r.get("storage")))
+            .unwrap_or(0),
+        _ => 0,
+    }
 }
 
 fn quantity(q: Option<&k8s_openapi::apimachinery::pkg::api::resource::Quantity>) -> u64 {

@@ -60,6 +60,10 @@ pub struct Check<'a> {
     pub groups: Vec<PodGroup>,
     pub nodes: NodeModel,
     findings: RefCell<Vec<Finding>>,
+    /// The bundle's objects by kind and name, built on first use.
+    by_name: std::cell::OnceCell<
+        std::collections::HashMap<(&'static str, &'a str), &'a crate::bundle::Object>,
+    >,
 }
 
 impl<'a> Check<'a> {
@@ -71,7 +75,22 @@ impl<'a> Check<'a> {
             groups: pods::groups(bundle),
             nodes: NodeModel::from_cluster(&loaded.profile.cluster),
             findings: RefCell::new(Vec::new()),
+            by_name: std::cell::OnceCell::new(),
         }
+    }
+
+    /// The rendered object of `kind` named `name`.
+    pub fn object(&self, kind: &str, name: &str) -> Option<&'a crate::bundle::Object> {
+        self.by_name
+            .get_or_init(|| {
+                self.bundle
+                    .items
+                    .iter()
+                    .map(|i| ((i.object.kind(), i.object.name()), &*i.object))
+                    .collect()
+            })
+            .get(&(kind, name))
+            .copied()
     }
 
     /// `key` may list several keys separated by `|` that all bear on the finding (the cause and

@@ -10,7 +10,7 @@ use crate::secrets::SecretSpec;
 use k8s_openapi::api::core::v1::{Container, PodSpec, Probe};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// A pod template of the bundle: the workload it belongs to and its labels and spec.
 struct Pod<'b> {
@@ -19,19 +19,107 @@ struct Pod<'b> {
     spec: &'b PodSpec,
 }
 
-fn pods<'b>(cx: &'b Check) -> Vec<Pod<'b>> {
-    cx.bundle
-        .items
-        .iter()
-        .filter_map(|item| {
-            let template = item.object.pod_template()?;
-            Some(Pod {
-                item,
-                labels: template.metadata.as_ref()?.labels.as_ref()?,
-                spec: template.spec.as_ref()?,
+/// The bundle's pod templates, indexed by label so that a selector is matched against the
+/// few pods that carry one of its labels, not against every pod.
+struct Pods<'b> {
+    all: Vec<Pod<'b>>,
+    by_label: HashMap<(&'b str, &'b str), Vec<usize>>,
+}
+
+impl<'b> Pods<'b> {
+    fn new(cx: &'b Check) -> Pods<'b> {
+        let all: Vec<Pod> = cx
+            .bundle
+            .items
+            .iter()
+            .filter_map(|item| {
+                let template = item.object.pod_template()?;
+                Some(Pod {
+                    item,
+                    labels: template.metadata.as_ref()?.labels.as_ref()?,
+                    spec: template.spec.as_ref()?,
+                })
             })
-        })
-        .collect()
+            .collect();
+        let mut by_label: HashMap<(&str, &str), Vec<usize>> = HashMap::new();
+        for (i, pod) in all.iter().enumerate() {
+            for (k, v) in pod.labels {
+                by_label
+                    .entry((k.as_str(), v.as_str()))
+                    .or_default()
+                    .push(i);
+            }
+        }
+        Pods { all, by_label }
+    }
+
+    /// The pods `selector` selects, in bundle order.
+    fn selected<'s>(&'s self, selector: &'s LabelSelector) -> impl Iterator<Item = &'s Pod<'b>> {
+        self.selected_indices(selector).map(|i| &self.all[i])
+    }
+
+    /// The pods a Service's selector (plain labels) selects.
+    fn selected_by<'s>(
+        &'s self,
+        labels: &'s BTreeMap<String, String>,
+    ) -> impl Iterator<Item = &'s Pod<'b>> {
+        let rarest = labels
+            .iter()
+            .map(|(k, v)| {
+                self.by_label
+                    .get(&(k.as_str(), v.as_str()))
+                    .map_or(&[][..], Vec::as_slice)
+            })
+            .min_by_key(|c| c.len());
+        let indices: Box<dyn Iterator<Item = usize> + 's> = match rarest {
+            Some(c) => Box::new(c.iter().copied()),
+            None => Box::new(0..self.all.len()),
+        };
+        indices
+            .map(|i| &self.all[i])
+            .filter(move |p| labels.iter().all(|(k, v)| p.labels.get(k) == Some(v)))
+    }
+
+    /// The indices (in `all`) of the pods `selector` selects, each once. Candidates: the pods
+    /// with the rarest of its exact labels, else those with a value of its first `In`
+    /// expression (a pod has one value per key, so none comes twice), else every pod.
+    fn selected_indices<'s>(
+        &'s self,
+        selector: &'s LabelSelector,
+    ) -> impl Iterator<Item = usize> + 's {
+        let by_label = &self.by_label;
+        fn of<'m, 'k>(
+            by_label: &'m HashMap<(&'k str, &'k str), Vec<usize>>,
+            k: &'k str,
+            v: &'k str,
+        ) -> &'m [usize] {
+            by_label.get(&(k, v)).map_or(&[][..], Vec::as_slice)
+        }
+        let rarest = selector
+            .match_labels
+            .iter()
+            .flatten()
+            .map(|(k, v)| of(by_label, k, v))
+            .min_by_key(|c| c.len());
+        let candidates: Box<dyn Iterator<Item = usize> + 's> = match rarest {
+            Some(c) => Box::new(c.iter().copied()),
+            None => match selector
+                .match_expressions
+                .iter()
+                .flatten()
+                .find(|e| e.operator == "In")
+            {
+                Some(e) => Box::new(
+                    e.values
+                        .iter()
+                        .flatten()
+                        .flat_map(move |v| of(by_label, &e.key, v).iter().copied()),
+                ),
+                None => Box::new(0..self.all.len()),
+            },
+        };
+        candidates.filter(move |i| selects(selector, self.all[*i].labels))
+    }
 }
 
 fn what(item: &Item) -> String {
@@ -44,10 +132,10 @@ fn section(component: &str) -> String {
 }
 
 pub fn check(cx: &Check, secrets: &[SecretSpec]) {
-    let pods = pods(cx);
+    let pods = Pods::new(cx);
     disruption_budgets(cx, &pods);
     selectors(cx, &pods);
-    for pod in &pods {
+    for pod in &pods.all {
         volumes(cx, pod);
         config_maps(cx, pod);
         ports(cx, pod);
@@ -67,14 +155,14 @@ fn budgets<'b>(cx: &'b Check) -> Vec<(&'b Item, &'b LabelSelector)> {
         .collect()
 }
 
-fn disruption_budgets(cx: &Check, pods: &[Pod]) {
-    let budgets = budgets(cx);
-    for pod in pods {
-        let over: Vec<String> = budgets
-            .iter()
-            .filter(|(_, s)| selects(s, pod.labels))
-            .map(|(i, _)| i.object.name().to_string())
-            .collect();
+fn disruption_budgets(cx: &Check, pods: &Pods) {
+    let mut under: Vec<Vec<&str>> = vec![Vec::new(); pods.all.len()];
+    for (budget, selector) in budgets(cx) {
+        for i in pods.selected_indices(selector) {
+            under[i].push(budget.object.name());
+        }
+    }
+    for (pod, over) in pods.all.iter().zip(under) {
         if over.len() > 1 {
             cx.error(
                 "bundle.pdb-overlap",
@@ -91,12 +179,12 @@ fn disruption_budgets(cx: &Check, pods: &[Pod]) {
     }
 }
 
-fn selectors(cx: &Check, pods: &[Pod]) {
+fn selectors(cx: &Check, pods: &Pods) {
     let meant_for = |item: &Item, selector: &LabelSelector| {
-        pods.iter()
-            .any(|p| p.item.component == item.component && selects(selector, p.labels))
+        pods.selected(selector)
+            .any(|p| p.item.component == item.component)
     };
-    let anywhere = |selector: &LabelSelector| pods.iter().any(|p| selects(selector, p.labels));
+    let anywhere = |selector: &LabelSelector| pods.selected(selector).next().is_some();
     let nothing = |item: &Item, which: &str| {
         cx.error(
             "bundle.selector",
@@ -123,11 +211,12 @@ fn selectors(cx: &Check, pods: &[Pod]) {
                 }
             }
             Object::Service(svc) => {
-                if let Some(labels) = svc.spec.as_ref().and_then(|s| s.selector.as_ref()) {
-                    let s = crate::render::k8s::label_selector(labels.clone());
-                    if !meant_for(item, &s) {
-                        nothing(item, "selector");
-                    }
+                if let Some(labels) = svc.spec.as_ref().and_then(|s| s.selector.as_ref())
+                    && !pods
+                        .selected_by(labels)
+                        .any(|p| p.item.component == item.component)
+                {
+                    nothing(item, "selector");
                 }
             }
             Object::NetworkPolicy(np) => {
@@ -174,7 +263,7 @@ fn containers(spec: &PodSpec) -> impl Iterator<Item = &Container> {
 }
 
 fn volumes(cx: &Check, pod: &Pod) {
-    let mut names: BTreeSet<&str> = pod
+    let mut names: Vec<&str> = pod
         .spec
         .volumes
         .iter()
@@ -191,7 +280,7 @@ fn volumes(cx: &Check, pod: &Pod) {
     }
     for c in containers(pod.spec) {
         for m in c.volume_mounts.iter().flatten() {
-            if !names.contains(m.name.as_str()) {
+            if !names.contains(&m.name.as_str()) {
                 cx.error(
                     "bundle.volume",
                     &section(pod.item.component),
@@ -209,11 +298,11 @@ fn volumes(cx: &Check, pod: &Pod) {
     }
 }
 
-fn config_map<'b>(cx: &'b Check<'b>, name: &str) -> Option<&'b BTreeMap<String, String>> {
-    cx.bundle.items.iter().find_map(|i| match &*i.object {
-        Object::ConfigMap(cm) if i.object.name() == name => cm.data.as_ref(),
+fn config_map<'b>(cx: &Check<'b>, name: &str) -> Option<&'b BTreeMap<String, String>> {
+    match cx.object("ConfigMap", name) {
+        Some(Object::ConfigMap(cm)) => cm.data.as_ref(),
         _ => None,
-    })
+    }
 }
 
 fn config_maps(cx: &Check, pod: &Pod) {
@@ -289,17 +378,15 @@ fn probes(c: &Container) -> impl Iterator<Item = (&'static str, &Probe)> {
     .filter_map(|(n, p)| p.as_ref().map(|p| (n, p)))
 }
 
-fn port_names(c: &Container) -> BTreeSet<&str> {
+fn declares(c: &Container, port: &str) -> bool {
     c.ports
         .iter()
         .flatten()
-        .filter_map(|p| p.name.as_deref())
-        .collect()
+        .any(|p| p.name.as_deref() == Some(port))
 }
 
 fn ports(cx: &Check, pod: &Pod) {
     for c in containers(pod.spec) {
-        let declared = port_names(c);
         for (which, p) in probes(c) {
             let port = p
                 .tcp_socket
@@ -307,7 +394,7 @@ fn ports(cx: &Check, pod: &Pod) {
                 .map(|t| &t.port)
                 .or(p.http_get.as_ref().map(|h| &h.port));
             if let Some(IntOrString::String(name)) = port
-                && !declared.contains(name.as_str())
+                && !declares(c, name)
             {
                 cx.error(
                     "bundle.port",
@@ -324,7 +411,7 @@ fn ports(cx: &Check, pod: &Pod) {
     }
 }
 
-fn service_ports(cx: &Check, pods: &[Pod]) {
+fn service_ports(cx: &Check, pods: &Pods) {
     for item in &cx.bundle.items {
         let Object::Service(svc) = &*item.object else {
             continue;
@@ -333,21 +420,13 @@ fn service_ports(cx: &Check, pods: &[Pod]) {
         let Some(labels) = &spec.selector else {
             continue;
         };
-        let selector = crate::render::k8s::label_selector(labels.clone());
-        let selected: Vec<&Pod> = pods
-            .iter()
-            .filter(|p| selects(&selector, p.labels))
-            .collect();
+        let selected: Vec<&Pod> = pods.selected_by(labels).collect();
         for port in spec.ports.iter().flatten() {
             let Some(IntOrString::String(name)) = &port.target_port else {
                 continue;
             };
             for pod in &selected {
-                let declared = pod
-                    .spec
-                    .containers
-                    .iter()
-                    .any(|c| port_names(c).contains(name.as_str()));
+                let declared = pod.spec.containers.iter().any(|c| declares(c, name));
                 if !declared {
                     cx.error(
                         "bundle.port",
@@ -369,20 +448,21 @@ fn secret_references(cx: &Check, declared: &[SecretSpec]) {
     let issued = cx.bundle.issued_secrets();
     let mut seen = BTreeSet::new();
     for r in cx.bundle.secret_refs() {
-        let keys: Option<Vec<&str>> = issued.get(&r.name).cloned().or_else(|| {
+        let keys: Option<Vec<&str>> = issued.get(r.name).cloned().or_else(|| {
             declared
                 .iter()
                 .find(|s| s.name == r.name)
                 .map(|s| s.keys.iter().map(|k| k.key.as_str()).collect())
         });
-        let problem = match (&keys, &r.key) {
+        let problem = match (&keys, r.key) {
             (None, _) => Some(format!(
                 "{} refers to Secret `{}`, which no rendered Certificate issues and `amctl secrets` does not create: the pod waits for it forever",
-                r.by, r.name
+                what(r.by),
+                r.name
             )),
-            (Some(keys), Some(k)) if !keys.contains(&k.as_str()) => Some(format!(
+            (Some(keys), Some(k)) if !keys.contains(&k) => Some(format!(
                 "{} reads key `{k}` of Secret `{}`, which holds only {}: the pod waits for it forever",
-                r.by,
+                what(r.by),
                 r.name,
                 keys.join(", ")
             )),
@@ -393,158 +473,10 @@ fn secret_references(cx: &Check, declared: &[SecretSpec]) {
         {
             cx.error(
                 "bundle.secret",
-                &section(r.component),
+                &section(r.by.component),
                 message,
                 "this is an amctl bug: report it with the profile",
             );
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use crate::bundle::{Bundle, Object};
-    use crate::profile::{LoadOptions, Loaded, load};
-    use crate::render::{RenderOptions, render};
-
-    fn rendered(profile: &str) -> (Loaded, Bundle) {
-        let loaded = load(profile, &LoadOptions::default()).unwrap();
-        let bundle = render(&loaded.profile, &RenderOptions::default()).unwrap();
-        (loaded, bundle)
-    }
-
-    /// The rules a bundle breaks (only the `bundle.*` ones).
-    fn broken(loaded: &Loaded, bundle: &Bundle) -> Vec<&'static str> {
-        let mut rules: Vec<&str> = crate::validate::validate(loaded, bundle)
-            .into_iter()
-            .map(|f| f.rule)
-            .filter(|r| r.starts_with("bundle."))
-            .collect();
-        rules.dedup();
-        rules
-    }
-
-    fn pod_spec_mut<'b>(
-        bundle: &'b mut Bundle,
-        name: &str,
-    ) -> &'b mut k8s_openapi::api::core::v1::PodSpec {
-        let item = bundle
-            .items
-            .iter_mut()
-            .find(|i| {
-                matches!(&*i.object, Object::StatefulSet(_) | Object::Deployment(_))
-                    && i.object.name() == name
-            })
-            .unwrap();
-        let template = match &mut *item.object {
-            Object::StatefulSet(s) => &mut s.spec.as_mut().unwrap().template,
-            Object::Deployment(d) => &mut d.spec.as_mut().unwrap().template,
-            _ => unreachable!(),
-        };
-        template.spec.as_mut().unwrap()
-    }
-
-    #[test]
-    fn the_shipped_renders_are_consistent() {
-        for p in ["demo", "prod"] {
-            let (loaded, bundle) = rendered(p);
-            assert_eq!(broken(&loaded, &bundle), Vec::<&str>::new(), "{p}");
-        }
-    }
-
-    #[test]
-    fn a_pod_under_two_budgets() {
-        let (loaded, mut bundle) = rendered("prod");
-        let pdb = bundle
-            .items
-            .iter()
-            .find(|i| matches!(&*i.object, Object::PodDisruptionBudget(_)))
-            .unwrap()
-            .clone();
-        let mut second = pdb.object.clone();
-        if let Object::PodDisruptionBudget(p) = &mut *second {
-            p.metadata.name = Some("second".into());
-        }
-        bundle.push(pdb.component, *second);
-        assert_eq!(broken(&loaded, &bundle), ["bundle.pdb-overlap"]);
-    }
-
-    #[test]
-    fn a_service_that_selects_nothing() {
-        let (loaded, mut bundle) = rendered("demo");
-        for item in &mut bundle.items {
-            let kafka = item.object.name() == "kafka";
-            if let Object::Service(s) = &mut *item.object
-                && kafka
-            {
-                s.spec.as_mut().unwrap().selector =
-                    Some([("app.kubernetes.io/name".to_string(), "kafak".to_string())].into());
-            }
-        }
-        assert_eq!(broken(&loaded, &bundle), ["bundle.selector"]);
-    }
-
-    #[test]
-    fn a_mount_without_its_volume() {
-        let (loaded, mut bundle) = rendered("demo");
-        let spec = pod_spec_mut(&mut bundle, "kafka");
-        spec.volumes.as_mut().unwrap().retain(|v| v.name != "logs");
-        assert_eq!(broken(&loaded, &bundle), ["bundle.volume"]);
-    }
-
-    #[test]
-    fn a_config_map_that_is_not_rendered() {
-        let (loaded, mut bundle) = rendered("demo");
-        bundle
-            .items
-            .retain(|i| i.object.name() != "aerospike-config");
-        assert!(broken(&loaded, &bundle).contains(&"bundle.configmap"));
-        let (loaded, mut bundle) = rendered("prod");
-        for item in &mut bundle.items {
-            if let Object::ConfigMap(cm) = &mut *item.object
-                && cm.metadata.name.as_deref() == Some("postgres-config")
-            {
-                cm.data.as_mut().unwrap().remove("10-replication.sql");
-            }
-        }
-        assert_eq!(broken(&loaded, &bundle), ["bundle.configmap"]);
-    }
-
-    #[test]
-    fn a_probe_and_a_service_naming_an_undeclared_port() {
-        let (loaded, mut bundle) = rendered("demo");
-        let spec = pod_spec_mut(&mut bundle, "aerospike");
-        for p in spec.containers[0].ports.as_mut().unwrap() {
-            if p.name.as_deref() == Some("service") {
-                p.name = Some("client".into());
-            }
-        }
-        assert_eq!(broken(&loaded, &bundle), ["bundle.port"]);
-    }
-
-    #[test]
-    fn a_secret_nothing_creates() {
-        let (loaded, mut bundle) = rendered("demo");
-        let spec = pod_spec_mut(&mut bundle, "kafka");
-        spec.containers[0]
-            .env
-            .get_or_insert_with(Vec::new)
-            .push(crate::render::k8s::env_secret(
-                "X",
-                "kafka-sasl",
-                "password",
-            ));
-        assert_eq!(broken(&loaded, &bundle), ["bundle.secret"]);
-        let (loaded, mut bundle) = rendered("demo");
-        let spec = pod_spec_mut(&mut bundle, "kafka");
-        spec.containers[0]
-            .env
-            .get_or_insert_with(Vec::new)
-            .push(crate::render::k8s::env_secret(
-                "X",
-                "postgres-credentials",
-                "username",
-            ));
-        assert_eq!(broken(&loaded, &bundle), ["bundle.secret"]);
     }
 }
