@@ -18,7 +18,7 @@ fn pipeline(c: &mut Criterion) {
         });
         let bundle = render(&loaded.profile, &ropts).unwrap();
         c.bench_function(&format!("emit yaml {name}"), |b| {
-            b.iter(|| black_box(&bundle).to_yaml().unwrap())
+            b.iter(|| amctl::output::bundle_yaml(black_box(&bundle)).unwrap())
         });
     }
 }

@@ -1,7 +1,7 @@
 //! Command-line interface: every flag is defined here, once, with its documentation.
 
 use amctl::commands::render::{self, Format, RenderArgs};
-use amctl::render::DEFAULT_NAMESPACE;
+use amctl::kube::DEFAULT_NAMESPACE;
 use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 

@@ -4,17 +4,22 @@
 //! [`bundle::Bundle`] of typed Kubernetes objects ([`render`], one module per component in
 //! [`components`]), and emitted as YAML, JSON or a directory ([`output`]).
 
-pub mod bundle;
 pub mod commands;
 pub mod components;
 pub mod contract;
 pub mod diff;
 pub mod error;
+pub mod kube;
+#[cfg(test)]
+mod layers;
 pub mod migrate;
 pub mod model;
 pub mod output;
+pub mod pipeline;
 pub mod profile;
 pub mod render;
+pub mod report;
+pub mod rules;
 pub mod secrets;
 pub mod source;
 pub mod units;

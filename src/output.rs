@@ -1,6 +1,9 @@
-//! Writing results: to stdout (a closed pipe is not an error) or atomically to a directory.
+//! Writing results: the Bundle as a YAML stream, a JSON List or one file per object; to stdout
+//! (a closed pipe is not an error) or atomically to a directory.
 
 use crate::error::Error;
+use crate::kube::{Bundle, Item, Object};
+use serde::Serialize;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -19,13 +22,8 @@ pub fn print(text: &str) -> Result<(), Error> {
 }
 
 /// Streams a render to stdout; a closed pipe (`| head`) is not an error.
-pub fn stream(bundle: &crate::bundle::Bundle) -> Result<(), Error> {
-    stream_result(bundle.write_yaml(&mut std::io::stdout().lock()))
-}
-
-fn stream_result(r: Result<(), crate::bundle::StreamError>) -> Result<(), Error> {
-    use crate::bundle::StreamError;
-    match r {
+pub fn stream(bundle: &Bundle) -> Result<(), Error> {
+    match write_yaml(bundle, &mut std::io::stdout().lock()) {
         Ok(()) => Ok(()),
         Err(StreamError::Io(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
         Err(StreamError::Io(e)) => Err(Error::io("write to", "<stdout>", e)),
@@ -97,4 +95,120 @@ fn is_managed(dir: &Path) -> bool {
     std::fs::read_to_string(dir.join("kustomization.yaml"))
         .map(|t| t.starts_with(MANAGED_MARKER))
         .unwrap_or(false)
+}
+
+/// One multi-document YAML stream for `kubectl apply -f -`.
+pub fn bundle_yaml(bundle: &Bundle) -> Result<String, Error> {
+    let mut out = String::with_capacity(bundle.items.len() * 2048);
+    for (i, item) in bundle.items.iter().enumerate() {
+        yaml_document(&mut out, i, item)?;
+    }
+    Ok(out)
+}
+
+/// The same stream written to `w` in chunks of about `YAML_CHUNK` bytes: a render of
+/// thousands of objects never holds its whole output in one buffer.
+pub fn write_yaml(bundle: &Bundle, w: &mut impl std::io::Write) -> Result<(), StreamError> {
+    let mut buf = String::with_capacity(YAML_CHUNK);
+    for (i, item) in bundle.items.iter().enumerate() {
+        yaml_document(&mut buf, i, item).map_err(StreamError::Render)?;
+        if buf.len() >= YAML_CHUNK {
+            w.write_all(buf.as_bytes()).map_err(StreamError::Io)?;
+            buf.clear();
+        }
+    }
+    w.write_all(buf.as_bytes()).map_err(StreamError::Io)?;
+    w.flush().map_err(StreamError::Io)
+}
+
+/// A `v1` List, as `kubectl get -o json` prints several objects.
+pub fn bundle_json(bundle: &Bundle) -> Result<String, Error> {
+    #[derive(Serialize)]
+    struct List<'a> {
+        #[serde(rename = "apiVersion")]
+        api_version: &'static str,
+        kind: &'static str,
+        items: Vec<&'a Object>,
+    }
+    let list = List {
+        api_version: "v1",
+        kind: "List",
+        items: bundle.items.iter().map(|i| &*i.object).collect(),
+    };
+    let mut s = serde_json::to_string_pretty(&list)
+        .map_err(|e| Error::Render(format!("cannot serialize to JSON: {e}")))?;
+    s.push('\n');
+    Ok(s)
+}
+
+/// One file per object plus a kustomization.yaml listing them in apply order.
+pub fn bundle_files(bundle: &Bundle) -> Result<Vec<(String, String)>, Error> {
+    let mut files = Vec::with_capacity(bundle.items.len() + 1);
+    for (i, item) in bundle.items.iter().enumerate() {
+        let name = format!("{:03}-{}", i, file_name(item));
+        files.push((name, to_yaml(&item.object)?));
+    }
+    #[derive(Serialize)]
+    struct Kustomization<'a> {
+        #[serde(rename = "apiVersion")]
+        api_version: &'static str,
+        kind: &'static str,
+        resources: Vec<&'a str>,
+    }
+    let k = Kustomization {
+        api_version: "kustomize.config.k8s.io/v1beta1",
+        kind: "Kustomization",
+        resources: files.iter().map(|(n, _)| n.as_str()).collect(),
+    };
+    let text = format!("{}{}", MANAGED_MARKER, to_yaml(&k)?);
+    files.push(("kustomization.yaml".to_string(), text));
+    Ok(files)
+}
+
+/// Bytes of YAML handed to the writer at a time.
+const YAML_CHUNK: usize = 16 * 1024;
+
+/// Why a streamed render stopped: the serializer or the writer.
+#[derive(Debug)]
+pub enum StreamError {
+    Render(Error),
+    Io(std::io::Error),
+}
+
+/// Document `i` of the stream: separator, source comment, the object.
+fn yaml_document(out: &mut String, i: usize, item: &Item) -> Result<(), Error> {
+    if i > 0 {
+        out.push_str("---\n");
+    }
+    // `# Source: amctl/COMPONENT/kind-name.yaml`, written in place (no allocation per document).
+    out.push_str("# Source: amctl/");
+    out.push_str(item.component);
+    out.push('/');
+    push_file_name(out, item);
+    out.push('\n');
+    crate::yaml::append(out, &*item.object)
+        .map_err(|e| Error::Render(format!("cannot serialize to YAML: {e}")))
+}
+
+fn file_name(item: &Item) -> String {
+    let mut s = String::new();
+    push_file_name(&mut s, item);
+    s
+}
+
+/// `kind-name.yaml`: an object's file in `--out-dir` and in the stream's source comments.
+fn push_file_name(out: &mut String, item: &Item) {
+    for c in item.object.kind().chars() {
+        out.push(c.to_ascii_lowercase());
+    }
+    out.push('-');
+    out.push_str(item.object.name());
+    out.push_str(".yaml");
+}
+
+/// YAML for one document: block style, long lines never folded, multi-line strings (config
+/// files) as literal blocks.
+pub fn to_yaml<T: Serialize>(value: &T) -> Result<String, Error> {
+    crate::yaml::to_string(value)
+        .map_err(|e| Error::Render(format!("cannot serialize to YAML: {e}")))
 }

@@ -41,6 +41,15 @@ impl SecretSpec {
         }
     }
 
+    /// A certificate Secret the user provides (TLS without a cert-manager issuer), in
+    /// cert-manager's layout, as files.
+    pub fn certificate(name: &str, what: &str) -> SecretSpec {
+        SecretSpec::new(name, what)
+            .from_file("tls.crt", "the certificate chain (PEM)")
+            .from_file("tls.key", "its private key (PEM, PKCS#8)")
+            .from_file("ca.crt", "the CA certificate (PEM)")
+    }
+
     /// A key whose value the script generates.
     pub fn random(mut self, key: &str, bytes: u32) -> SecretSpec {
         self.keys.push(Key {

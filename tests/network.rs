@@ -3,7 +3,7 @@
 //! scrape annotations, Flink's ports from its config.yaml, DNS) and each must be allowed by the
 //! rendered NetworkPolicies at both ends; flows nobody needs must be denied.
 
-use amctl::bundle::{Bundle, Object};
+use amctl::kube::{Bundle, Object};
 use amctl::profile::{LoadOptions, load};
 use amctl::render::{RenderOptions, render};
 use k8s_openapi::api::core::v1::PodSpec;

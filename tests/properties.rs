@@ -1,8 +1,8 @@
 //! Properties over generated profiles: rendering is deterministic, a render diffs clean against
 //! itself read back from YAML, and a migration plan applied to A gives B.
 
-use amctl::bundle::Bundle;
 use amctl::diff::{self, Obj};
+use amctl::kube::Bundle;
 use amctl::migrate::{self, Action, Options};
 use amctl::profile::{LoadOptions, Loaded, load};
 use amctl::render::{RenderOptions, render};
@@ -100,15 +100,15 @@ proptest! {
         let l = loaded(&base, &sets);
         let a = render(&l.profile, &RenderOptions::default()).unwrap();
         let b = render(&l.profile, &RenderOptions::default()).unwrap();
-        prop_assert_eq!(a.to_yaml().unwrap(), b.to_yaml().unwrap());
-        prop_assert_eq!(a.to_json().unwrap(), b.to_json().unwrap());
+        prop_assert_eq!(amctl::output::bundle_yaml(&a).unwrap(), amctl::output::bundle_yaml(&b).unwrap());
+        prop_assert_eq!(amctl::output::bundle_json(&a).unwrap(), amctl::output::bundle_json(&b).unwrap());
     }
 
     #[test]
     fn a_render_diffs_clean_against_itself((base, sets) in overrides()) {
         let l = loaded(&base, &sets);
         let bundle = render(&l.profile, &RenderOptions::default()).unwrap();
-        let yaml = bundle.to_yaml().unwrap();
+        let yaml = amctl::output::bundle_yaml(&bundle).unwrap();
         let read_back = diff::input::parse_stream("render.yaml", &yaml).unwrap();
         let diffs = diff::diff(objects(&bundle), read_back);
         prop_assert!(diffs.is_empty(), "{:?}", diffs.iter().map(|d| d.key.display()).collect::<Vec<_>>());

@@ -1,9 +1,10 @@
 //! The rendered platform: snapshots of the built-in profiles and properties every object keeps.
 
-use amctl::bundle::{Bundle, Object};
+use amctl::kube::CHECKSUM_ANNOTATION;
+use amctl::kube::{Bundle, Object};
 use amctl::profile::load::load_str;
 use amctl::profile::{LoadOptions, load};
-use amctl::render::{CHECKSUM_ANNOTATION, RenderOptions, render};
+use amctl::render::{RenderOptions, render};
 use k8s_openapi::api::core::v1::PodTemplateSpec;
 
 fn bundle(name: &str, sets: &[&str]) -> Bundle {
@@ -31,24 +32,30 @@ fn templates(b: &Bundle) -> Vec<(&str, &PodTemplateSpec)> {
 
 #[test]
 fn demo_render_snapshot() {
-    insta::assert_snapshot!("demo", bundle("demo", &[]).to_yaml().unwrap());
+    insta::assert_snapshot!(
+        "demo",
+        amctl::output::bundle_yaml(&bundle("demo", &[])).unwrap()
+    );
 }
 
 #[test]
 fn prod_render_snapshot() {
-    insta::assert_snapshot!("prod", bundle("prod", &[]).to_yaml().unwrap());
+    insta::assert_snapshot!(
+        "prod",
+        amctl::output::bundle_yaml(&bundle("prod", &[])).unwrap()
+    );
 }
 
 #[test]
 fn render_is_deterministic() {
     for p in ["demo", "prod"] {
         assert_eq!(
-            bundle(p, &[]).to_yaml().unwrap(),
-            bundle(p, &[]).to_yaml().unwrap()
+            amctl::output::bundle_yaml(&bundle(p, &[])).unwrap(),
+            amctl::output::bundle_yaml(&bundle(p, &[])).unwrap()
         );
         assert_eq!(
-            bundle(p, &[]).to_json().unwrap(),
-            bundle(p, &[]).to_json().unwrap()
+            amctl::output::bundle_json(&bundle(p, &[])).unwrap(),
+            amctl::output::bundle_json(&bundle(p, &[])).unwrap()
         );
     }
 }
@@ -198,7 +205,7 @@ fn storage_mode_switches_between_empty_dir_and_claims() {
 #[test]
 fn kafka_voters_and_aerospike_seeds_list_every_pod() {
     let b = bundle("prod", &[]);
-    let yaml = b.to_yaml().unwrap();
+    let yaml = amctl::output::bundle_yaml(&b).unwrap();
     assert!(yaml.contains(
         "controller.quorum.voters=0@kafka-0.kafka-headless.audience-manager.svc:9093,1@kafka-1.kafka-headless.audience-manager.svc:9093,2@kafka-2.kafka-headless.audience-manager.svc:9093"
     ));

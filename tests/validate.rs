@@ -938,7 +938,7 @@ fn budget_svg_is_written() {
 /// get none), so the rule is exercised on a Bundle with one added by hand.
 #[test]
 fn a_pdb_on_a_single_replica_is_an_error() {
-    use amctl::bundle::Object;
+    use amctl::kube::Object;
     use amctl::profile::{LoadOptions, load};
     use amctl::render::{RenderOptions, render};
     use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetSpec};

@@ -13,7 +13,7 @@ fuzz_target!(|data: &[u8]| {
     let Some(bundle) = pipeline::render(data) else { return };
     for item in &bundle.items {
         let want = serde_json::to_value(&*item.object).expect("a rendered object serializes");
-        let yaml = amctl::bundle::to_yaml(&*item.object).expect("a rendered object serializes");
+        let yaml = amctl::output::to_yaml(&*item.object).expect("a rendered object serializes");
         let got: serde_json::Value = serde_saphyr::from_str(&yaml)
             .unwrap_or_else(|e| panic!("rendered YAML does not parse: {e}\n{yaml}"));
         assert!(got == want, "rendered YAML reads back differently:\n{yaml}");

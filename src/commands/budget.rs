@@ -1,7 +1,6 @@
 //! `amctl budget`: how each node is spent, as a picture in the terminal, an SVG, or JSON with
 //! every container's memory breakdown.
 
-use crate::commands::render::load;
 use crate::components::{aerospike, api, flink, kafka, postgres};
 use crate::error::Error;
 use crate::model::jvm::{JvmApp, JvmBreakdown, JvmFlags};
@@ -9,11 +8,12 @@ use crate::model::node::{NodeModel, Res};
 use crate::model::placement::{NodeUse, Placement};
 use crate::model::{flink as flink_model, mib};
 use crate::output;
+use crate::pipeline::load;
 use crate::profile::Profile;
 use crate::render::{RenderOptions, render};
-use crate::validate::Check;
+use crate::report::{self, Style};
+use crate::rules::Check;
 use crate::validate::budget::{self, Budget};
-use crate::validate::report::{self, Style};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;

@@ -3,7 +3,7 @@
 use crate::diff::{self, input, view};
 use crate::error::Error;
 use crate::output;
-use crate::validate::report::Style;
+use crate::report::Style;
 use std::io::IsTerminal;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -1,7 +1,6 @@
 //! `amctl explain KEY`: what a profile key means, its unit and default, the rules that read it,
 //! and for memory keys the breakdown it produces for a profile.
 
-use crate::commands::render::load;
 use crate::commands::schema::schema;
 use crate::components::{aerospike, flink, kafka, postgres};
 use crate::error::{Error, InputError, did_you_mean};
@@ -9,6 +8,7 @@ use crate::model::jvm::{JvmApp, JvmBreakdown, JvmFlags};
 use crate::model::mib;
 use crate::model::node::NodeModel;
 use crate::output;
+use crate::pipeline::load;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -518,7 +518,7 @@ fn breakdown(key: &str, profile: &str) -> Result<Option<String>, Error> {
     ) {
         return Ok(None);
     }
-    let loaded = load(profile, crate::render::DEFAULT_NAMESPACE, &[])?;
+    let loaded = load(profile, crate::kube::DEFAULT_NAMESPACE, &[])?;
     let p = &loaded.profile;
     let mut out = String::new();
     if related(key, "flink.taskmanager") || key == "flink" {

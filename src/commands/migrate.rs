@@ -1,11 +1,11 @@
 //! `amctl migrate`: move a running installation from one profile to another.
 
-use crate::commands::render::load;
 use crate::diff::input;
 use crate::error::Error;
 use crate::migrate::{self, Options, emit};
 use crate::output;
-use crate::validate::report::Style;
+use crate::pipeline::load;
+use crate::report::Style;
 use std::io::IsTerminal;
 
 /// Exit code when the apply stream is not the whole migration.

@@ -2,9 +2,9 @@
 
 use crate::error::Error;
 use crate::output;
-use crate::profile::{self, LoadOptions, Loaded};
+use crate::pipeline::load;
 use crate::render::{self, RenderOptions};
-use crate::validate::report::{Style, human_findings};
+use crate::report::{Style, human_findings};
 use crate::validate::{Finding, Severity, count, validate};
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -26,19 +26,6 @@ pub struct RenderArgs {
     pub skip_validation: bool,
     /// Compare with a directory rendered before instead of writing (CI drift check).
     pub check: Option<PathBuf>,
-}
-
-/// Loads a profile and checks the namespace: the shared front half of every command.
-pub fn load(profile: &str, namespace: &str, sets: &[String]) -> Result<Loaded, Error> {
-    check_namespace(namespace)?;
-    let loaded = profile::load(
-        profile,
-        &LoadOptions {
-            sets: sets.to_vec(),
-        },
-    )?;
-    profile::check::structure(&loaded)?;
-    Ok(loaded)
 }
 
 pub fn run(args: &RenderArgs) -> Result<i32, Error> {
@@ -93,29 +80,17 @@ pub fn run(args: &RenderArgs) -> Result<i32, Error> {
     emit(args, &bundle)
 }
 
-fn emit(args: &RenderArgs, bundle: &crate::bundle::Bundle) -> Result<i32, Error> {
+fn emit(args: &RenderArgs, bundle: &crate::kube::Bundle) -> Result<i32, Error> {
     if let Some(dir) = &args.check {
-        return check_dir(dir, &bundle.to_files()?);
+        return check_dir(dir, &output::bundle_files(bundle)?);
     }
     match (&args.out_dir, args.format) {
         // `run` refused --out-dir with -o json before rendering.
-        (Some(dir), _) => output::write_dir(dir, &bundle.to_files()?)?,
+        (Some(dir), _) => output::write_dir(dir, &output::bundle_files(bundle)?)?,
         (None, Format::Yaml) => output::stream(bundle)?,
-        (None, Format::Json) => output::print(&bundle.to_json()?)?,
+        (None, Format::Json) => output::print(&output::bundle_json(bundle)?)?,
     }
     Ok(crate::exit::OK)
-}
-
-/// Namespaces are DNS-1123 labels: at most 63 lowercase alphanumerics or '-', alphanumeric at
-/// both ends.
-pub fn check_namespace(ns: &str) -> Result<(), Error> {
-    if profile::check::is_dns_label(ns, 63) {
-        Ok(())
-    } else {
-        Err(Error::Usage(format!(
-            "namespace `{ns}` is not a valid Kubernetes namespace name: use at most 63 lowercase letters, digits and '-', starting and ending with a letter or digit"
-        )))
-    }
 }
 
 /// `--check DIR`: exit 0 when DIR holds exactly what the profile renders, 1 (with a summary) when

@@ -3,13 +3,14 @@
 //! environment, and go straight to kubectl through a pipe: amctl never sees, prints or writes
 //! one, and neither does the script. An existing Secret is left as it is.
 
-use crate::commands::render::load;
 use crate::components;
 use crate::error::Error;
+use crate::kube::Ctx;
 use crate::output;
-use crate::render::{self, Ctx, RenderOptions};
+use crate::pipeline::load;
+use crate::render::{self, RenderOptions};
+use crate::report::{Style, human_findings};
 use crate::secrets::{SecretSpec, Source};
-use crate::validate::report::{Style, human_findings};
 use crate::validate::{Finding, Severity, count, validate};
 use std::fmt::Write as _;
 use std::io::IsTerminal;

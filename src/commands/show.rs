@@ -1,8 +1,8 @@
 //! `amctl show`: the resolved profile (after `extends` and `--set`), as TOML or JSON.
 
-use crate::commands::render::load;
 use crate::error::Error;
 use crate::output;
+use crate::pipeline::load;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
@@ -11,7 +11,7 @@ pub enum Format {
 }
 
 pub fn run(profile: &str, sets: &[String], format: Format) -> Result<i32, Error> {
-    let loaded = load(profile, crate::render::DEFAULT_NAMESPACE, sets)?;
+    let loaded = load(profile, crate::kube::DEFAULT_NAMESPACE, sets)?;
     let mut p = loaded.profile;
     // Resolved: nothing is inherited any more.
     p.extends = None;

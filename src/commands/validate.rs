@@ -1,10 +1,10 @@
 //! `amctl validate`: every rule over one profile, or `--all` over many (CI).
 
-use crate::commands::render::load;
 use crate::error::Error;
 use crate::output;
+use crate::pipeline::load;
 use crate::render::{RenderOptions, render};
-use crate::validate::report::{self, JsonProfile, JsonReport, Style};
+use crate::report::{self, JsonProfile, JsonReport, Style};
 use crate::validate::{Finding, Severity, count, validate_with_budget};
 use std::io::IsTerminal;
 use std::path::Path;

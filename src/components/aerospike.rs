@@ -1,10 +1,11 @@
 //! Aerospike: a StatefulSet with aerospike.conf in the syntax of the pinned server version.
 
-use crate::bundle::{Bundle, Object};
 use crate::error::Error;
+use crate::kube::k8s::{self, PodParts, StatefulSetParts};
+use crate::kube::{Bundle, Object};
+use crate::kube::{Ctx, image_tag, tls};
 use crate::profile::{AsStorageEngine, Medium, StorageMode};
-use crate::render::k8s::{self, PodParts, StatefulSetParts};
-use crate::render::{Ctx, image_tag, monitoring, tls};
+use k8s_openapi::api::core::v1::Container;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -29,84 +30,7 @@ const COLD_START_BASE_SECONDS: u64 = 120;
 /// "could block for hours"): a conservative SSD scan rate, records parsed on the way.
 const COLD_START_SCAN_BYTES_PER_SECOND: u64 = 100 << 20;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Edition {
-    Community,
-    Enterprise,
-}
-
-/// The server edition and version, read from the image reference.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Server {
-    pub edition: Edition,
-    /// e.g. [8, 0, 0, 10] for `8.0.0.10_1`.
-    pub version: Vec<u32>,
-}
-
-impl Server {
-    pub fn from_image(image: &str) -> Result<Server, String> {
-        let (repo, tag) = image
-            .rsplit_once(':')
-            .filter(|(r, _)| !r.is_empty())
-            .ok_or_else(|| format!("`{image}` has no tag; pin a server version, e.g. `aerospike/aerospike-server:8.0.0.10_1`"))?;
-        let repo_name = repo.rsplit('/').next().unwrap_or(repo);
-        let edition = match repo_name {
-            "aerospike-server" => Edition::Community,
-            "aerospike-server-enterprise" | "aerospike-server-federal" => Edition::Enterprise,
-            other => {
-                return Err(format!(
-                    "`{other}` is not an Aerospike server image; use aerospike/aerospike-server (Community) or aerospike/aerospike-server-enterprise"
-                ));
-            }
-        };
-        // Tags look like 8.0.0.10, 8.0.0.10_1 (rebuild) or 8.0.0.10-jammy.
-        let numeric = tag.split(['_', '-']).next().unwrap_or(tag);
-        let version: Option<Vec<u32>> = numeric.split('.').map(|p| p.parse().ok()).collect();
-        match version {
-            Some(v) if v.len() >= 2 => Ok(Server {
-                edition,
-                version: v,
-            }),
-            _ => Err(format!(
-                "image tag `{tag}` is not a server version; pin one such as `8.0.0.10_1` (amctl reads the config syntax from it)"
-            )),
-        }
-    }
-
-    pub fn at_least(&self, want: &[u32]) -> bool {
-        let mut v = self.version.clone();
-        v.resize(want.len().max(v.len()), 0);
-        v.as_slice()[..want.len()] >= *want
-    }
-
-    /// Maximum namespaces the edition allows.
-    pub fn max_namespaces(&self) -> usize {
-        match self.edition {
-            Edition::Community => 2,
-            Edition::Enterprise => 32,
-        }
-    }
-
-    /// Smallest `data-size` the server accepts (as/src/base/cfg.c, per version).
-    pub fn min_data_size(&self) -> u64 {
-        const MIB: u64 = 1 << 20;
-        if self.at_least(&[8, 1]) {
-            512 * MIB
-        } else if self.at_least(&[7, 2, 0, 4])
-            || (self.at_least(&[7, 1, 0, 10]) && !self.at_least(&[7, 2]))
-        {
-            256 * MIB
-        } else if self.at_least(&[7, 2]) {
-            // 7.2.0.0 – 7.2.0.3 kept the 7.1.0.0 minimum.
-            128 * MIB
-        } else if self.at_least(&[7, 1]) {
-            128 * MIB
-        } else {
-            1024 * MIB
-        }
-    }
-}
+pub use crate::profile::images::{Edition, Server};
 
 #[derive(Serialize)]
 struct NsContext {
@@ -210,6 +134,40 @@ pub fn aerospike_conf(ctx: &Ctx, server: &Server) -> Result<String, Error> {
     )
 }
 
+/// aerospike-prometheus-exporter's port.
+pub const EXPORTER_PORT: i32 = 9145;
+
+/// The exporter's ape.toml: the node on loopback, metrics on its port.
+pub fn aerospike_exporter_config() -> String {
+    format!(
+        "# Aerospike Prometheus exporter, rendered by amctl: this pod's node over loopback.\n\
+         [Agent]\nbind = \":{EXPORTER_PORT}\"\ntimeout = 10\nlog_level = \"info\"\n\n\
+         [Aerospike]\ndb_host = \"127.0.0.1\"\ndb_port = {}\ntimeout = 5\n",
+        SERVICE_PORT
+    )
+}
+
+/// The Aerospike exporter beside each node; config from `config_volume` (key `ape.toml`).
+pub fn aerospike_exporter(ctx: &Ctx, config_volume: &str) -> Container {
+    let mut c = k8s::exporter(
+        "aerospike-exporter",
+        &ctx.profile.monitoring.exporters.aerospike,
+        EXPORTER_PORT,
+    );
+    // The image's entrypoint writes its config into the image; ours is read-only and rendered.
+    c.command = Some(vec![
+        "/usr/bin/aerospike-prometheus-exporter".into(),
+        "--config".into(),
+        "/etc/aerospike-exporter/ape.toml".into(),
+    ]);
+    c.volume_mounts = Some(vec![k8s::mount(
+        config_volume,
+        "/etc/aerospike-exporter",
+        true,
+    )]);
+    c
+}
+
 pub fn render(ctx: &Ctx, bundle: &mut Bundle) -> Result<(), Error> {
     let a = &ctx.profile.aerospike;
     let ns = ctx.ns;
@@ -219,19 +177,17 @@ pub fn render(ctx: &Ctx, bundle: &mut Bundle) -> Result<(), Error> {
     let selector = ctx.selector(NAME);
 
     bundle.push(NAME, ctx.service_account(NAME, labels.clone(), false));
-    let exporter = monitoring::full(ctx);
+    let exporter = ctx.full_monitoring();
     let mut files = BTreeMap::from([
         ("aerospike.conf".to_string(), aerospike_conf(ctx, &server)?),
         ("start.sh".to_string(), start_script(ctx, &server)?),
     ]);
     if exporter {
-        files.insert("ape.toml".into(), monitoring::aerospike_exporter_config());
+        files.insert("ape.toml".into(), aerospike_exporter_config());
     }
     let config = ctx.config_map("aerospike-config", labels.clone(), files);
-    let annotations = ctx.pod_annotations(
-        &[&config],
-        exporter.then_some((monitoring::AEROSPIKE_EXPORTER_PORT, "/metrics")),
-    );
+    let annotations =
+        ctx.pod_annotations(&[&config], exporter.then_some((EXPORTER_PORT, "/metrics")));
     bundle.push(NAME, Object::ConfigMap(config));
 
     for svc in k8s::stateful_services(
@@ -345,7 +301,7 @@ pub fn render(ctx: &Ctx, bundle: &mut Bundle) -> Result<(), Error> {
         security: k8s::pod_security(UID, UID),
         init_containers: vec![],
         containers: if exporter {
-            vec![container, monitoring::aerospike_exporter(ctx, "config")]
+            vec![container, aerospike_exporter(ctx, "config")]
         } else {
             vec![container]
         },
@@ -430,7 +386,7 @@ pub fn secrets(ctx: &Ctx) -> Vec<crate::secrets::SecretSpec> {
         );
     }
     if tls_listener(ctx.profile) && ctx.profile.security.tls_issuer.is_none() {
-        out.push(tls::user_certificate(
+        out.push(crate::secrets::SecretSpec::certificate(
             TLS_SECRET,
             "the Aerospike nodes' certificate",
         ));
@@ -545,7 +501,7 @@ pub fn memory_breakdown(a: &crate::profile::Aerospike) -> BTreeMap<String, u64> 
     ])
 }
 
-pub fn check(cx: &crate::validate::Check) {
+pub fn check(cx: &crate::rules::Check) {
     use crate::model::mib;
     let a = &cx.profile.aerospike;
     let Ok(server) = Server::from_image(&a.image) else {
@@ -787,38 +743,5 @@ pub fn check(cx: &crate::validate::Check) {
             ),
             format!("raise resources.limits.memory to {}Mi, or lower data_size, index_stage_size or expected_records", need.div_ceil(1 << 20)),
         );
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn reads_edition_and_version_from_the_image() {
-        let s = Server::from_image("aerospike/aerospike-server:8.0.0.10_1").unwrap();
-        assert_eq!(s.edition, Edition::Community);
-        assert_eq!(s.version, vec![8, 0, 0, 10]);
-        let e = Server::from_image("aerospike/aerospike-server-enterprise:7.2.0.4").unwrap();
-        assert_eq!(e.edition, Edition::Enterprise);
-        assert!(Server::from_image("aerospike/aerospike-server:latest").is_err());
-        assert!(Server::from_image("aerospike/aerospike-server").is_err());
-        assert!(Server::from_image("redis:7.2").is_err());
-    }
-
-    #[test]
-    fn minimum_data_size_follows_the_server_version() {
-        let min = |tag: &str| {
-            Server::from_image(&format!("aerospike/aerospike-server:{tag}"))
-                .unwrap()
-                .min_data_size()
-                >> 20
-        };
-        assert_eq!(min("7.0.0.5"), 1024);
-        assert_eq!(min("7.1.0.9"), 128);
-        assert_eq!(min("7.1.0.10"), 256);
-        assert_eq!(min("7.2.0.4"), 256);
-        assert_eq!(min("8.0.0.10_1"), 256);
-        assert_eq!(min("8.1.0.0"), 512);
     }
 }

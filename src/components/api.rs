@@ -1,12 +1,12 @@
 //! The JVM API services: a Deployment, Service and Spring Boot application.yaml each, an
 //! optional HorizontalPodAutoscaler each, and one Ingress in front of them.
 
-use crate::bundle::{Bundle, Object};
 use crate::components::{aerospike, kafka, postgres};
 use crate::error::Error;
+use crate::kube::k8s::{self, PodParts};
+use crate::kube::{Bundle, Object};
+use crate::kube::{Ctx, image_tag, tls};
 use crate::profile::{ApiAuth, Backend, EffectiveApi, Medium, ServiceType};
-use crate::render::k8s::{self, PodParts};
-use crate::render::{Ctx, image_tag, monitoring, tls};
 use k8s_openapi::api::autoscaling::v2::{
     CrossVersionObjectReference, HorizontalPodAutoscaler, HorizontalPodAutoscalerSpec, MetricSpec,
     MetricTarget, ResourceMetricSource,
@@ -19,6 +19,8 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 
 pub const COMPONENT: &str = "api";
+/// `app.kubernetes.io/component` of the API services' metrics Services (ServiceMonitor).
+pub const METRICS_COMPONENT: &str = "api-metrics";
 pub const HTTP_PORT: i32 = 8080;
 pub const MANAGEMENT_PORT: i32 = 8081;
 /// Where an API service's secrets are mounted as files (Spring Boot config tree).
@@ -132,7 +134,7 @@ pub fn application_yaml(ctx: &Ctx, svc: &EffectiveApi) -> Result<String, Error> 
             }),
             basic_auth: p.security.api_auth == ApiAuth::Basic,
             prometheus: p.monitoring.level.metrics(),
-            histograms: monitoring::full(ctx),
+            histograms: ctx.full_monitoring(),
         },
     )
 }
@@ -180,14 +182,10 @@ fn render_service(ctx: &Ctx, svc: &EffectiveApi, bundle: &mut Bundle) -> Result<
                 Some(service_type),
             )),
         );
-        if monitoring::full(ctx) {
+        if ctx.full_monitoring() {
             // The actuator's port for the ServiceMonitor, on its own ClusterIP Service: never
             // on the client Service, which may be a NodePort.
-            let mut m_labels = ctx.labels(
-                name,
-                monitoring::API_METRICS_COMPONENT,
-                image_tag(&svc.image),
-            );
+            let mut m_labels = ctx.labels(name, METRICS_COMPONENT, image_tag(&svc.image));
             m_labels.insert("app.kubernetes.io/name".into(), format!("{name}-metrics"));
             bundle.push(
                 COMPONENT,
@@ -464,7 +462,7 @@ pub fn contract(ctx: &Ctx) -> Vec<crate::contract::Contract> {
         .collect()
 }
 
-pub fn check(cx: &crate::validate::Check) {
+pub fn check(cx: &crate::rules::Check) {
     use crate::model::jvm::{JvmApp, JvmBreakdown, JvmFlags};
     use crate::model::mib;
     let api = &cx.profile.api;

@@ -2,12 +2,12 @@
 //! Flink 2.x config.yaml. With `[flink.high_availability]`, Kubernetes HA services and the RBAC
 //! they need.
 
-use crate::bundle::{Bundle, Object};
 use crate::components::kafka;
 use crate::error::Error;
+use crate::kube::k8s::{self, PodParts};
+use crate::kube::{Bundle, Object};
+use crate::kube::{Ctx, image_tag, tls};
 use crate::profile::{JvmOverhead, Medium, Setting};
-use crate::render::k8s::{self, PodParts};
-use crate::render::{Ctx, image_tag, tls};
 use k8s_openapi::api::core::v1::Container;
 use k8s_openapi::api::rbac::v1::{PolicyRule, Role, RoleBinding, RoleRef, Subject};
 use serde::Serialize;
@@ -675,7 +675,7 @@ pub fn jm_options(jm: &crate::profile::JobManager) -> crate::model::flink::JmOpt
     }
 }
 
-pub fn check(cx: &crate::validate::Check) {
+pub fn check(cx: &crate::rules::Check) {
     use crate::model::flink::{jobmanager, smallest_taskmanager, taskmanager};
     use crate::model::mib;
     let f = &cx.profile.flink;
@@ -883,8 +883,8 @@ pub fn secrets(ctx: &Ctx) -> Vec<crate::secrets::SecretSpec> {
 /// A `file://` checkpoint directory works only where the JobManager and every TaskManager
 /// mount one claim there: the TaskManagers write the state files, the JobManager the metadata
 /// that points at them, and a restore on any TaskManager reads both.
-fn checkpoints_shared(cx: &crate::validate::Check, path: &str) {
-    use crate::bundle::Object;
+fn checkpoints_shared(cx: &crate::rules::Check, path: &str) {
+    use crate::kube::Object;
     let f = &cx.profile.flink;
     let claim_at = |workload: &str| -> Option<String> {
         let item =

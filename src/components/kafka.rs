@@ -1,11 +1,11 @@
 //! Kafka: a KRaft StatefulSet on the official image (every broker is also a controller), plus a
 //! Job that creates the profile's topics.
 
-use crate::bundle::{Bundle, Object};
 use crate::error::Error;
+use crate::kube::k8s::{self, PodParts, StatefulSetParts};
+use crate::kube::{Bundle, Object};
+use crate::kube::{Ctx, hex, image_tag, tls};
 use crate::profile::{Medium, Setting};
-use crate::render::k8s::{self, PodParts, StatefulSetParts};
-use crate::render::{Ctx, hex, image_tag, monitoring, tls};
 use k8s_openapi::api::batch::v1::{Job, JobSpec};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -213,6 +213,60 @@ fn topics_script(ctx: &Ctx) -> Result<String, Error> {
     )
 }
 
+/// One kafka_exporter for the cluster, and its port.
+pub const EXPORTER: &str = "kafka-exporter";
+pub const EXPORTER_PORT: i32 = 9308;
+/// kafka_exporter's image runs as nobody.
+const NOBODY: i64 = 65534;
+
+/// One kafka_exporter for the cluster: topics, partitions, under-replication, consumer lag.
+pub fn kafka_exporter(ctx: &Ctx, bundle: &mut Bundle, tls_ca: Option<(&str, &str)>) {
+    let labels = ctx.labels(
+        EXPORTER,
+        "monitoring",
+        image_tag(&ctx.profile.monitoring.exporters.kafka),
+    );
+    bundle.push(NAME, ctx.service_account(EXPORTER, labels.clone(), false));
+    let mut c = k8s::exporter(
+        EXPORTER,
+        &ctx.profile.monitoring.exporters.kafka,
+        EXPORTER_PORT,
+    );
+    let mut args = vec![
+        format!("--kafka.server={}", bootstrap(ctx)),
+        format!("--web.listen-address=:{EXPORTER_PORT}"),
+    ];
+    let mut volumes = k8s::volumes([k8s::empty_dir("tmp", Medium::Disk, "16Mi")]);
+    let mut mounts = vec![k8s::mount("tmp", "/tmp", false)];
+    if let Some((volume, dir)) = tls_ca {
+        args.push("--tls.enabled".into());
+        args.push(format!("--tls.ca-file={dir}/ca.crt"));
+        volumes.push(tls::ca_volume(volume, TLS_SECRET));
+        mounts.push(k8s::mount(volume, dir, true));
+    }
+    c.args = Some(args);
+    c.volume_mounts = Some(mounts);
+    let template = k8s::pod_template(PodParts {
+        labels: labels.clone(),
+        annotations: BTreeMap::new(),
+        service_account: EXPORTER.into(),
+        security: k8s::pod_security(NOBODY, NOBODY),
+        init_containers: vec![],
+        containers: vec![c],
+        volumes,
+        termination_grace_seconds: None,
+    });
+    bundle.push(
+        NAME,
+        Object::Deployment(k8s::deployment(
+            k8s::meta(EXPORTER, ctx.ns, labels),
+            ctx.selector(EXPORTER),
+            Some(1),
+            template,
+        )),
+    );
+}
+
 pub fn render(ctx: &Ctx, bundle: &mut Bundle) -> Result<(), Error> {
     let k = &ctx.profile.kafka;
     let ns = ctx.ns;
@@ -347,9 +401,9 @@ pub fn render(ctx: &Ctx, bundle: &mut Bundle) -> Result<(), Error> {
     if !k.topics.is_empty() {
         bundle.push(NAME, Object::Job(Box::new(topics_job(ctx, &labels)?)));
     }
-    if monitoring::full(ctx) {
+    if ctx.full_monitoring() {
         let ca = tls::enabled(ctx).then_some(("kafka-ca", TLS_DIR));
-        monitoring::kafka_exporter(ctx, bundle, ca);
+        kafka_exporter(ctx, bundle, ca);
     }
     Ok(())
 }
@@ -428,7 +482,7 @@ pub fn jvm(k: &crate::profile::Kafka) -> Result<crate::model::jvm::JvmBreakdown,
 /// The Secrets Kafka's pods mount: with TLS and no issuer, the brokers' certificate.
 pub fn secrets(ctx: &Ctx) -> Vec<crate::secrets::SecretSpec> {
     if tls::enabled(ctx) && ctx.profile.security.tls_issuer.is_none() {
-        vec![tls::user_certificate(
+        vec![crate::secrets::SecretSpec::certificate(
             TLS_SECRET,
             "the brokers' certificate",
         )]
@@ -509,7 +563,7 @@ pub fn contract(ctx: &Ctx) -> Vec<crate::contract::Contract> {
     }]
 }
 
-pub fn check(cx: &crate::validate::Check) {
+pub fn check(cx: &crate::rules::Check) {
     use crate::model::mib;
     let k = &cx.profile.kafka;
     for dir in log_dirs(k) {

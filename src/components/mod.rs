@@ -8,9 +8,9 @@ pub mod kafka;
 pub mod namespace;
 pub mod postgres;
 
-use crate::bundle::Bundle;
 use crate::error::Error;
-use crate::render::Ctx;
+use crate::kube::Bundle;
+use crate::kube::Ctx;
 
 pub struct Component {
     pub name: &'static str,

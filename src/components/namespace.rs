@@ -1,9 +1,9 @@
 //! The namespace, labelled with the Pod Security Standard the profile asks for, and the
 //! StorageClass when the profile defines one.
 
-use crate::bundle::{Bundle, Object};
 use crate::error::Error;
-use crate::render::{Ctx, PART_OF};
+use crate::kube::{Bundle, Object};
+use crate::kube::{Ctx, PART_OF};
 use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::api::storage::v1::StorageClass;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;

@@ -1,10 +1,12 @@
 //! PostgreSQL: a StatefulSet on the official image with the profile's postgresql.conf.
 
-use crate::bundle::{Bundle, Object};
 use crate::error::Error;
+use crate::kube::k8s::{self, PodParts, StatefulSetParts};
+use crate::kube::placement as availability;
+use crate::kube::{Bundle, Object};
+use crate::kube::{Ctx, image_tag, tls};
 use crate::profile::{Medium, Setting};
-use crate::render::k8s::{self, PodParts, StatefulSetParts};
-use crate::render::{Ctx, availability, image_tag, monitoring, tls};
+use k8s_openapi::api::core::v1::Container;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -131,12 +133,35 @@ fn clone_script(ctx: &Ctx) -> Result<String, Error> {
     )
 }
 
+/// postgres_exporter's port.
+pub const EXPORTER_PORT: i32 = 9187;
+
+/// postgres_exporter beside PostgreSQL: loopback, the same password file as the server.
+pub fn postgres_exporter(ctx: &Ctx, secrets_mount: &str) -> Container {
+    let pg = &ctx.profile.postgres;
+    let mut c = k8s::exporter(
+        "postgres-exporter",
+        &ctx.profile.monitoring.exporters.postgres,
+        EXPORTER_PORT,
+    );
+    c.env = Some(vec![
+        k8s::env(
+            "DATA_SOURCE_URI",
+            format!("127.0.0.1:{}/{}?sslmode=disable", PORT, pg.database),
+        ),
+        k8s::env("DATA_SOURCE_USER", pg.user.as_str()),
+        k8s::env("DATA_SOURCE_PASS_FILE", format!("{secrets_mount}/password")),
+    ]);
+    c.volume_mounts = Some(vec![k8s::mount("secrets", secrets_mount, true)]);
+    c
+}
+
 pub fn render(ctx: &Ctx, bundle: &mut Bundle) -> Result<(), Error> {
     let pg = &ctx.profile.postgres;
     let ns = ctx.ns;
     let tls = tls::enabled(ctx);
     let standbys = pg.replicas.saturating_sub(1);
-    let exporter = monitoring::full(ctx);
+    let exporter = ctx.full_monitoring();
     let labels = ctx.labels(NAME, "database", image_tag(&pg.image));
     let selector = ctx.selector(NAME);
 
@@ -151,7 +176,7 @@ pub fn render(ctx: &Ctx, bundle: &mut Bundle) -> Result<(), Error> {
         files.insert("clone-primary.sh".into(), clone_script(ctx)?);
     }
     let config = ctx.config_map("postgres-config", labels.clone(), files);
-    let metrics = exporter.then_some((monitoring::POSTGRES_EXPORTER_PORT, "/metrics"));
+    let metrics = exporter.then_some((EXPORTER_PORT, "/metrics"));
     let annotations = ctx.pod_annotations(&[&config], metrics);
     bundle.push(NAME, Object::ConfigMap(config));
 
@@ -272,7 +297,7 @@ pub fn render(ctx: &Ctx, bundle: &mut Bundle) -> Result<(), Error> {
         volumes.extend(data_volume.clone());
         let mut containers = vec![container];
         if exporter {
-            containers.push(monitoring::postgres_exporter(ctx, SECRETS_DIR));
+            containers.push(postgres_exporter(ctx, SECRETS_DIR));
         }
         let (pod_labels, other) = match role {
             Role::Primary => (labels.clone(), ctx.selector(REPLICA)),
@@ -589,7 +614,7 @@ pub fn secrets(ctx: &Ctx) -> Vec<crate::secrets::SecretSpec> {
         );
     }
     if tls::enabled(ctx) && ctx.profile.security.tls_issuer.is_none() {
-        out.push(tls::user_certificate(
+        out.push(crate::secrets::SecretSpec::certificate(
             TLS_SECRET,
             "PostgreSQL's server certificate",
         ));
@@ -694,7 +719,7 @@ pub fn memory_breakdown(pg: &crate::profile::Postgres, tmpfs: u64) -> BTreeMap<S
 /// What each backend process costs beyond work_mem (catalog caches, stack, buffers).
 pub const PER_BACKEND: u64 = 10 << 20;
 
-pub fn check(cx: &crate::validate::Check) {
+pub fn check(cx: &crate::rules::Check) {
     replication_and_backup(cx);
     use crate::model::mib;
     let pg = &cx.profile.postgres;
@@ -805,7 +830,7 @@ pub fn check(cx: &crate::validate::Check) {
     }
 }
 
-fn replication_and_backup(cx: &crate::validate::Check) {
+fn replication_and_backup(cx: &crate::rules::Check) {
     let pg = &cx.profile.postgres;
     let ephemeral =
         pg.storage.effective(&cx.profile.storage).mode == crate::profile::StorageMode::Ephemeral;

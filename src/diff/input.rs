@@ -2,8 +2,8 @@
 //! a directory or stdin (multi-document streams and `kind: List` both accepted).
 
 use super::{Obj, is_live, strip_server_fields};
-use crate::commands::render::load;
 use crate::error::{Error, InputError};
+use crate::pipeline::load;
 use crate::render::{RenderOptions, render};
 use serde_json::Value;
 use std::io::Read;

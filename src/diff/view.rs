@@ -2,13 +2,13 @@
 
 use super::impact::Impact;
 use super::{ObjectDiff, Status};
-use crate::validate::report::Style;
+use crate::report::Style;
 use serde::Serialize;
 use serde_json::Value;
 use std::fmt::Write as _;
 
 fn yaml(v: Option<&Value>) -> String {
-    v.map(|v| crate::bundle::to_yaml(v).unwrap_or_else(|_| v.to_string()))
+    v.map(|v| crate::output::to_yaml(v).unwrap_or_else(|_| v.to_string()))
         .unwrap_or_default()
 }
 

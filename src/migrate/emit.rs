@@ -1,8 +1,8 @@
 //! A plan as an apply stream, a bash script, kubectl patch commands, a human summary, or JSON.
 
 use super::{Action, Plan, Step, phase_name};
-use crate::bundle::to_yaml;
-use crate::validate::report::Style;
+use crate::output::to_yaml;
+use crate::report::Style;
 use serde::Serialize;
 use std::fmt::Write as _;
 

@@ -2,7 +2,7 @@
 //! effective request and limit counted as the scheduler counts them.
 
 use super::node::Res;
-use crate::bundle::{Bundle, Object};
+use crate::kube::{Bundle, Object};
 use crate::units::Quantity;
 use k8s_openapi::api::core::v1::{Container, PodSpec, ResourceRequirements};
 use serde::Serialize;

@@ -3,7 +3,7 @@
 //! read. Failing one is an input error (exit 2) pointing at the key.
 
 use super::Loaded;
-use crate::components::aerospike::Server;
+use super::images::Server;
 use crate::error::{Error, InputError};
 use std::collections::BTreeSet;
 

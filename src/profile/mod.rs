@@ -6,6 +6,7 @@
 
 pub mod check;
 pub mod de;
+pub mod images;
 pub mod load;
 pub mod node;
 

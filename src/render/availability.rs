@@ -2,26 +2,14 @@
 //! PodDisruptionBudget (maxUnavailable 1) for each of them. A single replica gets no PDB: a PDB
 //! there would block every node drain.
 
-use super::k8s;
-use crate::bundle::{Bundle, Object};
+use crate::kube::placement::{ZONE, merge, term};
+use crate::kube::{Bundle, Object, k8s};
 use k8s_openapi::api::core::v1::{
-    Affinity, PodAffinityTerm, PodAntiAffinity, PodSpec, TopologySpreadConstraint,
-    WeightedPodAffinityTerm,
+    PodAntiAffinity, PodSpec, TopologySpreadConstraint, WeightedPodAffinityTerm,
 };
 use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetSpec};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use std::collections::BTreeMap;
-
-pub const HOSTNAME: &str = "kubernetes.io/hostname";
-pub const ZONE: &str = "topology.kubernetes.io/zone";
-
-fn term(selector: &k8s::Labels) -> PodAffinityTerm {
-    PodAffinityTerm {
-        label_selector: Some(k8s::label_selector(selector.clone())),
-        topology_key: HOSTNAME.to_string(),
-        ..Default::default()
-    }
-}
 
 /// Required anti-affinity for replicas that hold data (two brokers on one node lose two
 /// replicas at once); preferred for stateless replicas, which may double up when short of nodes.
@@ -56,55 +44,6 @@ fn spread(spec: &mut PodSpec, selector: &k8s::Labels, required: bool, zones: usi
     merge(spec, anti);
 }
 
-/// Adds anti-affinity terms to what the pod already has (a component may have set its own).
-fn merge(spec: &mut PodSpec, add: PodAntiAffinity) {
-    let anti = spec
-        .affinity
-        .get_or_insert_with(Affinity::default)
-        .pod_anti_affinity
-        .get_or_insert_with(PodAntiAffinity::default);
-    if let Some(terms) = add.required_during_scheduling_ignored_during_execution {
-        anti.required_during_scheduling_ignored_during_execution
-            .get_or_insert_with(Vec::new)
-            .extend(terms);
-    }
-    if let Some(terms) = add.preferred_during_scheduling_ignored_during_execution {
-        anti.preferred_during_scheduling_ignored_during_execution
-            .get_or_insert_with(Vec::new)
-            .extend(terms);
-    }
-}
-
-/// Required anti-affinity by hostname against another workload's pods (a primary and its
-/// standbys never share a node).
-pub fn avoid(spec: &mut PodSpec, other: &k8s::Labels) {
-    merge(
-        spec,
-        PodAntiAffinity {
-            required_during_scheduling_ignored_during_execution: Some(vec![term(other)]),
-            ..Default::default()
-        },
-    );
-}
-
-/// One PodDisruptionBudget (maxUnavailable 1) over the pods of several workloads.
-pub fn group_budget(
-    ctx: &super::Ctx,
-    name: &str,
-    labels: &k8s::Labels,
-    workloads: &[&str],
-) -> PodDisruptionBudget {
-    PodDisruptionBudget {
-        metadata: k8s::meta(name, ctx.ns, labels.clone()),
-        spec: Some(PodDisruptionBudgetSpec {
-            max_unavailable: Some(IntOrString::Int(1)),
-            selector: Some(ctx.workloads(workloads)),
-            ..Default::default()
-        }),
-        ..Default::default()
-    }
-}
-
 /// Adds anti-affinity, zone spreading (with `zones` > 1) and PDBs to every multi-replica
 /// workload of the Bundle.
 pub fn apply(bundle: &mut Bundle, zones: usize) {
@@ -135,7 +74,7 @@ pub fn apply(bundle: &mut Bundle, zones: usize) {
         let already = item
             .object
             .pod_labels()
-            .is_some_and(|labels| covered.iter().any(|s| crate::bundle::selects(s, labels)));
+            .is_some_and(|labels| covered.iter().any(|s| crate::kube::selects(s, labels)));
         let (replicas, selector, spec, required) = match &mut *item.object {
             Object::StatefulSet(s) => {
                 let Some(spec) = s.spec.as_mut() else {

@@ -4,148 +4,19 @@
 //! PrometheusRule whose latency thresholds are the profile's `monitoring.latency` (the platform
 //! spec's latency table).
 
-use super::crd::{
+use crate::components::{aerospike, api, flink, kafka, postgres};
+use crate::kube::crd::{
     Endpoint, PodMonitor, PodMonitorSpec, PrometheusRule, PrometheusRuleSpec, Rule, RuleGroup,
     ServiceMonitor, ServiceMonitorSpec,
 };
-use super::k8s::{self, PodParts};
-use super::{Ctx, image_tag};
-use crate::bundle::{Bundle, Object};
-use crate::components::{aerospike, api, flink, kafka, postgres};
-use crate::profile::{Medium, MonitoringLevel};
+use crate::kube::{Bundle, Ctx, Object, k8s};
+
 use crate::units::Duration;
-use k8s_openapi::api::core::v1::Container;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use std::collections::BTreeMap;
 
-pub const POSTGRES_EXPORTER_PORT: i32 = 9187;
-pub const AEROSPIKE_EXPORTER_PORT: i32 = 9145;
-pub const KAFKA_EXPORTER_PORT: i32 = 9308;
-pub const KAFKA_EXPORTER: &str = "kafka-exporter";
-/// `app.kubernetes.io/component` of the API services' metrics Services (ServiceMonitor).
-pub const API_METRICS_COMPONENT: &str = "api-metrics";
-/// kafka_exporter's image runs as nobody.
-const NOBODY: i64 = 65534;
 const SCRAPE_INTERVAL: &str = "30s";
 const SCRAPE_TIMEOUT: &str = "10s";
-
-pub fn full(ctx: &Ctx) -> bool {
-    ctx.profile.monitoring.level == MonitoringLevel::Full
-}
-
-fn exporter(name: &str, image: &str, port: i32) -> Container {
-    let mut c = k8s::container(name, image, k8s::helper_resources(), true);
-    c.ports = Some(vec![k8s::container_port("metrics", port)]);
-    c.readiness_probe = Some(k8s::http_probe("/metrics", "metrics", 5, 15, 3));
-    c.liveness_probe = Some(k8s::http_probe("/metrics", "metrics", 30, 30, 6));
-    c
-}
-
-/// postgres_exporter beside PostgreSQL: loopback, the same password file as the server.
-pub fn postgres_exporter(ctx: &Ctx, secrets_mount: &str) -> Container {
-    let pg = &ctx.profile.postgres;
-    let mut c = exporter(
-        "postgres-exporter",
-        &ctx.profile.monitoring.exporters.postgres,
-        POSTGRES_EXPORTER_PORT,
-    );
-    c.env = Some(vec![
-        k8s::env(
-            "DATA_SOURCE_URI",
-            format!(
-                "127.0.0.1:{}/{}?sslmode=disable",
-                postgres::PORT,
-                pg.database
-            ),
-        ),
-        k8s::env("DATA_SOURCE_USER", pg.user.as_str()),
-        k8s::env("DATA_SOURCE_PASS_FILE", format!("{secrets_mount}/password")),
-    ]);
-    c.volume_mounts = Some(vec![k8s::mount("secrets", secrets_mount, true)]);
-    c
-}
-
-/// The exporter's ape.toml: the node on loopback, metrics on its port.
-pub fn aerospike_exporter_config() -> String {
-    format!(
-        "# Aerospike Prometheus exporter, rendered by amctl: this pod's node over loopback.\n\
-         [Agent]\nbind = \":{AEROSPIKE_EXPORTER_PORT}\"\ntimeout = 10\nlog_level = \"info\"\n\n\
-         [Aerospike]\ndb_host = \"127.0.0.1\"\ndb_port = {}\ntimeout = 5\n",
-        aerospike::SERVICE_PORT
-    )
-}
-
-/// The Aerospike exporter beside each node; config from `config_volume` (key `ape.toml`).
-pub fn aerospike_exporter(ctx: &Ctx, config_volume: &str) -> Container {
-    let mut c = exporter(
-        "aerospike-exporter",
-        &ctx.profile.monitoring.exporters.aerospike,
-        AEROSPIKE_EXPORTER_PORT,
-    );
-    // The image's entrypoint writes its config into the image; ours is read-only and rendered.
-    c.command = Some(vec![
-        "/usr/bin/aerospike-prometheus-exporter".into(),
-        "--config".into(),
-        "/etc/aerospike-exporter/ape.toml".into(),
-    ]);
-    c.volume_mounts = Some(vec![k8s::mount(
-        config_volume,
-        "/etc/aerospike-exporter",
-        true,
-    )]);
-    c
-}
-
-/// One kafka_exporter for the cluster: topics, partitions, under-replication, consumer lag.
-pub fn kafka_exporter(ctx: &Ctx, bundle: &mut Bundle, tls_ca: Option<(&str, &str)>) {
-    let labels = ctx.labels(
-        KAFKA_EXPORTER,
-        "monitoring",
-        image_tag(&ctx.profile.monitoring.exporters.kafka),
-    );
-    bundle.push(
-        kafka::NAME,
-        ctx.service_account(KAFKA_EXPORTER, labels.clone(), false),
-    );
-    let mut c = exporter(
-        KAFKA_EXPORTER,
-        &ctx.profile.monitoring.exporters.kafka,
-        KAFKA_EXPORTER_PORT,
-    );
-    let mut args = vec![
-        format!("--kafka.server={}", kafka::bootstrap(ctx)),
-        format!("--web.listen-address=:{KAFKA_EXPORTER_PORT}"),
-    ];
-    let mut volumes = k8s::volumes([k8s::empty_dir("tmp", Medium::Disk, "16Mi")]);
-    let mut mounts = vec![k8s::mount("tmp", "/tmp", false)];
-    if let Some((volume, dir)) = tls_ca {
-        args.push("--tls.enabled".into());
-        args.push(format!("--tls.ca-file={dir}/ca.crt"));
-        volumes.push(super::tls::ca_volume(volume, kafka::TLS_SECRET));
-        mounts.push(k8s::mount(volume, dir, true));
-    }
-    c.args = Some(args);
-    c.volume_mounts = Some(mounts);
-    let template = k8s::pod_template(PodParts {
-        labels: labels.clone(),
-        annotations: BTreeMap::new(),
-        service_account: KAFKA_EXPORTER.into(),
-        security: k8s::pod_security(NOBODY, NOBODY),
-        init_containers: vec![],
-        containers: vec![c],
-        volumes,
-        termination_grace_seconds: None,
-    });
-    bundle.push(
-        kafka::NAME,
-        Object::Deployment(k8s::deployment(
-            k8s::meta(KAFKA_EXPORTER, ctx.ns, labels),
-            ctx.selector(KAFKA_EXPORTER),
-            Some(1),
-            template,
-        )),
-    );
-}
 
 /// The pods each PodMonitor scrapes, per component: all on their `metrics` port, `/metrics`
 /// (the API services go through a ServiceMonitor instead).
@@ -157,7 +28,7 @@ fn pod_targets(ctx: &Ctx) -> [(&'static str, Vec<&'static str>); 4] {
     [
         (postgres::NAME, pg),
         (aerospike::NAME, vec![aerospike::NAME]),
-        (kafka::NAME, vec![KAFKA_EXPORTER]),
+        (kafka::NAME, vec![kafka::EXPORTER]),
         (flink::NAME, vec![flink::JM, flink::TM]),
     ]
 }
@@ -300,7 +171,7 @@ pub fn rules(ctx: &Ctx) -> Vec<RuleGroup> {
 
 /// PodMonitors and the PrometheusRule, with `full` monitoring.
 pub fn apply(ctx: &Ctx, bundle: &mut Bundle) {
-    if !full(ctx) {
+    if !ctx.full_monitoring() {
         return;
     }
     let extra = &ctx.profile.monitoring.selector_labels;
@@ -337,7 +208,7 @@ pub fn apply(ctx: &Ctx, bundle: &mut Bundle) {
                         match_labels: Some(BTreeMap::from([
                             (
                                 "app.kubernetes.io/component".to_string(),
-                                API_METRICS_COMPONENT.to_string(),
+                                api::METRICS_COMPONENT.to_string(),
                             ),
                             ("app.kubernetes.io/instance".to_string(), ctx.ns.to_string()),
                         ])),

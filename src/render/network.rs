@@ -4,10 +4,8 @@
 //! peers, JobManager ↔ TaskManagers, the topic Job → Kafka, the ingress controller → API
 //! services, the scraper → metrics ports, DNS, and (for s3:// state or Kubernetes HA) HTTPS out.
 
-use super::Ctx;
-use super::{k8s, monitoring};
-use crate::bundle::{Bundle, Object};
 use crate::components::{aerospike, api, flink, kafka, postgres};
+use crate::kube::{Bundle, Ctx, Object, k8s};
 use crate::profile::{Backend, ServiceType};
 use k8s_openapi::api::networking::v1::{
     IPBlock, NetworkPolicy, NetworkPolicyEgressRule, NetworkPolicyIngressRule, NetworkPolicyPeer,
@@ -127,7 +125,7 @@ pub fn apply(ctx: &Ctx, bundle: &mut Bundle) {
     let flink_pods = [flink::JM, flink::TM];
     let scraper = vec![namespace(&p.monitoring.scraper_namespace)];
     let essential = p.monitoring.level.metrics();
-    let full = p.monitoring.level == crate::profile::MonitoringLevel::Full;
+    let full = ctx.full_monitoring();
     let mut out: Vec<(&'static str, Object)> = Vec::new();
 
     // Deny everything, allow DNS to kube-system for everyone.
@@ -210,7 +208,7 @@ pub fn apply(ctx: &Ctx, bundle: &mut Bundle) {
         pg_rules = pg_rules.from(vec![pods(&pg_clients)], &[postgres::PORT]);
     }
     if full {
-        pg_rules = pg_rules.from(scraper.clone(), &[monitoring::POSTGRES_EXPORTER_PORT]);
+        pg_rules = pg_rules.from(scraper.clone(), &[postgres::EXPORTER_PORT]);
     }
     out.push((
         postgres::NAME,
@@ -268,7 +266,7 @@ pub fn apply(ctx: &Ctx, bundle: &mut Bundle) {
                     .from(vec![pods(&[aerospike::NAME])], &as_ports)
                     .to(vec![pods(&[aerospike::NAME])], &as_ports);
                 if full {
-                    r.from(scraper.clone(), &[monitoring::AEROSPIKE_EXPORTER_PORT])
+                    r.from(scraper.clone(), &[aerospike::EXPORTER_PORT])
                 } else {
                     r
                 }
@@ -281,16 +279,16 @@ pub fn apply(ctx: &Ctx, bundle: &mut Bundle) {
     kafka_clients.extend(flink_pods);
     kafka_clients.push("kafka-topics");
     if full {
-        kafka_clients.push(monitoring::KAFKA_EXPORTER);
+        kafka_clients.push(kafka::EXPORTER);
         out.push((
             kafka::NAME,
             policy(
                 ctx,
-                monitoring::KAFKA_EXPORTER,
+                kafka::EXPORTER,
                 kafka::NAME,
-                k8s::name_in(&[monitoring::KAFKA_EXPORTER]),
+                k8s::name_in(&[kafka::EXPORTER]),
                 Rules::new()
-                    .from(scraper.clone(), &[monitoring::KAFKA_EXPORTER_PORT])
+                    .from(scraper.clone(), &[kafka::EXPORTER_PORT])
                     .to(vec![pods(&[kafka::NAME])], &[kafka::CLIENT_PORT]),
             ),
         ));

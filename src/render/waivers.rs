@@ -1,7 +1,7 @@
 //! checkov waivers: the few checks amctl's manifests knowingly do not follow, each justified on
 //! the object itself (`checkov.io/skipN: CHECK=reason`) and in the README.
 
-use crate::bundle::{Bundle, Object};
+use crate::kube::{Bundle, Object};
 use k8s_openapi::api::core::v1::PodTemplateSpec;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 

@@ -3,8 +3,8 @@
 //! sufficient size, the open-files limit and probes that wait long enough.
 
 use super::Check;
-use crate::bundle::Object;
 use crate::contract::{Contract, Path, is_under};
+use crate::kube::Object;
 use crate::model::mib;
 use k8s_openapi::api::core::v1::{Container, PodSpec, Probe, Volume, VolumeMount};
 
@@ -349,7 +349,7 @@ fn startup(cx: &Check, c: &Contract, container: &Container) {
 
 #[cfg(test)]
 mod tests {
-    use crate::bundle::{Bundle, Object};
+    use crate::kube::{Bundle, Object};
     use crate::profile::{LoadOptions, Loaded, load};
     use crate::render::{RenderOptions, render};
 

@@ -5,7 +5,7 @@
 //! probes and Services name ports the containers declare.
 
 use super::Check;
-use crate::bundle::{Item, Object, selects};
+use crate::kube::{Item, Object, selects};
 use crate::secrets::SecretSpec;
 use k8s_openapi::api::core::v1::{Container, PodSpec, Probe};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;

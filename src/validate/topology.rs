@@ -2,7 +2,7 @@
 //! data against ephemeral storage.
 
 use super::Check;
-use crate::bundle::Object;
+use crate::kube::Object;
 use crate::profile::StorageMode;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 

@@ -1,9 +1,9 @@
 //! How findings are shown: a human report (colour on a TTY, NO_COLOR respected), JSON with a
 //! stable schema, or GitHub workflow annotations.
 
-use super::budget::Budget;
-use super::{Finding, Severity};
 use crate::model::mib;
+use crate::rules::{Finding, Severity};
+use crate::validate::budget::Budget;
 use serde::Serialize;
 use std::fmt::Write as _;
 

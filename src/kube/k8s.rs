@@ -514,3 +514,12 @@ pub fn secret_files(name: &str, items: &[(&str, &str, &str)]) -> Volume {
         ..Default::default()
     }
 }
+
+/// A metrics exporter beside (or for) a server: its port `metrics`, probed on `/metrics`.
+pub fn exporter(name: &str, image: &str, port: i32) -> Container {
+    let mut c = container(name, image, helper_resources(), true);
+    c.ports = Some(vec![container_port("metrics", port)]);
+    c.readiness_probe = Some(http_probe("/metrics", "metrics", 5, 15, 3));
+    c.liveness_probe = Some(http_probe("/metrics", "metrics", 30, 30, 6));
+    c
+}

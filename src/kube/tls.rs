@@ -3,11 +3,11 @@
 //! Secret has the cert-manager layout: `tls.crt`, `tls.key`, `ca.crt`.
 
 use super::Ctx;
+use super::bundle::{Bundle, Object};
 use super::crd::{
     Certificate, CertificateSpec, IssuerRef, Keystores, Pkcs12Keystore, PrivateKey, SecretKeyRef,
 };
 use super::k8s;
-use crate::bundle::{Bundle, Object};
 use k8s_openapi::api::core::v1::Volume;
 
 pub fn enabled(ctx: &Ctx) -> bool {
@@ -45,14 +45,6 @@ pub fn service_names(ctx: &Ctx, service: &str, headless: Option<&str>) -> Vec<St
         names.push(format!("*.{h}.{ns}.svc.cluster.local"));
     }
     names
-}
-
-/// A certificate Secret the user provides (TLS without a cert-manager issuer), as files.
-pub fn user_certificate(secret: &str, what: &str) -> crate::secrets::SecretSpec {
-    crate::secrets::SecretSpec::new(secret, what)
-        .from_file("tls.crt", "the certificate chain (PEM)")
-        .from_file("tls.key", "its private key (PEM, PKCS#8)")
-        .from_file("ca.crt", "the CA certificate (PEM)")
 }
 
 /// A cert-manager Certificate into `secret`, when the profile names an issuer.
@@ -142,48 +134,5 @@ fn issue(
                 keystores,
             },
         )),
-    );
-}
-
-/// The TLS settings against each other: an issuer without TLS does nothing; TLS without an
-/// issuer needs the Secrets the render mounts, named here for this profile.
-pub fn check(cx: &crate::validate::Check) {
-    use crate::components::{aerospike, api, flink, kafka, postgres};
-    let sec = &cx.profile.security;
-    if !sec.tls && sec.tls_issuer.is_some() {
-        cx.warn(
-            "security.tls-issuer.unused",
-            "security.tls_issuer",
-            "security.tls_issuer is set but security.tls is off: no certificate is issued",
-            "set security.tls = true, or remove tls_issuer",
-        );
-    }
-    if !sec.tls || sec.tls_issuer.is_some() {
-        return;
-    }
-    let pem = "tls.crt, tls.key and ca.crt";
-    let mut secrets = vec![
-        format!("{} ({pem})", postgres::TLS_SECRET),
-        format!("{} ({pem})", kafka::TLS_SECRET),
-        format!(
-            "{} (keystore.p12 and truststore.p12, locked with the password in {})",
-            flink::TLS_SECRET,
-            cx.profile.flink.tls_password_secret
-        ),
-    ];
-    if cx.profile.api.ingress.is_some() {
-        secrets.push(format!("{} (tls.crt and tls.key)", api::INGRESS_TLS_SECRET));
-    }
-    if aerospike::tls_listener(cx.profile) {
-        secrets.push(format!("{} ({pem})", aerospike::TLS_SECRET));
-    }
-    cx.info(
-        "security.tls.secrets",
-        "security.tls",
-        format!(
-            "TLS without security.tls_issuer: create these Secrets yourself: {}",
-            secrets.join(", ")
-        ),
-        "or name a cert-manager issuer in security.tls_issuer and amctl renders the Certificates",
     );
 }
