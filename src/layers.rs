@@ -17,6 +17,7 @@ pub(crate) const LAYERS: &[(&str, u8)] = &[
     ("rules", 5),
     ("contract", 5),
     ("secrets", 5),
+    ("change", 5),
     // 6: one module per component, and the registry
     ("components", 6),
     // 7: the pipeline and its passes

@@ -4,6 +4,7 @@
 //! [`bundle::Bundle`] of typed Kubernetes objects ([`render`], one module per component in
 //! [`components`]), and emitted as YAML, JSON or a directory ([`output`]).
 
+pub mod change;
 pub mod commands;
 pub mod components;
 pub mod contract;

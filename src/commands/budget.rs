@@ -1,12 +1,10 @@
 //! `amctl budget`: how each node is spent, as a picture in the terminal, an SVG, or JSON with
 //! every container's memory breakdown.
 
-use crate::components::{aerospike, api, flink, kafka, postgres};
 use crate::error::Error;
-use crate::model::jvm::{JvmApp, JvmBreakdown, JvmFlags};
+use crate::model::mib;
 use crate::model::node::{NodeModel, Res};
 use crate::model::placement::{NodeUse, Placement};
-use crate::model::{flink as flink_model, mib};
 use crate::output;
 use crate::pipeline::load;
 use crate::profile::Profile;
@@ -35,13 +33,12 @@ pub struct BudgetArgs {
 }
 
 /// Components in picture order, with a letter and an ANSI background for each.
-const COMPONENTS: &[(&str, char, &str, &str)] = &[
-    ("postgres", 'P', "44", "#4e79a7"),
-    ("aerospike", 'A', "41", "#e15759"),
-    ("kafka", 'K', "42", "#59a14f"),
-    ("flink", 'F', "45", "#b07aa1"),
-    ("api", 'I', "46", "#76b7b2"),
-];
+/// The components `budget` draws, in registry order: name, letter, ANSI and SVG colour.
+fn drawn() -> impl Iterator<Item = (&'static str, char, &'static str, &'static str)> {
+    crate::components::ALL
+        .iter()
+        .filter_map(|c| c.style().map(|s| (c.id().name(), s.letter, s.ansi, s.svg)))
+}
 const RESERVED: (char, &str, &str) = ('R', "100", "#9c9c9c");
 const DISTRO: (char, &str, &str) = ('D', "47", "#bab0ac");
 const SYSTEM: (char, &str, &str) = ('S', "43", "#edc948");
@@ -76,11 +73,11 @@ fn segments(
             m.system_pods.memory,
         ),
     ];
-    for (name, letter, ansi, svg) in COMPONENTS {
+    for (name, letter, ansi, svg) in drawn() {
         let bytes: u64 = node
             .pods
             .iter()
-            .filter(|p| p.component == *name)
+            .filter(|p| p.component == name)
             .map(|p| {
                 if limits {
                     p.limit.memory
@@ -89,7 +86,7 @@ fn segments(
                 }
             })
             .fold(0u64, u64::saturating_add);
-        segs.push((*letter, ansi, svg, name.to_string(), bytes));
+        segs.push((letter, ansi, svg, name.to_string(), bytes));
     }
     segs
 }
@@ -209,7 +206,7 @@ pub fn picture(name: &str, m: &NodeModel, b: &Budget, style: Style) -> String {
         format!("{} distribution", DISTRO.0),
         format!("{} system pods", SYSTEM.0),
     ];
-    legend.extend(COMPONENTS.iter().map(|(n, l, _, _)| format!("{l} {n}")));
+    legend.extend(drawn().map(|(n, l, _, _)| format!("{l} {n}")));
     legend.push("· free".into());
     let _ = writeln!(out, "{}\n", legend.join("  "));
     out.push_str(&report::budget_table(b));
@@ -311,7 +308,7 @@ pub fn svg(name: &str, m: &NodeModel, b: &Budget) -> String {
         (DISTRO.2, "distribution".into()),
         (SYSTEM.2, "system pods".into()),
     ];
-    legend.extend(COMPONENTS.iter().map(|(n, _, _, c)| (*c, n.to_string())));
+    legend.extend(drawn().map(|(n, _, _, c)| (c, n.to_string())));
     for (color, label) in legend {
         let _ = writeln!(
             out,
@@ -363,35 +360,9 @@ fn breakdown(
     workload: &str,
     container: &str,
 ) -> BTreeMap<String, u64> {
-    match (component, container) {
-        ("postgres", "postgres") => {
-            postgres::memory_breakdown(&p.postgres, p.postgres.shm_size.bytes().max(0) as u64)
-        }
-        ("aerospike", "aerospike") => aerospike::memory_breakdown(&p.aerospike),
-        ("kafka", "kafka") => kafka::jvm(&p.kafka).map(|b| b.to_map()).unwrap_or_default(),
-        ("flink", "taskmanager") => {
-            flink_model::taskmanager(&flink::tm_options(&p.flink.taskmanager))
-                .map(|m| m.to_map())
-                .unwrap_or_default()
-        }
-        ("flink", "jobmanager") => flink_model::jobmanager(&flink::jm_options(&p.flink.jobmanager))
-            .map(|m| m.to_map())
-            .unwrap_or_default(),
-        (api::COMPONENT, _) => p
-            .api
-            .effective()
-            .find(|s| workload.ends_with(&format!("/{}", s.name)) && s.name == container)
-            .and_then(|s| {
-                let flags = JvmFlags::parse(s.java_opts).ok()?;
-                let limit = s.resources.limits.memory.bytes().max(0) as u64;
-                Some(
-                    JvmBreakdown::compute(&flags, limit, JvmApp::spring(s.tomcat_max_threads))
-                        .to_map(),
-                )
-            })
-            .unwrap_or_default(),
-        _ => BTreeMap::new(),
-    }
+    crate::components::by_name(component)
+        .map(|c| c.memory(p, workload, container))
+        .unwrap_or_default()
 }
 
 pub fn run(args: &BudgetArgs) -> Result<i32, Error> {

@@ -56,11 +56,11 @@ pub fn run(args: &MigrateArgs) -> Result<i32, Error> {
         },
     );
     if let Some(p) = args.phase {
-        if !(1..=3).contains(&p) {
+        let Some(p) = crate::change::Phase::from_number(p) else {
             return Err(Error::Usage(format!(
                 "--phase {p}: phases are 1 (infrastructure), 2 (resources) and 3 (hardening)"
             )));
-        }
+        };
         plan.steps.retain(|s| s.phase == p);
     }
     let left_out = plan.left_out_of_apply().len();

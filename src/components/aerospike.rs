@@ -1,9 +1,11 @@
 //! Aerospike: a StatefulSet with aerospike.conf in the syntax of the pinned server version.
 
+use crate::change::{Options, Step};
 use crate::error::Error;
 use crate::kube::k8s::{self, PodParts, StatefulSetParts};
 use crate::kube::{Bundle, Object};
 use crate::kube::{Ctx, image_tag, tls};
+use crate::profile::Profile;
 use crate::profile::{AsStorageEngine, Medium, StorageMode};
 use k8s_openapi::api::core::v1::Container;
 use serde::Serialize;
@@ -744,4 +746,107 @@ pub fn check(cx: &crate::rules::Check) {
             format!("raise resources.limits.memory to {}Mi, or lower data_size, index_stage_size or expected_records", need.div_ceil(1 << 20)),
         );
     }
+}
+
+/// Fewer nodes or copies: records whose copies lived on the removed nodes are lost.
+pub fn migration_risks(from: &Profile, to: &Profile, opts: &Options, steps: &mut [Step]) {
+    let shrinks = to.aerospike.namespaces.iter().any(|n| {
+        from.aerospike
+            .namespaces
+            .iter()
+            .find(|o| o.name == n.name)
+            .is_some_and(|o| n.replication_factor < o.replication_factor)
+    }) || to.aerospike.replicas < from.aerospike.replicas;
+    if !shrinks {
+        return;
+    }
+    for s in steps.iter_mut() {
+        if (s.object.kind == "StatefulSet" && s.object.name == NAME)
+            || (s.object.kind == "ConfigMap" && s.object.name == "aerospike-config")
+        {
+            s.data_risk = Some("fewer Aerospike nodes or replicas: records whose copies lived on the removed nodes are lost".into());
+            if !opts.allow_data_loss {
+                s.refused = true;
+                s.in_apply_stream = false;
+            }
+        }
+    }
+}
+
+/// Aerospike: the cache, one StatefulSet, the exporter as a sidecar.
+pub struct Aerospike;
+
+impl super::Component for Aerospike {
+    fn id(&self) -> super::ComponentId {
+        super::ComponentId::Aerospike
+    }
+    fn render(&self, ctx: &Ctx, bundle: &mut Bundle) -> Result<(), Error> {
+        render(ctx, bundle)
+    }
+    fn check(&self, cx: &crate::rules::Check) {
+        check(cx)
+    }
+    fn contracts(&self, ctx: &Ctx) -> Vec<crate::contract::Contract> {
+        contract(ctx)
+    }
+    fn secrets(&self, ctx: &Ctx) -> Vec<crate::secrets::SecretSpec> {
+        secrets(ctx)
+    }
+    fn clients_of(&self, _ctx: &Ctx, _server: super::ComponentId) -> Vec<String> {
+        Vec::new()
+    }
+    fn network(
+        &self,
+        ctx: &Ctx,
+        clients: &dyn Fn(super::ComponentId) -> Vec<String>,
+    ) -> Vec<Object> {
+        network(ctx, &clients(super::ComponentId::Aerospike))
+    }
+    fn monitor(&self, ctx: &Ctx) -> Option<Object> {
+        Some(crate::kube::scrape::pod_monitor(ctx, NAME, &[NAME]))
+    }
+    fn memory(&self, p: &Profile, _workload: &str, container: &str) -> BTreeMap<String, u64> {
+        if container == NAME {
+            memory_breakdown(&p.aerospike)
+        } else {
+            BTreeMap::new()
+        }
+    }
+    fn style(&self) -> Option<super::Style> {
+        Some(super::Style {
+            letter: 'A',
+            ansi: "41",
+            svg: "#e15759",
+        })
+    }
+    fn replicas_key(&self, _name: &str) -> String {
+        "aerospike.replicas".into()
+    }
+    fn migrate(&self, from: &Profile, to: &Profile, opts: &Options, steps: &mut Vec<Step>) {
+        migration_risks(from, to, opts, steps)
+    }
+}
+
+/// The ports clients use: the service port, and with the Enterprise TLS listener its port (the
+/// plain one stays for the exporter on loopback and for clients not yet switched).
+pub fn client_ports(p: &Profile) -> Vec<i32> {
+    if tls_listener(p) {
+        vec![SERVICE_PORT, TLS_PORT]
+    } else {
+        vec![SERVICE_PORT]
+    }
+}
+
+/// Clients in on the client ports; peers in and out on service, fabric and heartbeat.
+fn network(ctx: &Ctx, clients: &[String]) -> Vec<Object> {
+    use crate::kube::netpol::{Rules, pods, policy, scraper};
+    let peer_ports = [SERVICE_PORT, FABRIC_PORT, HEARTBEAT_PORT];
+    let mut rules = Rules::new()
+        .from(vec![pods(clients)], &client_ports(ctx.profile))
+        .from(vec![pods(&[NAME])], &peer_ports)
+        .to(vec![pods(&[NAME])], &peer_ports);
+    if ctx.full_monitoring() {
+        rules = rules.from(scraper(ctx), &[EXPORTER_PORT]);
+    }
+    vec![policy(ctx, NAME, NAME, k8s::name_in(&[NAME]), rules)]
 }

@@ -570,3 +570,140 @@ pub fn check(cx: &crate::rules::Check) {
         }
     }
 }
+
+/// The API services: one Deployment (and Services, HPA, PDB) per service.
+pub struct Api;
+
+/// The backend a server component is to the API services.
+fn backend(server: super::ComponentId) -> Option<Backend> {
+    match server {
+        super::ComponentId::Postgres => Some(Backend::Postgres),
+        super::ComponentId::Kafka => Some(Backend::Kafka),
+        super::ComponentId::Aerospike => Some(Backend::Aerospike),
+        _ => None,
+    }
+}
+
+impl super::Component for Api {
+    fn id(&self) -> super::ComponentId {
+        super::ComponentId::Api
+    }
+    fn render(&self, ctx: &Ctx, bundle: &mut Bundle) -> Result<(), Error> {
+        render(ctx, bundle)
+    }
+    fn check(&self, cx: &crate::rules::Check) {
+        check(cx)
+    }
+    fn contracts(&self, ctx: &Ctx) -> Vec<crate::contract::Contract> {
+        contract(ctx)
+    }
+    fn secrets(&self, ctx: &Ctx) -> Vec<crate::secrets::SecretSpec> {
+        secrets(ctx)
+    }
+    fn clients_of(&self, ctx: &Ctx, server: super::ComponentId) -> Vec<String> {
+        let Some(b) = backend(server) else {
+            return Vec::new();
+        };
+        ctx.profile
+            .api
+            .effective()
+            .filter(|s| s.uses.contains(&b))
+            .map(|s| s.name.to_string())
+            .collect()
+    }
+    fn network(
+        &self,
+        ctx: &Ctx,
+        _clients: &dyn Fn(super::ComponentId) -> Vec<String>,
+    ) -> Vec<Object> {
+        network(ctx)
+    }
+    fn monitor(&self, ctx: &Ctx) -> Option<Object> {
+        // Through their metrics Services: one ServiceMonitor for all of them.
+        (!ctx.profile.api.services.is_empty()).then(|| {
+            crate::kube::scrape::service_monitor(
+                ctx,
+                COMPONENT,
+                METRICS_COMPONENT,
+                "management",
+                "/actuator/prometheus",
+            )
+        })
+    }
+    fn memory(
+        &self,
+        p: &crate::profile::Profile,
+        workload: &str,
+        container: &str,
+    ) -> BTreeMap<String, u64> {
+        use crate::model::jvm::{JvmApp, JvmBreakdown, JvmFlags};
+        p.api
+            .effective()
+            .find(|s| workload.ends_with(&format!("/{}", s.name)) && s.name == container)
+            .and_then(|s| {
+                let flags = JvmFlags::parse(s.java_opts).ok()?;
+                let limit = s.resources.limits.memory.bytes().max(0) as u64;
+                Some(
+                    JvmBreakdown::compute(&flags, limit, JvmApp::spring(s.tomcat_max_threads))
+                        .to_map(),
+                )
+            })
+            .unwrap_or_default()
+    }
+    fn style(&self) -> Option<super::Style> {
+        Some(super::Style {
+            letter: 'I',
+            ansi: "46",
+            svg: "#76b7b2",
+        })
+    }
+    fn replicas_key(&self, _name: &str) -> String {
+        "api.replicas".into()
+    }
+    fn migrate(
+        &self,
+        _from: &crate::profile::Profile,
+        _to: &crate::profile::Profile,
+        _opts: &crate::change::Options,
+        _steps: &mut Vec<crate::change::Step>,
+    ) {
+        // Stateless Deployments: the object-level rollout is the whole migration.
+    }
+}
+
+/// Per service: callers in (the ingress controller, or node addresses for NodePort), the
+/// scraper on the management port, and out to exactly the backends it uses.
+fn network(ctx: &Ctx) -> Vec<Object> {
+    use crate::kube::netpol::{Rules, anywhere, namespace, pods, policy, scraper};
+    let p = ctx.profile;
+    let mut out = Vec::new();
+    for s in p.api.effective() {
+        let callers = if p.api.service_type == ServiceType::NodePort || p.api.ingress.is_none() {
+            // NodePort traffic arrives from node addresses.
+            vec![anywhere()]
+        } else {
+            vec![namespace(&p.security.ingress_namespace)]
+        };
+        let mut rules = Rules::new().from(callers, &[HTTP_PORT]);
+        if p.monitoring.level.metrics() {
+            rules = rules.from(scraper(ctx), &[MANAGEMENT_PORT]);
+        }
+        for b in s.uses {
+            rules = match b {
+                Backend::Postgres => rules.to(vec![pods(&[postgres::NAME])], &[postgres::PORT]),
+                Backend::Kafka => rules.to(vec![pods(&[kafka::NAME])], &[kafka::CLIENT_PORT]),
+                Backend::Aerospike => {
+                    rules.to(vec![pods(&[aerospike::NAME])], &aerospike::client_ports(p))
+                }
+            };
+        }
+        out.push(policy(
+            ctx,
+            s.name,
+            COMPONENT,
+            k8s::name_in(&[s.name]),
+            rules,
+        ));
+    }
+    out
+}

@@ -1028,3 +1028,123 @@ pub fn contract(ctx: &Ctx) -> Vec<crate::contract::Contract> {
         main(TM, "taskmanager", tm_writes),
     ]
 }
+
+/// Flink: a session cluster, JobManager(s) and TaskManagers.
+pub struct Flink;
+
+impl super::Component for Flink {
+    fn id(&self) -> super::ComponentId {
+        super::ComponentId::Flink
+    }
+    fn render(&self, ctx: &Ctx, bundle: &mut Bundle) -> Result<(), Error> {
+        render(ctx, bundle)
+    }
+    fn check(&self, cx: &crate::rules::Check) {
+        check(cx)
+    }
+    fn contracts(&self, ctx: &Ctx) -> Vec<crate::contract::Contract> {
+        contract(ctx)
+    }
+    fn secrets(&self, ctx: &Ctx) -> Vec<crate::secrets::SecretSpec> {
+        secrets(ctx)
+    }
+    fn clients_of(&self, _ctx: &Ctx, server: super::ComponentId) -> Vec<String> {
+        match server {
+            // The jobs read events from Kafka and segments from Aerospike.
+            super::ComponentId::Kafka | super::ComponentId::Aerospike => {
+                vec![JM.to_string(), TM.to_string()]
+            }
+            _ => Vec::new(),
+        }
+    }
+    fn network(
+        &self,
+        ctx: &Ctx,
+        _clients: &dyn Fn(super::ComponentId) -> Vec<String>,
+    ) -> Vec<Object> {
+        network(ctx)
+    }
+    fn monitor(&self, ctx: &Ctx) -> Option<Object> {
+        Some(crate::kube::scrape::pod_monitor(ctx, NAME, &[JM, TM]))
+    }
+    fn memory(
+        &self,
+        p: &crate::profile::Profile,
+        _workload: &str,
+        container: &str,
+    ) -> BTreeMap<String, u64> {
+        use crate::model::flink as model;
+        match container {
+            "taskmanager" => model::taskmanager(&tm_options(&p.flink.taskmanager))
+                .map(|m| m.to_map())
+                .unwrap_or_default(),
+            "jobmanager" => model::jobmanager(&jm_options(&p.flink.jobmanager))
+                .map(|m| m.to_map())
+                .unwrap_or_default(),
+            _ => BTreeMap::new(),
+        }
+    }
+    fn style(&self) -> Option<super::Style> {
+        Some(super::Style {
+            letter: 'F',
+            ansi: "45",
+            svg: "#b07aa1",
+        })
+    }
+    fn replicas_key(&self, name: &str) -> String {
+        if name.ends_with("jobmanager") {
+            "flink.jobmanager.replicas".into()
+        } else {
+            "flink.taskmanager.replicas".into()
+        }
+    }
+    fn migrate(
+        &self,
+        _from: &crate::profile::Profile,
+        _to: &crate::profile::Profile,
+        _opts: &crate::change::Options,
+        _steps: &mut Vec<crate::change::Step>,
+    ) {
+        // Flink's changes are object-level: a rollout of the new template (savepoints are the
+        // jobs' business, outside the platform).
+    }
+}
+
+/// JobManager ↔ TaskManagers, TaskManager shuffle, sources and sinks, state store.
+fn network(ctx: &Ctx) -> Vec<Object> {
+    use crate::components::aerospike;
+    use crate::kube::netpol::{Rules, anywhere, pods, policy, scraper};
+    let f = &ctx.profile.flink;
+    let https_out = needs_s3(&f.checkpoint_dir) || f.high_availability.is_some();
+    let mut jm = Rules::new()
+        .from(vec![pods(&[TM])], &[RPC_PORT, BLOB_PORT])
+        .to(vec![pods(&[TM])], &[TM_RPC_PORT])
+        .to(vec![pods(&[kafka::NAME])], &[kafka::CLIENT_PORT])
+        .to(vec![pods(&[aerospike::NAME])], &[aerospike::SERVICE_PORT]);
+    let mut tm = Rules::new()
+        .from(vec![pods(&[JM])], &[TM_RPC_PORT])
+        .from(vec![pods(&[TM])], &[TM_DATA_PORT])
+        .to(vec![pods(&[JM])], &[RPC_PORT, BLOB_PORT])
+        .to(vec![pods(&[TM])], &[TM_DATA_PORT])
+        .to(vec![pods(&[kafka::NAME])], &[kafka::CLIENT_PORT])
+        .to(vec![pods(&[aerospike::NAME])], &[aerospike::SERVICE_PORT]);
+    if f.high_availability.is_some() {
+        // Standby JobManagers reach the leader.
+        jm = jm
+            .from(vec![pods(&[JM])], &[RPC_PORT, BLOB_PORT])
+            .to(vec![pods(&[JM])], &[RPC_PORT, BLOB_PORT]);
+    }
+    if https_out {
+        // Object storage (s3://) and the Kubernetes API (HA leader election): HTTPS out.
+        jm = jm.to(vec![anywhere()], &[443, 6443]);
+        tm = tm.to(vec![anywhere()], &[443, 6443]);
+    }
+    if ctx.profile.monitoring.level.metrics() {
+        jm = jm.from(scraper(ctx), &[METRICS_PORT]);
+        tm = tm.from(scraper(ctx), &[METRICS_PORT]);
+    }
+    vec![
+        policy(ctx, JM, NAME, k8s::name_in(&[JM]), jm),
+        policy(ctx, TM, NAME, k8s::name_in(&[TM]), tm),
+    ]
+}

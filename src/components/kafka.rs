@@ -1,10 +1,12 @@
 //! Kafka: a KRaft StatefulSet on the official image (every broker is also a controller), plus a
 //! Job that creates the profile's topics.
 
+use crate::change::{Action, Command, Impact, ObjectKey, Options, Phase, Step};
 use crate::error::Error;
 use crate::kube::k8s::{self, PodParts, StatefulSetParts};
 use crate::kube::{Bundle, Object};
 use crate::kube::{Ctx, hex, image_tag, tls};
+use crate::profile::Profile;
 use crate::profile::{Medium, Setting};
 use k8s_openapi::api::batch::v1::{Job, JobSpec};
 use serde::Serialize;
@@ -79,16 +81,21 @@ fn base64url(bytes: &[u8]) -> String {
     out
 }
 
-/// The bootstrap address clients use.
 /// How an admin command run inside a broker pod reaches the cluster. Over TLS it must name a
 /// host the broker certificate covers (not localhost) and read the client config amctl renders.
-pub fn admin_connection(ns: &str, tls: bool) -> String {
+pub fn admin_args(ns: &str, tls: bool) -> Vec<String> {
     if tls {
-        format!(
-            "--bootstrap-server {NAME}-0.kafka-headless.{ns}.svc:{CLIENT_PORT} --command-config {CONFIG_DIR}/client.properties"
-        )
+        vec![
+            "--bootstrap-server".into(),
+            format!("{NAME}-0.kafka-headless.{ns}.svc:{CLIENT_PORT}"),
+            "--command-config".into(),
+            format!("{CONFIG_DIR}/client.properties"),
+        ]
     } else {
-        format!("--bootstrap-server localhost:{CLIENT_PORT}")
+        vec![
+            "--bootstrap-server".into(),
+            format!("localhost:{CLIENT_PORT}"),
+        ]
     }
 }
 
@@ -106,6 +113,7 @@ pub fn tls_client_properties(ca_file: &str) -> String {
     format!("security.protocol=SSL\nssl.truststore.type=PEM\nssl.truststore.location={ca_file}\n")
 }
 
+/// The bootstrap address clients use.
 pub fn bootstrap(ctx: &Ctx) -> String {
     format!("{}:{CLIENT_PORT}", ctx.dns(NAME))
 }
@@ -416,7 +424,7 @@ fn topics_job(ctx: &Ctx, labels: &k8s::Labels) -> Result<Job, Error> {
     let hash = hex(&Sha256::digest(script.as_bytes()))[..8].to_string();
     let name = format!("kafka-topics-{hash}");
     let mut job_labels = labels.clone();
-    job_labels.insert("app.kubernetes.io/name".into(), "kafka-topics".into());
+    job_labels.insert("app.kubernetes.io/name".into(), TOPICS_JOB.into());
     let mut container = k8s::container("create-topics", &k.image, k8s::helper_resources(), true);
     container.resources = Some(k8s_openapi::api::core::v1::ResourceRequirements {
         requests: Some(BTreeMap::from([
@@ -765,6 +773,326 @@ pub fn check(cx: &crate::rules::Check) {
             }
         }
     }
+}
+
+
+fn topic_specs(p: &Profile) -> Vec<(String, u32, u32)> {
+    let k = &p.kafka;
+    let mut v: Vec<(String, u32, u32)> = k
+        .topics
+        .iter()
+        .map(|t| {
+            (
+                t.name.clone(),
+                t.partitions.unwrap_or(k.num_partitions),
+                t.replication_factor.unwrap_or(k.default_replication_factor),
+            )
+        })
+        .collect();
+    // Kafka's internal topics (50 partitions each by default).
+    v.push((
+        "__consumer_offsets".into(),
+        50,
+        k.offsets_topic_replication_factor,
+    ));
+    v.push((
+        "__transaction_state".into(),
+        50,
+        k.transaction_state_log_replication_factor,
+    ));
+    v
+}
+
+/// Replica assignment for a topic: partition p on brokers p, p+1, ... (mod brokers).
+pub fn reassignment_json(topics: &[(String, u32, u32)], brokers: u32) -> String {
+    let mut parts = Vec::new();
+    for (name, partitions, rf) in topics {
+        for p in 0..*partitions {
+            let replicas: Vec<u32> = (0..*rf).map(|r| (p + r) % brokers.max(1)).collect();
+            parts.push(serde_json::json!({"topic": name, "partition": p, "replicas": replicas}));
+        }
+    }
+    let doc = serde_json::json!({"version": 1, "partitions": parts});
+    let mut s = serde_json::to_string_pretty(&doc).unwrap_or_default();
+    s.push('\n');
+    s
+}
+
+/// What a change of brokers, partitions or replication factors takes on a running cluster:
+/// partitions only grow, replication factors of existing topics change by reassignment, and
+/// brokers that leave take their replicas with them.
+pub fn migration_steps(from: &Profile, to: &Profile, opts: &Options) -> Vec<Step> {
+    let ns = &opts.namespace;
+    let key = ObjectKey {
+        kind: "KafkaTopics".into(),
+        namespace: ns.clone(),
+        name: "kafka".into(),
+    };
+    let step = |action: Action, impact: Impact, reason: String| {
+        Step::new(Phase::Resources, key.clone(), action, impact, reason)
+    };
+    let before = topic_specs(from);
+    let after = topic_specs(to);
+    let brokers = to.kafka.brokers;
+    // The brokers as TO runs them (the topic steps follow the broker rollout).
+    let topics = |args: &[&str]| {
+        Command::kubectl([
+            "exec",
+            "-n",
+            ns,
+            "kafka-0",
+            "--",
+            "/opt/kafka/bin/kafka-topics.sh",
+        ])
+        .args(admin_args(ns, to.security.tls))
+        .args(args.iter().copied())
+    };
+    let reassign = |args: &[&str]| {
+        Command::kubectl([
+            "exec",
+            "-n",
+            ns,
+            "kafka-0",
+            "--",
+            "/opt/kafka/bin/kafka-reassign-partitions.sh",
+        ])
+        .args(admin_args(ns, to.security.tls))
+        .args(args.iter().copied())
+    };
+    let mut out = Vec::new();
+    let mut grow_rf = Vec::new();
+    let mut shrink_rf = Vec::new();
+    let mut more_partitions = Vec::new();
+    for (name, parts, rf) in &after {
+        let Some((_, p0, rf0)) = before.iter().find(|(n, _, _)| n == name) else {
+            continue;
+        };
+        if rf > rf0 {
+            grow_rf.push((name.clone(), *parts.max(p0), *rf, *rf0));
+        } else if rf < rf0 {
+            shrink_rf.push(format!("{name} {rf0} → {rf}"));
+        }
+        if parts > p0 && !name.starts_with("__") {
+            more_partitions.push((name.clone(), *p0, *parts));
+        } else if parts < p0 && !name.starts_with("__") {
+            let mut s = step(
+                Action::AlterPartitions,
+                Impact::DataLoss,
+                format!(
+                    "topic {name}: partitions cannot shrink ({p0} → {parts}); the topic is deleted and re-created"
+                ),
+            );
+            s.data_risk = Some(format!("re-creating {name} deletes its messages"));
+            s.refused = !opts.allow_data_loss;
+            s.commands.push(topics(&["--delete", "--topic", name]));
+            s.commands.push(topics(&[
+                "--create",
+                "--topic",
+                name,
+                "--partitions",
+                &parts.to_string(),
+                "--replication-factor",
+                &rf.to_string(),
+            ]));
+            out.push(s);
+        }
+    }
+    for (name, p0, parts) in more_partitions {
+        let mut s = step(
+            Action::AlterPartitions,
+            Impact::DataMigration,
+            format!(
+                "topic {name}: {p0} → {parts} partitions; the topic Job only creates missing topics. Keys hash to other partitions afterwards: per-key ordering restarts"
+            ),
+        );
+        s.commands.push(topics(&[
+            "--alter",
+            "--topic",
+            &name,
+            "--partitions",
+            &parts.to_string(),
+        ]));
+        out.push(s);
+    }
+    if !grow_rf.is_empty() {
+        let topics: Vec<(String, u32, u32)> = grow_rf
+            .iter()
+            .map(|(n, p, rf, _)| (n.clone(), *p, *rf))
+            .collect();
+        let json = reassignment_json(&topics, brokers);
+        let mut s = step(
+            Action::Reassign,
+            Impact::DataMigration,
+            format!(
+                "raising default.replication.factor does not touch existing topics: reassign {} to {} replicas across {brokers} brokers",
+                grow_rf
+                    .iter()
+                    .map(|(n, _, rf, rf0)| format!("{n} ({rf0} → {rf})"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                grow_rf.iter().map(|(_, _, rf, _)| *rf).max().unwrap_or(1)
+            ),
+        );
+        s.files.push(("reassign.json".into(), json));
+        s.commands.push(
+            Command::kubectl([
+                "exec",
+                "-i",
+                "-n",
+                ns,
+                "kafka-0",
+                "--",
+                "sh",
+                "-c",
+                "cat > /tmp/reassign.json",
+            ])
+            .stdin("reassign.json"),
+        );
+        s.commands.push(reassign(&[
+            "--reassignment-json-file",
+            "/tmp/reassign.json",
+            "--execute",
+        ]));
+        s.commands.push(reassign(&[
+            "--reassignment-json-file",
+            "/tmp/reassign.json",
+            "--verify",
+        ]));
+        out.push(s);
+    }
+    if !shrink_rf.is_empty() {
+        let mut s = step(
+            Action::Reassign,
+            Impact::DataLoss,
+            format!("replication factor decrease: {}", shrink_rf.join(", ")),
+        );
+        s.data_risk =
+            Some("fewer replicas: one broker failure can lose acknowledged messages".into());
+        s.refused = !opts.allow_data_loss;
+        out.push(s);
+    }
+    if to.kafka.brokers < from.kafka.brokers {
+        let gone: Vec<String> = (to.kafka.brokers..from.kafka.brokers)
+            .map(|i| format!("kafka-{i}"))
+            .collect();
+        let mut s = step(
+            Action::Reassign,
+            Impact::DataLoss,
+            format!(
+                "brokers {} → {}: {} leave the cluster",
+                from.kafka.brokers,
+                to.kafka.brokers,
+                gone.join(", ")
+            ),
+        );
+        s.data_risk = Some(format!(
+            "partition replicas on {} are lost unless reassigned away first, and a controller quorum that loses voters must be re-formed",
+            gone.join(", ")
+        ));
+        s.refused = !opts.allow_data_loss;
+        out.push(s);
+    }
+    out
+}
+
+/// Kafka: KRaft brokers, the topic Job, and kafka_exporter with full monitoring.
+pub struct Kafka;
+
+/// The Job that creates the profile's topics.
+pub const TOPICS_JOB: &str = "kafka-topics";
+
+impl super::Component for Kafka {
+    fn id(&self) -> super::ComponentId {
+        super::ComponentId::Kafka
+    }
+    fn render(&self, ctx: &Ctx, bundle: &mut Bundle) -> Result<(), Error> {
+        render(ctx, bundle)
+    }
+    fn check(&self, cx: &crate::rules::Check) {
+        check(cx)
+    }
+    fn contracts(&self, ctx: &Ctx) -> Vec<crate::contract::Contract> {
+        contract(ctx)
+    }
+    fn secrets(&self, ctx: &Ctx) -> Vec<crate::secrets::SecretSpec> {
+        secrets(ctx)
+    }
+    fn clients_of(&self, ctx: &Ctx, server: super::ComponentId) -> Vec<String> {
+        match server {
+            super::ComponentId::Kafka if ctx.full_monitoring() => {
+                vec![TOPICS_JOB.to_string(), EXPORTER.to_string()]
+            }
+            super::ComponentId::Kafka => vec![TOPICS_JOB.to_string()],
+            _ => Vec::new(),
+        }
+    }
+    fn network(
+        &self,
+        ctx: &Ctx,
+        clients: &dyn Fn(super::ComponentId) -> Vec<String>,
+    ) -> Vec<Object> {
+        network(ctx, &clients(super::ComponentId::Kafka))
+    }
+    fn monitor(&self, ctx: &Ctx) -> Option<Object> {
+        Some(crate::kube::scrape::pod_monitor(ctx, NAME, &[EXPORTER]))
+    }
+    fn memory(&self, p: &Profile, _workload: &str, container: &str) -> BTreeMap<String, u64> {
+        if container == NAME {
+            jvm(&p.kafka).map(|b| b.to_map()).unwrap_or_default()
+        } else {
+            BTreeMap::new()
+        }
+    }
+    fn style(&self) -> Option<super::Style> {
+        Some(super::Style {
+            letter: 'K',
+            ansi: "42",
+            svg: "#59a14f",
+        })
+    }
+    fn replicas_key(&self, _name: &str) -> String {
+        "kafka.brokers".into()
+    }
+    fn migrate(&self, from: &Profile, to: &Profile, opts: &Options, steps: &mut Vec<Step>) {
+        steps.extend(migration_steps(from, to, opts));
+    }
+}
+
+/// Clients in on the client port; brokers and controllers peer; the exporter (scraped) and the
+/// topic Job out to the brokers.
+fn network(ctx: &Ctx, clients: &[String]) -> Vec<Object> {
+    use crate::kube::netpol::{Rules, pods, policy, scraper};
+    let mut out = Vec::new();
+    if ctx.full_monitoring() {
+        out.push(policy(
+            ctx,
+            EXPORTER,
+            NAME,
+            k8s::name_in(&[EXPORTER]),
+            Rules::new()
+                .from(scraper(ctx), &[EXPORTER_PORT])
+                .to(vec![pods(&[NAME])], &[CLIENT_PORT]),
+        ));
+    }
+    let peer_ports = [CLIENT_PORT, CONTROLLER_PORT];
+    out.push(policy(
+        ctx,
+        NAME,
+        NAME,
+        k8s::name_in(&[NAME]),
+        Rules::new()
+            .from(vec![pods(clients)], &[CLIENT_PORT])
+            .from(vec![pods(&[NAME])], &peer_ports)
+            .to(vec![pods(&[NAME])], &peer_ports),
+    ));
+    out.push(policy(
+        ctx,
+        TOPICS_JOB,
+        NAME,
+        k8s::name_in(&[TOPICS_JOB]),
+        Rules::new().to(vec![pods(&[NAME])], &[CLIENT_PORT]),
+    ));
+    out
 }
 
 #[cfg(test)]

@@ -2,9 +2,10 @@
 //! StorageClass when the profile defines one.
 
 use crate::error::Error;
+use crate::kube::k8s;
 use crate::kube::{Bundle, Object};
 use crate::kube::{Ctx, PART_OF};
-use k8s_openapi::api::core::v1::Namespace;
+use k8s_openapi::api::core::v1::Namespace as NamespaceObject;
 use k8s_openapi::api::storage::v1::StorageClass;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use std::collections::BTreeMap;
@@ -66,7 +67,7 @@ pub fn render(ctx: &Ctx, bundle: &mut Bundle) -> Result<(), Error> {
     }
     bundle.push(
         "namespace",
-        Object::Namespace(Namespace {
+        Object::Namespace(NamespaceObject {
             metadata: ObjectMeta {
                 name: Some(ctx.ns.to_string()),
                 labels: Some(labels),
@@ -76,4 +77,117 @@ pub fn render(ctx: &Ctx, bundle: &mut Bundle) -> Result<(), Error> {
         }),
     );
     Ok(())
+}
+
+/// The namespace: it runs nothing, and owns the policies every pod is under (deny everything,
+/// allow DNS).
+pub struct Namespace;
+
+impl super::Component for Namespace {
+    fn id(&self) -> super::ComponentId {
+        super::ComponentId::Namespace
+    }
+    fn render(&self, ctx: &Ctx, bundle: &mut Bundle) -> Result<(), Error> {
+        render(ctx, bundle)
+    }
+    fn check(&self, _cx: &crate::rules::Check) {}
+    fn contracts(&self, _ctx: &Ctx) -> Vec<crate::contract::Contract> {
+        Vec::new()
+    }
+    fn secrets(&self, _ctx: &Ctx) -> Vec<crate::secrets::SecretSpec> {
+        Vec::new()
+    }
+    fn clients_of(&self, _ctx: &Ctx, _server: super::ComponentId) -> Vec<String> {
+        Vec::new()
+    }
+    fn network(
+        &self,
+        ctx: &Ctx,
+        _clients: &dyn Fn(super::ComponentId) -> Vec<String>,
+    ) -> Vec<Object> {
+        network(ctx)
+    }
+    fn monitor(&self, _ctx: &Ctx) -> Option<Object> {
+        None
+    }
+    fn memory(
+        &self,
+        _p: &crate::profile::Profile,
+        _workload: &str,
+        _container: &str,
+    ) -> BTreeMap<String, u64> {
+        BTreeMap::new()
+    }
+    fn style(&self) -> Option<super::Style> {
+        None
+    }
+    fn replicas_key(&self, _name: &str) -> String {
+        "namespace.resources".into()
+    }
+    fn migrate(
+        &self,
+        _from: &crate::profile::Profile,
+        _to: &crate::profile::Profile,
+        _opts: &crate::change::Options,
+        _steps: &mut Vec<crate::change::Step>,
+    ) {
+    }
+}
+
+/// Deny everything in the namespace, then allow DNS to kube-system for every pod.
+fn network(ctx: &Ctx) -> Vec<Object> {
+    use crate::kube::netpol::NS_LABEL;
+    use k8s_openapi::api::networking::v1::{
+        NetworkPolicy, NetworkPolicyEgressRule, NetworkPolicyPeer, NetworkPolicyPort,
+        NetworkPolicySpec,
+    };
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
+    use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+    let deny = Object::NetworkPolicy(NetworkPolicy {
+        metadata: k8s::meta(
+            "default-deny",
+            ctx.ns,
+            ctx.labels("default-deny", "network-policy", ""),
+        ),
+        spec: Some(NetworkPolicySpec {
+            pod_selector: Some(LabelSelector::default()),
+            policy_types: Some(vec!["Ingress".into(), "Egress".into()]),
+            ..Default::default()
+        }),
+    });
+    let selector = |key: &str, value: &str| LabelSelector {
+        match_labels: Some(BTreeMap::from([(key.to_string(), value.to_string())])),
+        ..Default::default()
+    };
+    let dns = NetworkPolicyPeer {
+        namespace_selector: Some(selector(NS_LABEL, "kube-system")),
+        pod_selector: Some(selector("k8s-app", "kube-dns")),
+        ..Default::default()
+    };
+    let allow_dns = Object::NetworkPolicy(NetworkPolicy {
+        metadata: k8s::meta(
+            "allow-dns",
+            ctx.ns,
+            ctx.labels("allow-dns", "network-policy", ""),
+        ),
+        spec: Some(NetworkPolicySpec {
+            pod_selector: Some(LabelSelector::default()),
+            policy_types: Some(vec!["Egress".into()]),
+            egress: Some(vec![NetworkPolicyEgressRule {
+                to: Some(vec![dns]),
+                ports: Some(
+                    ["UDP", "TCP"]
+                        .iter()
+                        .map(|proto| NetworkPolicyPort {
+                            port: Some(IntOrString::Int(53)),
+                            protocol: Some(proto.to_string()),
+                            ..Default::default()
+                        })
+                        .collect(),
+                ),
+            }]),
+            ..Default::default()
+        }),
+    });
+    vec![deny, allow_dns]
 }

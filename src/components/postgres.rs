@@ -1,10 +1,12 @@
 //! PostgreSQL: a StatefulSet on the official image with the profile's postgresql.conf.
 
+use crate::change::{Action, Command, Impact, ObjectKey, Options, Phase, Step};
 use crate::error::Error;
 use crate::kube::k8s::{self, PodParts, StatefulSetParts};
 use crate::kube::placement as availability;
 use crate::kube::{Bundle, Object};
 use crate::kube::{Ctx, image_tag, tls};
+use crate::profile::Profile;
 use crate::profile::{Medium, Setting};
 use k8s_openapi::api::core::v1::Container;
 use serde::Serialize;
@@ -989,6 +991,166 @@ pub fn cron_schedule(s: &str) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+
+/// Standbys added to a primary that already runs: its first-start scripts never run again, so
+/// the replication role is created by hand (the same idempotent script, now mounted). When the
+/// primary's own step is refused, the role and the standbys wait with it: they need the new
+/// primary, not the old one.
+pub fn migration_steps(from: &Profile, to: &Profile, opts: &Options, steps: &mut Vec<Step>) {
+    let primary_refused = steps
+        .iter()
+        .any(|s| s.refused && s.object.kind == "StatefulSet" && s.object.name == NAME);
+    let held = "held back with StatefulSet postgres, which is refused";
+    if primary_refused {
+        let standby = |s: &Step| s.object.kind == "StatefulSet" && s.object.name == REPLICA;
+        steps.retain(|s| !(standby(s) && s.action == Action::Wait));
+        for s in steps.iter_mut().filter(|s| standby(s)) {
+            s.refused = true;
+            s.in_apply_stream = false;
+            s.data_risk = Some(format!("{held}: standbys clone the new primary"));
+        }
+    }
+    if from.postgres.replicas > 1 || to.postgres.replicas <= 1 {
+        return;
+    }
+    let ns = &opts.namespace;
+    let mut s = Step::new(
+        Phase::Resources,
+        ObjectKey {
+            kind: "PostgresRole".into(),
+            namespace: ns.clone(),
+            name: REPLICATION_USER.into(),
+        },
+        Action::Exec,
+        Impact::None,
+        format!(
+            "{} standby(s) clone the primary as `{}`: create the role on the running primary (idempotent; until then the standbys' clone step retries)",
+            to.postgres.replicas - 1,
+            REPLICATION_USER
+        ),
+    );
+    s.commands.push(Command::kubectl([
+        "exec",
+        "-n",
+        ns,
+        &format!("{NAME}-0"),
+        "-c",
+        NAME,
+        "--",
+        "psql",
+        "-v",
+        "ON_ERROR_STOP=1",
+        "-U",
+        &to.postgres.user,
+        "-d",
+        &to.postgres.database,
+        "-f",
+        REPLICATION_SQL_PATH,
+    ]));
+    // Right after the primary's rollout (whose pod mounts the script), before the standbys.
+    s.follows = Some(NAME.to_string());
+    if primary_refused {
+        s.refused = true;
+        s.data_risk = Some(held.into());
+    }
+    steps.push(s);
+}
+
+/// PostgreSQL: a primary and streaming standbys, their backup CronJob.
+pub struct Postgres;
+
+impl super::Component for Postgres {
+    fn id(&self) -> super::ComponentId {
+        super::ComponentId::Postgres
+    }
+    fn render(&self, ctx: &Ctx, bundle: &mut Bundle) -> Result<(), Error> {
+        render(ctx, bundle)
+    }
+    fn check(&self, cx: &crate::rules::Check) {
+        check(cx)
+    }
+    fn contracts(&self, ctx: &Ctx) -> Vec<crate::contract::Contract> {
+        contract(ctx)
+    }
+    fn secrets(&self, ctx: &Ctx) -> Vec<crate::secrets::SecretSpec> {
+        secrets(ctx)
+    }
+    fn clients_of(&self, ctx: &Ctx, server: super::ComponentId) -> Vec<String> {
+        match server {
+            super::ComponentId::Postgres if ctx.profile.postgres.backup.is_some() => {
+                vec![BACKUP.to_string()]
+            }
+            _ => Vec::new(),
+        }
+    }
+    fn network(
+        &self,
+        ctx: &Ctx,
+        clients: &dyn Fn(super::ComponentId) -> Vec<String>,
+    ) -> Vec<Object> {
+        network(ctx, &clients(super::ComponentId::Postgres))
+    }
+    fn monitor(&self, ctx: &Ctx) -> Option<Object> {
+        Some(crate::kube::scrape::pod_monitor(ctx, NAME, &pods(ctx)))
+    }
+    fn memory(&self, p: &Profile, _workload: &str, container: &str) -> BTreeMap<String, u64> {
+        if container == NAME {
+            memory_breakdown(&p.postgres, p.postgres.shm_size.bytes().max(0) as u64)
+        } else {
+            BTreeMap::new()
+        }
+    }
+    fn style(&self) -> Option<super::Style> {
+        Some(super::Style {
+            letter: 'P',
+            ansi: "44",
+            svg: "#4e79a7",
+        })
+    }
+    fn replicas_key(&self, _name: &str) -> String {
+        "postgres.resources".into()
+    }
+    fn migrate(&self, from: &Profile, to: &Profile, opts: &Options, steps: &mut Vec<Step>) {
+        migration_steps(from, to, opts, steps)
+    }
+}
+
+/// The pods: the primary, and the standbys with `replicas > 1`.
+fn pods(ctx: &Ctx) -> Vec<&'static str> {
+    if ctx.profile.postgres.replicas > 1 {
+        vec![NAME, REPLICA]
+    } else {
+        vec![NAME]
+    }
+}
+
+/// Its clients in; primary and standbys to each other (streaming replication); the backup Job
+/// to the primary (and to the object store).
+fn network(ctx: &Ctx, clients: &[String]) -> Vec<Object> {
+    use crate::kube::netpol::{Rules, anywhere, pods as peers, policy, scraper};
+    let pg = &ctx.profile.postgres;
+    let pg_pods = pods(ctx);
+    let mut rules = Rules::new()
+        .from(vec![peers(&pg_pods)], &[PORT])
+        .to(vec![peers(&pg_pods)], &[PORT]);
+    if !clients.is_empty() {
+        rules = rules.from(vec![peers(clients)], &[PORT]);
+    }
+    if ctx.full_monitoring() {
+        rules = rules.from(scraper(ctx), &[EXPORTER_PORT]);
+    }
+    let mut out = vec![policy(ctx, NAME, NAME, k8s::name_in(&pg_pods), rules)];
+    if let Some(b) = &pg.backup {
+        let mut rules = Rules::new().to(vec![peers(&[NAME])], &[PORT]);
+        if b.s3.is_some() {
+            // The object store, outside the cluster.
+            rules = rules.to(vec![anywhere()], &[443]);
+        }
+        out.push(policy(ctx, BACKUP, NAME, k8s::name_in(&[BACKUP]), rules));
+    }
+    out
 }
 
 #[cfg(test)]

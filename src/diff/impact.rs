@@ -1,39 +1,6 @@
 //! What a change takes to roll out, from harmless to destructive.
 
-use serde::Serialize;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Impact {
-    /// Applied in place, nothing restarts.
-    None,
-    /// The server re-reads its config (PostgreSQL reloadable settings).
-    Reload,
-    /// The pod template changes: pods are replaced one by one.
-    RollingRestart,
-    /// The server must restart to take the setting (PostgreSQL shared_buffers, broker configs).
-    Restart,
-    /// An immutable field: the object must be deleted and re-created.
-    Recreate,
-    /// Existing data must be moved (Kafka partition reassignment, Aerospike migrations).
-    DataMigration,
-    /// Data is lost or stranded (persistent → ephemeral, a volume removed, a claim shrunk).
-    DataLoss,
-}
-
-impl Impact {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Impact::None => "none",
-            Impact::Reload => "reload",
-            Impact::RollingRestart => "rolling-restart",
-            Impact::Restart => "restart",
-            Impact::Recreate => "recreate",
-            Impact::DataMigration => "data-migration",
-            Impact::DataLoss => "data-loss",
-        }
-    }
-}
+pub use crate::change::Impact;
 
 /// PostgreSQL settings that take effect only at server start (context `postmaster`).
 const PG_RESTART: &[&str] = &[

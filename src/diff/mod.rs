@@ -23,24 +23,7 @@ pub struct Obj {
     pub live: bool,
 }
 
-/// The object a change belongs to.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-pub struct ObjectKey {
-    pub kind: String,
-    pub namespace: String,
-    pub name: String,
-}
-
-impl ObjectKey {
-    /// `StatefulSet audience-manager/kafka`
-    pub fn display(&self) -> String {
-        if self.namespace.is_empty() {
-            format!("{} {}", self.kind, self.name)
-        } else {
-            format!("{} {}/{}", self.kind, self.namespace, self.name)
-        }
-    }
-}
+pub use crate::change::ObjectKey;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]

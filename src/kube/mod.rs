@@ -5,7 +5,9 @@ pub mod bundle;
 pub mod crd;
 pub mod ctx;
 pub mod k8s;
+pub mod netpol;
 pub mod placement;
+pub mod scrape;
 pub mod tls;
 
 pub use bundle::{Bundle, Item, Object, SecretRef, selects};

@@ -1,6 +1,6 @@
 //! A plan as an apply stream, a bash script, kubectl patch commands, a human summary, or JSON.
 
-use super::{Action, Plan, Step, phase_name};
+use super::{Action, Plan, Step};
 use crate::output::to_yaml;
 use crate::report::Style;
 use serde::Serialize;
@@ -27,7 +27,7 @@ fn sq(s: &str) -> String {
 /// `--format apply`: the objects that can be applied in place, in plan order.
 pub fn apply_stream(plan: &Plan) -> String {
     let mut out = String::new();
-    let mut phase = 0;
+    let mut phase = None;
     let mut first = true;
     for s in plan
         .steps
@@ -39,9 +39,10 @@ pub fn apply_stream(plan: &Plan) -> String {
             out.push_str("---\n");
         }
         first = false;
-        if s.phase != phase {
-            phase = s.phase;
-            let _ = writeln!(out, "# ==== Phase {phase}: {} ====", phase_name(phase));
+        if phase != Some(s.phase) {
+            phase = Some(s.phase);
+            let phase = s.phase;
+            let _ = writeln!(out, "# ==== Phase {phase}: {} ====", phase.name());
         }
         let _ = writeln!(
             out,
@@ -103,15 +104,16 @@ pub fn script(plan: &Plan) -> String {
     let _ = writeln!(out, "set -euo pipefail");
     let _ = writeln!(out);
     let _ = writeln!(out, "banner() {{ printf '\\n==== %s ====\\n' \"$*\"; }}");
-    let mut phase = 0;
+    let mut phase = None;
     for (i, s) in plan.steps.iter().enumerate() {
-        if s.phase != phase {
-            phase = s.phase;
+        if phase != Some(s.phase) {
+            phase = Some(s.phase);
+            let phase = s.phase;
             let _ = writeln!(out);
             let _ = writeln!(
                 out,
                 "banner {}",
-                sq(&format!("Phase {phase}: {}", phase_name(phase)))
+                sq(&format!("Phase {phase}: {}", phase.name()))
             );
         }
         let _ = writeln!(out);
@@ -175,11 +177,12 @@ pub fn patches(plan: &Plan) -> String {
     );
     let _ = writeln!(out, "# shellcheck disable=SC2016");
     let _ = writeln!(out, "set -euo pipefail");
-    let mut phase = 0;
+    let mut phase = None;
     for s in &plan.steps {
-        if s.phase != phase {
-            phase = s.phase;
-            let _ = writeln!(out, "\n# ---- Phase {phase}: {} ----", phase_name(phase));
+        if phase != Some(s.phase) {
+            phase = Some(s.phase);
+            let phase = s.phase;
+            let _ = writeln!(out, "\n# ---- Phase {phase}: {} ----", phase.name());
         }
         let kind = s.object.kind.to_ascii_lowercase();
         let name = &s.object.name;
@@ -257,14 +260,15 @@ pub fn human(plan: &Plan, style: Style) -> String {
         scripted,
         refused
     );
-    let mut phase = 0;
+    let mut phase = None;
     for (i, s) in plan.steps.iter().enumerate() {
-        if s.phase != phase {
-            phase = s.phase;
+        if phase != Some(s.phase) {
+            phase = Some(s.phase);
+            let phase = s.phase;
             let _ = writeln!(
                 out,
                 "\n{}",
-                style.paint("1", &format!("Phase {phase}: {}", phase_name(phase)))
+                style.paint("1", &format!("Phase {phase}: {}", phase.name()))
             );
         }
         let action = if s.refused {

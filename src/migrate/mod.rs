@@ -6,118 +6,11 @@
 pub mod emit;
 pub mod patch;
 
-use crate::diff::impact::Impact;
-use crate::diff::{self, ObjectDiff, ObjectKey, Status};
+pub use crate::change::{Action, Command, Impact, ObjectKey, Options, Phase, Step};
+use crate::diff::{self, ObjectDiff, Status};
 use crate::profile::Profile;
 use serde::Serialize;
 use serde_json::Value;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Action {
-    /// A new object: `kubectl apply`.
-    Create,
-    /// An in-place change: `kubectl apply` (or a strategic merge patch).
-    Apply,
-    /// Only the replica count changes: `kubectl scale`.
-    Scale,
-    /// An immutable field changed: `kubectl delete --cascade=orphan`, then apply.
-    Recreate,
-    /// Grow existing PersistentVolumeClaims.
-    Resize,
-    /// Wait for a rollout.
-    Wait,
-    /// Kafka partition reassignment (replication factor of existing topics).
-    Reassign,
-    /// Kafka partition increase of existing topics.
-    AlterPartitions,
-    /// An object only FROM has (only with --prune).
-    Delete,
-    /// An object only FROM has that amctl never deletes: a claim and the data on it.
-    Keep,
-    /// A command inside a running pod (a database role).
-    Exec,
-}
-
-impl Action {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Action::Create => "create",
-            Action::Apply => "apply",
-            Action::Scale => "scale",
-            Action::Recreate => "recreate",
-            Action::Resize => "resize",
-            Action::Wait => "wait",
-            Action::Reassign => "reassign",
-            Action::AlterPartitions => "alter-partitions",
-            Action::Delete => "delete",
-            Action::Keep => "keep",
-            Action::Exec => "exec",
-        }
-    }
-}
-
-#[derive(Clone, Debug, Serialize)]
-pub struct Step {
-    pub phase: u8,
-    pub object: ObjectKey,
-    pub action: Action,
-    pub impact: Impact,
-    /// Why the step is there, in a sentence.
-    pub reason: String,
-    /// What may be lost or stranded.
-    pub data_risk: Option<String>,
-    /// Left out because it loses data and --allow-data-loss was not given.
-    pub refused: bool,
-    /// Part of the default `kubectl apply` stream.
-    pub in_apply_stream: bool,
-    /// The desired object (create, apply, recreate).
-    #[serde(skip)]
-    pub manifest: Option<Value>,
-    /// Strategic merge patch from FROM's object (apply).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub patch: Option<Value>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub replicas: Option<i64>,
-    /// Imperative commands (delete, resize, reassign, wait).
-    pub commands: Vec<String>,
-    /// Files the commands read (reassignment JSON), by name.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub files: Vec<(String, String)>,
-}
-
-impl Step {
-    /// A step with nothing to apply, run or refuse yet.
-    pub fn new(
-        phase: u8,
-        object: ObjectKey,
-        action: Action,
-        impact: Impact,
-        reason: String,
-    ) -> Step {
-        Step {
-            phase,
-            object,
-            action,
-            impact,
-            reason,
-            data_risk: None,
-            refused: false,
-            in_apply_stream: false,
-            manifest: None,
-            patch: None,
-            replicas: None,
-            commands: Vec::new(),
-            files: Vec::new(),
-        }
-    }
-}
-
-pub struct Options {
-    pub namespace: String,
-    pub allow_data_loss: bool,
-    pub prune: bool,
-}
 
 #[derive(Debug, Serialize)]
 pub struct Plan {
@@ -137,20 +30,12 @@ impl Plan {
     }
 }
 
-pub fn phase_name(p: u8) -> &'static str {
-    match p {
-        1 => "infrastructure",
-        2 => "resources",
-        _ => "hardening",
-    }
-}
-
 /// Phase of a kind (the platform spec's migration path).
-fn phase_of(kind: &str, status: Status, d: &ObjectDiff) -> u8 {
+fn phase_of(kind: &str, status: Status, d: &ObjectDiff) -> Phase {
     match kind {
-        "Namespace" if status == Status::Added => 1,
+        "Namespace" if status == Status::Added => Phase::Infrastructure,
         // Pod Security labels on the namespace are hardening.
-        "Namespace" => 3,
+        "Namespace" => Phase::Hardening,
         "StorageClass"
         | "PersistentVolumeClaim"
         | "Service"
@@ -160,15 +45,15 @@ fn phase_of(kind: &str, status: Status, d: &ObjectDiff) -> u8 {
         | "PrometheusRule"
         // Issued into the Secrets the workloads of phase 2 mount: before them.
         | "Certificate"
-        | "Issuer" => 1,
-        "PodDisruptionBudget" | "NetworkPolicy" => 3,
+        | "Issuer" => Phase::Infrastructure,
+        "PodDisruptionBudget" | "NetworkPolicy" => Phase::Hardening,
         // RBAC the platform's own ServiceAccounts need (Flink HA) must exist before the
         // workloads that use it: it goes with them.
         "Role" | "RoleBinding" => {
             let _ = d;
-            2
+            Phase::Resources
         }
-        _ => 2,
+        _ => Phase::Resources,
     }
 }
 
@@ -259,10 +144,14 @@ pub fn plan(
                         format!("only in {from_name}; left in place (pass --prune to delete it)");
                     s.refused = true;
                 } else {
-                    s.commands.push(format!(
-                        "kubectl delete {} {name} -n {ns} --ignore-not-found",
-                        kind.to_ascii_lowercase()
-                    ));
+                    s.commands.push(Command::kubectl([
+                        "delete",
+                        &kind.to_ascii_lowercase(),
+                        name,
+                        "-n",
+                        ns,
+                        "--ignore-not-found",
+                    ]));
                     if d.impact() == Impact::DataLoss {
                         s.data_risk = Some(
                             "its PersistentVolumeClaims stay, but nothing uses their data any more"
@@ -312,10 +201,15 @@ pub fn plan(
                             fields.join(", ")
                         ),
                     );
-                    s.commands.push(format!(
-                        "kubectl delete {} {name} -n {ns} --cascade=orphan --wait=true",
-                        kind.to_ascii_lowercase()
-                    ));
+                    s.commands.push(Command::kubectl([
+                        "delete",
+                        &kind.to_ascii_lowercase(),
+                        name,
+                        "-n",
+                        ns,
+                        "--cascade=orphan",
+                        "--wait=true",
+                    ]));
                     s
                 } else if only_replicas {
                     let mut s = base(Action::Scale, d.impact(), String::new());
@@ -342,10 +236,17 @@ pub fn plan(
                         .map(|n| n["spec"]["ports"].clone())
                         .unwrap_or_default();
                     let body = serde_json::json!({"spec": {"type": "ClusterIP", "ports": ports}});
-                    s.commands.push(format!(
-                        "kubectl patch service {name} -n {ns} --type merge -p '{}'",
-                        body.to_string().replace('\'', "'\\''")
-                    ));
+                    s.commands.push(Command::kubectl([
+                        "patch",
+                        "service",
+                        name,
+                        "-n",
+                        ns,
+                        "--type",
+                        "merge",
+                        "-p",
+                        &body.to_string(),
+                    ]));
                     s
                 } else {
                     let mut s = base(Action::Apply, d.impact(), summarize(d));
@@ -386,9 +287,16 @@ pub fn plan(
                                 && a > b
                             {
                                 for i in 0..replicas(d.old.as_ref().unwrap_or(&Value::Null)) {
-                                    resize.push(format!(
-                                        "kubectl patch pvc {claim}-{name}-{i} -n {ns} -p '{{\"spec\":{{\"resources\":{{\"requests\":{{\"storage\":\"{after}\"}}}}}}}}'"
-                                    ));
+                                    let body = serde_json::json!({"spec": {"resources": {"requests": {"storage": after}}}});
+                                    resize.push(Command::kubectl([
+                                        "patch",
+                                        "pvc",
+                                        &format!("{claim}-{name}-{i}"),
+                                        "-n",
+                                        ns,
+                                        "-p",
+                                        &body.to_string(),
+                                    ]));
                                 }
                             }
                         }
@@ -409,16 +317,25 @@ pub fn plan(
             // The workloads mount the Secret cert-manager writes: wait until it is issued.
             "Certificate" => Some((
                 format!("wait until cert-manager has issued {name} into its Secret"),
-                format!(
-                    "kubectl wait --for=condition=Ready certificate/{name} -n {ns} --timeout=10m"
-                ),
+                Command::kubectl([
+                    "wait",
+                    "--for=condition=Ready",
+                    &format!("certificate/{name}"),
+                    "-n",
+                    ns,
+                    "--timeout=10m",
+                ]),
             )),
             "StatefulSet" | "Deployment" => Some((
                 format!("wait until every {name} pod runs the new template"),
-                format!(
-                    "kubectl rollout status {}/{name} -n {ns} --timeout=15m",
-                    kind.to_ascii_lowercase()
-                ),
+                Command::kubectl([
+                    "rollout",
+                    "status",
+                    &format!("{}/{name}", kind.to_ascii_lowercase()),
+                    "-n",
+                    ns,
+                    "--timeout=15m",
+                ]),
             )),
             _ => None,
         };
@@ -430,22 +347,17 @@ pub fn plan(
         }
     }
     if let Some((from, to)) = profiles {
-        steps.extend(kafka_steps(from, to, opts));
-        postgres_steps(from, to, opts, &mut steps);
-        aerospike_risks(from, to, opts, &mut steps);
+        for component in crate::components::ALL {
+            component.migrate(from, to, opts, &mut steps);
+        }
     }
     hold_back_config_of_refused_workloads(&mut steps);
     // Stable order: phase, then dependency rank, then the wait right after its workload.
-    let order = |s: &Step| -> (u8, u8, String, u8) {
+    let order = |s: &Step| -> (Phase, u8, String, u8) {
         // The replication role goes right after the primary's rollout (whose pod mounts the
         // script) and before the standbys, whose rollout waits for their clone.
-        if s.action == Action::Exec {
-            return (
-                s.phase,
-                rank("StatefulSet"),
-                crate::components::postgres::NAME.to_string(),
-                3,
-            );
+        if let Some(workload) = &s.follows {
+            return (s.phase, rank("StatefulSet"), workload.clone(), 3);
         }
         let r = match s.action {
             Action::Reassign | Action::AlterPartitions => 20,
@@ -611,248 +523,5 @@ fn data_risk(kind: &str, name: &str, changes: &[&diff::Change], d: &ObjectDiff) 
             "{} of {kind} {name} change in a way that loses or strands data",
             paths.join(", ")
         )
-    }
-}
-
-fn topic_specs(p: &Profile) -> Vec<(String, u32, u32)> {
-    let k = &p.kafka;
-    let mut v: Vec<(String, u32, u32)> = k
-        .topics
-        .iter()
-        .map(|t| {
-            (
-                t.name.clone(),
-                t.partitions.unwrap_or(k.num_partitions),
-                t.replication_factor.unwrap_or(k.default_replication_factor),
-            )
-        })
-        .collect();
-    // Kafka's internal topics (50 partitions each by default).
-    v.push((
-        "__consumer_offsets".into(),
-        50,
-        k.offsets_topic_replication_factor,
-    ));
-    v.push((
-        "__transaction_state".into(),
-        50,
-        k.transaction_state_log_replication_factor,
-    ));
-    v
-}
-
-/// Replica assignment for a topic: partition p on brokers p, p+1, ... (mod brokers).
-pub fn reassignment_json(topics: &[(String, u32, u32)], brokers: u32) -> String {
-    let mut parts = Vec::new();
-    for (name, partitions, rf) in topics {
-        for p in 0..*partitions {
-            let replicas: Vec<u32> = (0..*rf).map(|r| (p + r) % brokers.max(1)).collect();
-            parts.push(serde_json::json!({"topic": name, "partition": p, "replicas": replicas}));
-        }
-    }
-    let doc = serde_json::json!({"version": 1, "partitions": parts});
-    let mut s = serde_json::to_string_pretty(&doc).unwrap_or_default();
-    s.push('\n');
-    s
-}
-
-fn kafka_steps(from: &Profile, to: &Profile, opts: &Options) -> Vec<Step> {
-    let ns = &opts.namespace;
-    let key = ObjectKey {
-        kind: "KafkaTopics".into(),
-        namespace: ns.clone(),
-        name: "kafka".into(),
-    };
-    let step = |action: Action, impact: Impact, reason: String| {
-        Step::new(2, key.clone(), action, impact, reason)
-    };
-    let before = topic_specs(from);
-    let after = topic_specs(to);
-    let brokers = to.kafka.brokers;
-    let exec = format!("kubectl exec -n {ns} kafka-0 --");
-    // The brokers as TO runs them (the topic steps follow the broker rollout).
-    let conn = crate::components::kafka::admin_connection(ns, to.security.tls);
-    let mut out = Vec::new();
-    let mut grow_rf = Vec::new();
-    let mut shrink_rf = Vec::new();
-    let mut more_partitions = Vec::new();
-    for (name, parts, rf) in &after {
-        let Some((_, p0, rf0)) = before.iter().find(|(n, _, _)| n == name) else {
-            continue;
-        };
-        if rf > rf0 {
-            grow_rf.push((name.clone(), *parts.max(p0), *rf, *rf0));
-        } else if rf < rf0 {
-            shrink_rf.push(format!("{name} {rf0} → {rf}"));
-        }
-        if parts > p0 && !name.starts_with("__") {
-            more_partitions.push((name.clone(), *p0, *parts));
-        } else if parts < p0 && !name.starts_with("__") {
-            let mut s = step(
-                Action::AlterPartitions,
-                Impact::DataLoss,
-                format!(
-                    "topic {name}: partitions cannot shrink ({p0} → {parts}); the topic is deleted and re-created"
-                ),
-            );
-            s.data_risk = Some(format!("re-creating {name} deletes its messages"));
-            s.refused = !opts.allow_data_loss;
-            s.commands.push(format!(
-                "{exec} /opt/kafka/bin/kafka-topics.sh {conn} --delete --topic {name}"
-            ));
-            s.commands.push(format!(
-                "{exec} /opt/kafka/bin/kafka-topics.sh {conn} --create --topic {name} --partitions {parts} --replication-factor {rf}"
-            ));
-            out.push(s);
-        }
-    }
-    for (name, p0, parts) in more_partitions {
-        let mut s = step(
-            Action::AlterPartitions,
-            Impact::DataMigration,
-            format!(
-                "topic {name}: {p0} → {parts} partitions; the topic Job only creates missing topics. Keys hash to other partitions afterwards: per-key ordering restarts"
-            ),
-        );
-        s.commands.push(format!("{exec} /opt/kafka/bin/kafka-topics.sh {conn} --alter --topic {name} --partitions {parts}"));
-        out.push(s);
-    }
-    if !grow_rf.is_empty() {
-        let topics: Vec<(String, u32, u32)> = grow_rf
-            .iter()
-            .map(|(n, p, rf, _)| (n.clone(), *p, *rf))
-            .collect();
-        let json = reassignment_json(&topics, brokers);
-        let mut s = step(
-            Action::Reassign,
-            Impact::DataMigration,
-            format!(
-                "raising default.replication.factor does not touch existing topics: reassign {} to {} replicas across {brokers} brokers",
-                grow_rf
-                    .iter()
-                    .map(|(n, _, rf, rf0)| format!("{n} ({rf0} → {rf})"))
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                grow_rf.iter().map(|(_, _, rf, _)| *rf).max().unwrap_or(1)
-            ),
-        );
-        s.files.push(("reassign.json".into(), json));
-        s.commands.push(format!(
-            "kubectl exec -i -n {ns} kafka-0 -- sh -c 'cat > /tmp/reassign.json' < reassign.json"
-        ));
-        s.commands.push(format!("{exec} /opt/kafka/bin/kafka-reassign-partitions.sh {conn} --reassignment-json-file /tmp/reassign.json --execute"));
-        s.commands.push(format!("{exec} /opt/kafka/bin/kafka-reassign-partitions.sh {conn} --reassignment-json-file /tmp/reassign.json --verify"));
-        out.push(s);
-    }
-    if !shrink_rf.is_empty() {
-        let mut s = step(
-            Action::Reassign,
-            Impact::DataLoss,
-            format!("replication factor decrease: {}", shrink_rf.join(", ")),
-        );
-        s.data_risk =
-            Some("fewer replicas: one broker failure can lose acknowledged messages".into());
-        s.refused = !opts.allow_data_loss;
-        out.push(s);
-    }
-    if to.kafka.brokers < from.kafka.brokers {
-        let gone: Vec<String> = (to.kafka.brokers..from.kafka.brokers)
-            .map(|i| format!("kafka-{i}"))
-            .collect();
-        let mut s = step(
-            Action::Reassign,
-            Impact::DataLoss,
-            format!(
-                "brokers {} → {}: {} leave the cluster",
-                from.kafka.brokers,
-                to.kafka.brokers,
-                gone.join(", ")
-            ),
-        );
-        s.data_risk = Some(format!(
-            "partition replicas on {} are lost unless reassigned away first, and a controller quorum that loses voters must be re-formed",
-            gone.join(", ")
-        ));
-        s.refused = !opts.allow_data_loss;
-        out.push(s);
-    }
-    out
-}
-
-/// Standbys added to a primary that already runs: its first-start scripts never run again, so
-/// the replication role is created by hand (the same idempotent script, now mounted). When the
-/// primary's own step is refused, the role and the standbys wait with it: they need the new
-/// primary, not the old one.
-fn postgres_steps(from: &Profile, to: &Profile, opts: &Options, steps: &mut Vec<Step>) {
-    use crate::components::postgres;
-    let primary_refused = steps
-        .iter()
-        .any(|s| s.refused && s.object.kind == "StatefulSet" && s.object.name == postgres::NAME);
-    let held = "held back with StatefulSet postgres, which is refused";
-    if primary_refused {
-        let standby =
-            |s: &Step| s.object.kind == "StatefulSet" && s.object.name == postgres::REPLICA;
-        steps.retain(|s| !(standby(s) && s.action == Action::Wait));
-        for s in steps.iter_mut().filter(|s| standby(s)) {
-            s.refused = true;
-            s.in_apply_stream = false;
-            s.data_risk = Some(format!("{held}: standbys clone the new primary"));
-        }
-    }
-    if from.postgres.replicas > 1 || to.postgres.replicas <= 1 {
-        return;
-    }
-    let ns = &opts.namespace;
-    let mut s = Step::new(
-        2,
-        ObjectKey {
-            kind: "PostgresRole".into(),
-            namespace: ns.clone(),
-            name: postgres::REPLICATION_USER.into(),
-        },
-        Action::Exec,
-        Impact::None,
-        format!(
-            "{} standby(s) clone the primary as `{}`: create the role on the running primary (idempotent; until then the standbys' clone step retries)",
-            to.postgres.replicas - 1,
-            postgres::REPLICATION_USER
-        ),
-    );
-    s.commands.push(format!(
-        "kubectl exec -n {ns} {}-0 -c {} -- psql -v ON_ERROR_STOP=1 -U {} -d {} -f {}",
-        postgres::NAME,
-        postgres::NAME,
-        to.postgres.user,
-        to.postgres.database,
-        postgres::REPLICATION_SQL_PATH
-    ));
-    if primary_refused {
-        s.refused = true;
-        s.data_risk = Some(held.into());
-    }
-    steps.push(s);
-}
-
-fn aerospike_risks(from: &Profile, to: &Profile, opts: &Options, steps: &mut [Step]) {
-    let shrinks = to.aerospike.namespaces.iter().any(|n| {
-        from.aerospike
-            .namespaces
-            .iter()
-            .find(|o| o.name == n.name)
-            .is_some_and(|o| n.replication_factor < o.replication_factor)
-    }) || to.aerospike.replicas < from.aerospike.replicas;
-    if !shrinks {
-        return;
-    }
-    for s in steps.iter_mut() {
-        if (s.object.kind == "StatefulSet" && s.object.name == "aerospike")
-            || (s.object.kind == "ConfigMap" && s.object.name == "aerospike-config")
-        {
-            s.data_risk = Some("fewer Aerospike nodes or replicas: records whose copies lived on the removed nodes are lost".into());
-            if !opts.allow_data_loss {
-                s.refused = true;
-                s.in_apply_stream = false;
-            }
-        }
     }
 }

@@ -7,7 +7,7 @@ pub mod monitoring;
 pub mod network;
 pub mod waivers;
 
-use crate::components;
+use crate::components::{self, Component};
 use crate::error::Error;
 pub use crate::kube::RenderOptions;
 use crate::kube::{Bundle, Ctx};
@@ -15,18 +15,138 @@ use crate::profile::Profile;
 
 /// Renders the whole platform.
 pub fn render(profile: &Profile, opts: &RenderOptions) -> Result<Bundle, Error> {
+    render_with(components::ALL, profile, opts)
+}
+
+/// Renders the platform of the components in `registry`.
+pub fn render_with(
+    registry: &[&dyn Component],
+    profile: &Profile,
+    opts: &RenderOptions,
+) -> Result<Bundle, Error> {
     let ctx = Ctx::new(profile, &opts.namespace);
     let mut bundle = Bundle {
         namespace: opts.namespace.clone(),
         items: Vec::new(),
     };
-    for component in components::ALL {
-        (component.render)(&ctx, &mut bundle)?;
+    for component in registry {
+        component.render(&ctx, &mut bundle)?;
     }
     availability::apply(&mut bundle, profile.cluster.zones.len());
-    monitoring::apply(&ctx, &mut bundle);
-    network::apply(&ctx, &mut bundle);
+    monitoring::apply(registry, &ctx, &mut bundle);
+    network::apply(registry, &ctx, &mut bundle);
     waivers::apply(&mut bundle);
     bundle.sort();
     Ok(bundle)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::change::{Options, Step};
+    use crate::components::{ComponentId, Style, postgres};
+    use crate::contract::Contract;
+    use crate::kube::{Object, k8s};
+    use crate::rules::Check;
+    use crate::secrets::SecretSpec;
+    use k8s_openapi::api::core::v1::ConfigMap;
+    use std::collections::BTreeMap;
+
+    /// A toy cache: one ConfigMap, a client of PostgreSQL, scraped like the others.
+    struct Toy;
+
+    impl Component for Toy {
+        fn id(&self) -> ComponentId {
+            ComponentId::Toy
+        }
+        fn render(&self, ctx: &Ctx, bundle: &mut Bundle) -> Result<(), Error> {
+            bundle.push(
+                "toy",
+                Object::ConfigMap(ConfigMap {
+                    metadata: k8s::meta("toy", ctx.ns, ctx.labels("toy", "cache", "")),
+                    ..Default::default()
+                }),
+            );
+            Ok(())
+        }
+        fn check(&self, _cx: &Check) {}
+        fn contracts(&self, _ctx: &Ctx) -> Vec<Contract> {
+            Vec::new()
+        }
+        fn secrets(&self, _ctx: &Ctx) -> Vec<SecretSpec> {
+            Vec::new()
+        }
+        fn clients_of(&self, _ctx: &Ctx, server: ComponentId) -> Vec<String> {
+            match server {
+                ComponentId::Postgres => vec!["toy".into()],
+                _ => Vec::new(),
+            }
+        }
+        fn network(&self, ctx: &Ctx, _clients: &dyn Fn(ComponentId) -> Vec<String>) -> Vec<Object> {
+            use crate::kube::netpol::{Rules, pods, policy};
+            vec![policy(
+                ctx,
+                "toy",
+                "toy",
+                k8s::name_in(&["toy"]),
+                Rules::new().to(vec![pods(&[postgres::NAME])], &[postgres::PORT]),
+            )]
+        }
+        fn monitor(&self, ctx: &Ctx) -> Option<Object> {
+            Some(crate::kube::scrape::pod_monitor(ctx, "toy", &["toy"]))
+        }
+        fn memory(&self, _p: &Profile, _workload: &str, _container: &str) -> BTreeMap<String, u64> {
+            BTreeMap::new()
+        }
+        fn style(&self) -> Option<Style> {
+            None
+        }
+        fn replicas_key(&self, _name: &str) -> String {
+            "toy.replicas".into()
+        }
+        fn migrate(&self, _from: &Profile, _to: &Profile, _opts: &Options, _steps: &mut Vec<Step>) {
+        }
+    }
+
+    fn names(bundle: &Bundle, kind: &str) -> Vec<String> {
+        bundle
+            .items
+            .iter()
+            .filter(|i| i.object.kind() == kind)
+            .map(|i| i.object.name().to_string())
+            .collect()
+    }
+
+    #[test]
+    fn toy_component_joins_every_pass() {
+        let loaded = crate::profile::load("prod", &crate::profile::LoadOptions::default()).unwrap();
+        let opts = RenderOptions {
+            namespace: "am".into(),
+        };
+        let mut registry: Vec<&dyn Component> = components::ALL.to_vec();
+        let before = render_with(&registry, &loaded.profile, &opts).unwrap();
+        registry.push(&Toy);
+        let after = render_with(&registry, &loaded.profile, &opts).unwrap();
+
+        // Its objects, its policy and its scrape target are in; nothing else was lost.
+        assert!(names(&after, "ConfigMap").contains(&"toy".to_string()));
+        assert!(names(&after, "NetworkPolicy").contains(&"toy".to_string()));
+        assert!(names(&after, "PodMonitor").contains(&"toy".to_string()));
+        assert_eq!(after.items.len(), before.items.len() + 3);
+
+        // PostgreSQL's policy lets the new client in, and only the new one was added.
+        let pg_policy = |b: &Bundle| {
+            let item = b
+                .items
+                .iter()
+                .find(|i| i.object.kind() == "NetworkPolicy" && i.object.name() == postgres::NAME)
+                .unwrap();
+            let Object::NetworkPolicy(np) = &*item.object else {
+                unreachable!()
+            };
+            serde_json::to_string(np).unwrap()
+        };
+        assert!(!pg_policy(&before).contains("\"toy\""));
+        assert!(pg_policy(&after).contains("\"toy\""));
+    }
 }

@@ -4,34 +4,12 @@
 //! PrometheusRule whose latency thresholds are the profile's `monitoring.latency` (the platform
 //! spec's latency table).
 
-use crate::components::{aerospike, api, flink, kafka, postgres};
-use crate::kube::crd::{
-    Endpoint, PodMonitor, PodMonitorSpec, PrometheusRule, PrometheusRuleSpec, Rule, RuleGroup,
-    ServiceMonitor, ServiceMonitorSpec,
-};
-use crate::kube::{Bundle, Ctx, Object, k8s};
+use crate::components::{Component, ComponentId};
+use crate::kube::crd::{PrometheusRule, PrometheusRuleSpec, Rule, RuleGroup};
+use crate::kube::{Bundle, Ctx, Object, k8s, scrape};
 
 use crate::units::Duration;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use std::collections::BTreeMap;
-
-const SCRAPE_INTERVAL: &str = "30s";
-const SCRAPE_TIMEOUT: &str = "10s";
-
-/// The pods each PodMonitor scrapes, per component: all on their `metrics` port, `/metrics`
-/// (the API services go through a ServiceMonitor instead).
-fn pod_targets(ctx: &Ctx) -> [(&'static str, Vec<&'static str>); 4] {
-    let mut pg = vec![postgres::NAME];
-    if ctx.profile.postgres.replicas > 1 {
-        pg.push(postgres::REPLICA);
-    }
-    [
-        (postgres::NAME, pg),
-        (aerospike::NAME, vec![aerospike::NAME]),
-        (kafka::NAME, vec![kafka::EXPORTER]),
-        (flink::NAME, vec![flink::JM, flink::TM]),
-    ]
-}
 
 /// Seconds as PromQL reads them: `0.2` for 200ms.
 fn seconds(d: &Duration) -> String {
@@ -169,67 +147,21 @@ pub fn rules(ctx: &Ctx) -> Vec<RuleGroup> {
     ]
 }
 
-/// PodMonitors and the PrometheusRule, with `full` monitoring.
-pub fn apply(ctx: &Ctx, bundle: &mut Bundle) {
+/// Every component's scrape target and the PrometheusRule, with `full` monitoring.
+pub fn apply(registry: &[&dyn Component], ctx: &Ctx, bundle: &mut Bundle) {
     if !ctx.full_monitoring() {
         return;
     }
-    let extra = &ctx.profile.monitoring.selector_labels;
-    for (component, names) in pod_targets(ctx) {
-        let mut labels = ctx.labels(component, "monitoring", "");
-        labels.extend(extra.clone());
-        let selector = ctx.workloads(&names);
-        bundle.push(
-            component,
-            Object::PodMonitor(PodMonitor::new(
-                k8s::meta(component, ctx.ns, labels),
-                PodMonitorSpec {
-                    selector,
-                    pod_metrics_endpoints: vec![Endpoint {
-                        port: "metrics".into(),
-                        path: "/metrics".into(),
-                        interval: SCRAPE_INTERVAL.into(),
-                        scrape_timeout: SCRAPE_TIMEOUT.into(),
-                    }],
-                },
-            )),
-        );
+    for c in registry {
+        if let Some(target) = c.monitor(ctx) {
+            bundle.push(c.id().name(), target);
+        }
     }
-    // The API services through their metrics Services: one ServiceMonitor for all of them.
-    if !ctx.profile.api.services.is_empty() {
-        let mut labels = ctx.labels(api::COMPONENT, "monitoring", "");
-        labels.extend(extra.clone());
-        bundle.push(
-            api::COMPONENT,
-            Object::ServiceMonitor(ServiceMonitor::new(
-                k8s::meta(api::COMPONENT, ctx.ns, labels),
-                ServiceMonitorSpec {
-                    selector: LabelSelector {
-                        match_labels: Some(BTreeMap::from([
-                            (
-                                "app.kubernetes.io/component".to_string(),
-                                api::METRICS_COMPONENT.to_string(),
-                            ),
-                            ("app.kubernetes.io/instance".to_string(), ctx.ns.to_string()),
-                        ])),
-                        ..Default::default()
-                    },
-                    endpoints: vec![Endpoint {
-                        port: "management".into(),
-                        path: "/actuator/prometheus".into(),
-                        interval: SCRAPE_INTERVAL.into(),
-                        scrape_timeout: SCRAPE_TIMEOUT.into(),
-                    }],
-                },
-            )),
-        );
-    }
-    let mut labels = ctx.labels("audience-manager-alerts", "monitoring", "");
-    labels.extend(extra.clone());
+    let name = "audience-manager-alerts";
     bundle.push(
-        "namespace",
+        ComponentId::Namespace.name(),
         Object::PrometheusRule(PrometheusRule::new(
-            k8s::meta("audience-manager-alerts", ctx.ns, labels),
+            k8s::meta(name, ctx.ns, scrape::platform_labels(ctx, name)),
             PrometheusRuleSpec { groups: rules(ctx) },
         )),
     );

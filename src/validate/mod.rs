@@ -24,11 +24,9 @@ pub fn validate(loaded: &Loaded, bundle: &Bundle) -> Vec<Finding> {
 pub fn validate_with_budget(loaded: &Loaded, bundle: &Bundle) -> (Vec<Finding>, budget::Budget) {
     let cx = Check::new(loaded, bundle);
     let b = budget::compute(&cx);
-    components::postgres::check(&cx);
-    components::aerospike::check(&cx);
-    components::kafka::check(&cx);
-    components::flink::check(&cx);
-    components::api::check(&cx);
+    for c in components::ALL {
+        c.check(&cx);
+    }
     let ctx = crate::kube::Ctx::new(&loaded.profile, &bundle.namespace);
     contracts::check(&cx, &components::contracts(&ctx));
     semantics::check(&cx, &components::secrets(&ctx));

@@ -102,12 +102,7 @@ pub fn check(cx: &Check) {
 
 /// The profile key that sets a workload's replica count.
 pub fn replicas_key(component: &str, name: &str) -> String {
-    match (component, name) {
-        ("kafka", _) => "kafka.brokers".into(),
-        ("aerospike", _) => "aerospike.replicas".into(),
-        ("flink", n) if n.ends_with("jobmanager") => "flink.jobmanager.replicas".into(),
-        ("flink", _) => "flink.taskmanager.replicas".into(),
-        ("api", _) => "api.replicas".into(),
-        (c, _) => format!("{c}.resources"),
-    }
+    crate::components::by_name(component)
+        .map(|c| c.replicas_key(name))
+        .unwrap_or_else(|| format!("{component}.resources"))
 }

@@ -1,0 +1,293 @@
+//! The change kit: what a change takes to roll out ([`Impact`]), and a migration's steps as
+//! data (phase, action, object, the commands to run). Components describe the steps their
+//! servers need; `migrate` orders them and emits them.
+
+use serde::{Serialize, Serializer};
+use serde_json::Value;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Impact {
+    /// Applied in place, nothing restarts.
+    None,
+    /// The server re-reads its config (PostgreSQL reloadable settings).
+    Reload,
+    /// The pod template changes: pods are replaced one by one.
+    RollingRestart,
+    /// The server must restart to take the setting (PostgreSQL shared_buffers, broker configs).
+    Restart,
+    /// An immutable field: the object must be deleted and re-created.
+    Recreate,
+    /// Existing data must be moved (Kafka partition reassignment, Aerospike migrations).
+    DataMigration,
+    /// Data is lost or stranded (persistent → ephemeral, a volume removed, a claim shrunk).
+    DataLoss,
+}
+
+impl Impact {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Impact::None => "none",
+            Impact::Reload => "reload",
+            Impact::RollingRestart => "rolling-restart",
+            Impact::Restart => "restart",
+            Impact::Recreate => "recreate",
+            Impact::DataMigration => "data-migration",
+            Impact::DataLoss => "data-loss",
+        }
+    }
+}
+
+/// The object a change belongs to.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct ObjectKey {
+    pub kind: String,
+    pub namespace: String,
+    pub name: String,
+}
+
+impl ObjectKey {
+    /// `StatefulSet audience-manager/kafka`
+    pub fn display(&self) -> String {
+        if self.namespace.is_empty() {
+            format!("{} {}", self.kind, self.name)
+        } else {
+            format!("{} {}/{}", self.kind, self.namespace, self.name)
+        }
+    }
+}
+
+/// A migration's phases (the platform spec's migration path).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Phase {
+    /// Storage, Services, certificates, monitors: what the workloads need first.
+    Infrastructure = 1,
+    /// Identities, config and the workloads themselves.
+    Resources = 2,
+    /// Pod Security, disruption budgets, network policies.
+    Hardening = 3,
+}
+
+impl Phase {
+    pub fn number(self) -> u8 {
+        self as u8
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Phase::Infrastructure => "infrastructure",
+            Phase::Resources => "resources",
+            Phase::Hardening => "hardening",
+        }
+    }
+
+    /// `--phase N`.
+    pub fn from_number(n: u8) -> Option<Phase> {
+        match n {
+            1 => Some(Phase::Infrastructure),
+            2 => Some(Phase::Resources),
+            3 => Some(Phase::Hardening),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for Phase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.number())
+    }
+}
+
+impl Serialize for Phase {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u8(self.number())
+    }
+}
+
+/// A command a step runs: an argument vector, quoted for the shell only when printed, and the
+/// file its standard input reads, if any.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Command {
+    pub argv: Vec<String>,
+    pub stdin: Option<String>,
+}
+
+impl Command {
+    pub fn new<I, S>(argv: I) -> Command
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        Command {
+            argv: argv.into_iter().map(Into::into).collect(),
+            stdin: None,
+        }
+    }
+
+    /// `kubectl ARGS...`.
+    pub fn kubectl<I, S>(args: I) -> Command
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let mut c = Command::new(["kubectl"]);
+        c.argv.extend(args.into_iter().map(Into::into));
+        c
+    }
+
+    /// Appends arguments.
+    pub fn args<I, S>(mut self, args: I) -> Command
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.argv.extend(args.into_iter().map(Into::into));
+        self
+    }
+
+    /// Standard input from `file`.
+    pub fn stdin(mut self, file: impl Into<String>) -> Command {
+        self.stdin = Some(file.into());
+        self
+    }
+}
+
+impl std::fmt::Display for Command {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let words: Vec<String> = self.argv.iter().map(|a| sh_quote(a)).collect();
+        f.write_str(&words.join(" "))?;
+        if let Some(file) = &self.stdin {
+            write!(f, " < {}", sh_quote(file))?;
+        }
+        Ok(())
+    }
+}
+
+impl Serialize for Command {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+/// A word for the shell: as it is when it is plain, else single-quoted.
+pub fn sh_quote(s: &str) -> String {
+    let plain = !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_-./=:@%+,".contains(&b));
+    if plain {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Action {
+    /// A new object: `kubectl apply`.
+    Create,
+    /// An in-place change: `kubectl apply` (or a strategic merge patch).
+    Apply,
+    /// Only the replica count changes: `kubectl scale`.
+    Scale,
+    /// An immutable field changed: `kubectl delete --cascade=orphan`, then apply.
+    Recreate,
+    /// Grow existing PersistentVolumeClaims.
+    Resize,
+    /// Wait for a rollout.
+    Wait,
+    /// Kafka partition reassignment (replication factor of existing topics).
+    Reassign,
+    /// Kafka partition increase of existing topics.
+    AlterPartitions,
+    /// An object only FROM has (only with --prune).
+    Delete,
+    /// An object only FROM has that amctl never deletes: a claim and the data on it.
+    Keep,
+    /// A command inside a running pod (a database role).
+    Exec,
+}
+
+impl Action {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Create => "create",
+            Action::Apply => "apply",
+            Action::Scale => "scale",
+            Action::Recreate => "recreate",
+            Action::Resize => "resize",
+            Action::Wait => "wait",
+            Action::Reassign => "reassign",
+            Action::AlterPartitions => "alter-partitions",
+            Action::Delete => "delete",
+            Action::Keep => "keep",
+            Action::Exec => "exec",
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Step {
+    pub phase: Phase,
+    pub object: ObjectKey,
+    pub action: Action,
+    pub impact: Impact,
+    /// Why the step is there, in a sentence.
+    pub reason: String,
+    /// What may be lost or stranded.
+    pub data_risk: Option<String>,
+    /// Left out because it loses data and --allow-data-loss was not given.
+    pub refused: bool,
+    /// Part of the default `kubectl apply` stream.
+    pub in_apply_stream: bool,
+    /// The desired object (create, apply, recreate).
+    #[serde(skip)]
+    pub manifest: Option<Value>,
+    /// Strategic merge patch from FROM's object (apply).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub patch: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replicas: Option<i64>,
+    /// Imperative commands (delete, resize, reassign, wait).
+    pub commands: Vec<Command>,
+    /// Files the commands read (reassignment JSON), by name.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<(String, String)>,
+    /// The workload whose rollout this step comes right after (a command in its new pod).
+    #[serde(skip)]
+    pub follows: Option<String>,
+}
+
+impl Step {
+    /// A step with nothing to apply, run or refuse yet.
+    pub fn new(
+        phase: Phase,
+        object: ObjectKey,
+        action: Action,
+        impact: Impact,
+        reason: String,
+    ) -> Step {
+        Step {
+            phase,
+            object,
+            action,
+            impact,
+            reason,
+            data_risk: None,
+            refused: false,
+            in_apply_stream: false,
+            manifest: None,
+            patch: None,
+            replicas: None,
+            commands: Vec::new(),
+            files: Vec::new(),
+            follows: None,
+        }
+    }
+}
+
+pub struct Options {
+    pub namespace: String,
+    pub allow_data_loss: bool,
+    pub prune: bool,
+}
