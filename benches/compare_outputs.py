@@ -64,6 +64,10 @@ for p in profiles:
         ["explain", "aerospike.namespaces", "--profile", p],
         ["explain", "kafka.heap_opts", "--profile", p],
         ["explain", "api", "--profile", p],
+        ["explain", "flink", "--profile", p],
+        ["explain", "flink.jobmanager.process_size", "--profile", p],
+        ["explain", "postgres.shared_buffers", "--profile", p],
+        ["explain", "cluster", "--profile", p],
     ]
 for variant in (["--set", "security.tls=false"], ["--set", "monitoring.level=full"],
                 ["--set", "postgres.replicas=3"], ["--set", "kafka.brokers=5"],

@@ -24,6 +24,14 @@ pub enum Impact {
     DataLoss,
 }
 
+/// A path into a ConfigMap's config file, as `diff` prints it (`data["postgresql.conf"].shared_buffers`):
+/// the file and the key inside it (empty for the whole file).
+pub fn config_key(path: &str) -> Option<(&str, &str)> {
+    let rest = path.strip_prefix("data[\"")?;
+    let (file, key) = rest.split_once("\"]")?;
+    Some((file, key.strip_prefix('.').unwrap_or(key)))
+}
+
 impl Impact {
     pub fn as_str(self) -> &'static str {
         match self {

@@ -2,10 +2,9 @@
 //! and for memory keys the breakdown it produces for a profile.
 
 use crate::commands::schema::schema;
-use crate::components::{aerospike, flink, kafka, postgres};
+use crate::components::{self, postgres};
 use crate::error::{Error, InputError, did_you_mean};
-use crate::model::jvm::{JvmApp, JvmBreakdown, JvmFlags};
-use crate::model::mib;
+use crate::model::memory_table;
 use crate::model::node::NodeModel;
 use crate::output;
 use crate::pipeline::load;
@@ -252,19 +251,7 @@ pub const RULE_KEYS: &[(&str, &[&str])] = &[
         "aerospike.storage.volume",
         &["aerospike.storage", "aerospike.namespaces"],
     ),
-    (
-        "postgres.memory",
-        &[
-            "postgres.resources",
-            "postgres.max_connections",
-            "postgres.work_mem",
-            "postgres.maintenance_work_mem",
-            "postgres.shared_buffers",
-            "postgres.shm_size",
-            "postgres.hash_mem_multiplier",
-            "postgres.autovacuum_max_workers",
-        ],
-    ),
+    ("postgres.memory", postgres::MEMORY_KEYS),
     ("postgres.replicas", &["postgres.replicas"]),
     (
         "postgres.replicas.ephemeral",
@@ -337,7 +324,7 @@ pub const RULE_KEYS: &[(&str, &[&str])] = &[
 ];
 
 fn related(a: &str, b: &str) -> bool {
-    a == b || a.starts_with(&format!("{b}.")) || b.starts_with(&format!("{a}."))
+    crate::model::related_keys(a, b)
 }
 
 /// Resolves `$ref`s and nullable wrappers to the schema that describes a value.
@@ -501,112 +488,18 @@ pub fn run(key: &str, profile: &str) -> Result<i32, Error> {
     Ok(crate::exit::OK)
 }
 
-fn table(title: &str, rows: &BTreeMap<String, u64>) -> String {
-    let mut out = format!("  {title}:\n");
-    for (k, v) in rows {
-        let _ = writeln!(out, "    {k:<20} {:>12}  ({v} bytes)", mib(*v));
-    }
-    out
-}
-
 /// For memory-related keys: what the key produces in `profile`.
 fn breakdown(key: &str, profile: &str) -> Result<Option<String>, Error> {
     let top = key.split('.').next().unwrap_or("");
-    if !matches!(
-        top,
-        "flink" | "api" | "kafka" | "postgres" | "aerospike" | "cluster"
-    ) {
+    if top != "cluster" && components::by_name(top).is_none_or(|c| c.style().is_none()) {
         return Ok(None);
     }
     let loaded = load(profile, crate::kube::DEFAULT_NAMESPACE, &[])?;
     let p = &loaded.profile;
-    let mut out = String::new();
-    if related(key, "flink.taskmanager") || key == "flink" {
-        match crate::model::flink::taskmanager(&flink::tm_options(&p.flink.taskmanager)) {
-            Ok(m) => out.push_str(&table(
-                &format!(
-                    "TaskManager memory in `{profile}` (process {}), as Flink derives it",
-                    p.flink.taskmanager.process_size
-                ),
-                &m.to_map(),
-            )),
-            Err(e) => {
-                let _ = writeln!(out, "  TaskManager in `{profile}`: {e}");
-            }
-        }
-    }
-    if related(key, "flink.jobmanager") || key == "flink" {
-        match crate::model::flink::jobmanager(&flink::jm_options(&p.flink.jobmanager)) {
-            Ok(m) => out.push_str(&table(
-                &format!(
-                    "JobManager memory in `{profile}` (process {})",
-                    p.flink.jobmanager.process_size
-                ),
-                &m.to_map(),
-            )),
-            Err(e) => {
-                let _ = writeln!(out, "  JobManager in `{profile}`: {e}");
-            }
-        }
-    }
-    if top == "api" {
-        for s in p.api.effective() {
-            if let Ok(f) = JvmFlags::parse(s.java_opts) {
-                let b = JvmBreakdown::compute(
-                    &f,
-                    s.resources.limits.memory.bytes().max(0) as u64,
-                    JvmApp::spring(s.tomcat_max_threads),
-                );
-                out.push_str(&table(
-                    &format!(
-                        "{} JVM in `{profile}` (limit {}, total {})",
-                        s.name,
-                        s.resources.limits.memory,
-                        mib(b.total())
-                    ),
-                    &b.to_map(),
-                ));
-            }
-        }
-    }
-    if top == "kafka"
-        && let Ok(b) = kafka::jvm(&p.kafka)
-    {
-        out.push_str(&table(
-            &format!(
-                "Kafka broker JVM in `{profile}` (limit {}, total {})",
-                p.kafka.resources.limits.memory,
-                mib(b.total())
-            ),
-            &b.to_map(),
-        ));
-    }
-    let pg_memory = RULE_KEYS
+    let mut out: String = components::ALL
         .iter()
-        .find(|(r, _)| *r == "postgres.memory")
-        .is_some_and(|(_, keys)| key == "postgres" || keys.iter().any(|k| related(key, k)));
-    if pg_memory {
-        let m = postgres::memory_breakdown(&p.postgres, p.postgres.shm_size.bytes().max(0) as u64);
-        out.push_str(&table(
-            &format!(
-                "PostgreSQL worst case in `{profile}` (limit {}, total {})",
-                p.postgres.resources.limits.memory,
-                mib(m.values().fold(0u64, |a, b| a.saturating_add(*b)))
-            ),
-            &m,
-        ));
-    }
-    if top == "aerospike" {
-        let m = aerospike::memory_breakdown(&p.aerospike);
-        out.push_str(&table(
-            &format!(
-                "Aerospike per node in `{profile}` (limit {}, total {})",
-                p.aerospike.resources.limits.memory,
-                mib(m.values().fold(0u64, |a, b| a.saturating_add(*b)))
-            ),
-            &m,
-        ));
-    }
+        .map(|c| c.explain_memory(key, profile, p))
+        .collect();
     if top == "cluster" {
         let n = NodeModel::from_cluster(&p.cluster);
         let rows = BTreeMap::from([
@@ -622,7 +515,7 @@ fn breakdown(key: &str, profile: &str) -> Result<Option<String>, Error> {
             ("system_pods".to_string(), n.system_pods.memory),
             ("available".to_string(), n.available.memory),
         ]);
-        out.push_str(&table(
+        out.push_str(&memory_table(
             &format!("node memory in `{profile}` ({})", n.distribution.as_str()),
             &rows,
         ));

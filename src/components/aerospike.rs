@@ -1,6 +1,6 @@
 //! Aerospike: a StatefulSet with aerospike.conf in the syntax of the pinned server version.
 
-use crate::change::{Options, Step};
+use crate::change::{Impact, Options, Step};
 use crate::error::Error;
 use crate::kube::k8s::{self, PodParts, StatefulSetParts};
 use crate::kube::{Bundle, Object};
@@ -812,6 +812,21 @@ impl super::Component for Aerospike {
             BTreeMap::new()
         }
     }
+    fn explain_memory(&self, key: &str, name: &str, p: &Profile) -> String {
+        use crate::model::{memory_table, mib};
+        if key.split('.').next() != Some(NAME) {
+            return String::new();
+        }
+        let m = memory_breakdown(&p.aerospike);
+        memory_table(
+            &format!(
+                "Aerospike per node in `{name}` (limit {}, total {})",
+                p.aerospike.resources.limits.memory,
+                mib(m.values().fold(0u64, |a, b| a.saturating_add(*b)))
+            ),
+            &m,
+        )
+    }
     fn style(&self) -> Option<super::Style> {
         Some(super::Style {
             letter: 'A',
@@ -821,6 +836,25 @@ impl super::Component for Aerospike {
     }
     fn replicas_key(&self, _name: &str) -> String {
         "aerospike.replicas".into()
+    }
+    fn impact(&self, kind: &str, name: &str, path: &str) -> Option<Impact> {
+        match kind {
+            "ConfigMap" => match crate::change::config_key(path) {
+                Some(("aerospike.conf", key)) => Some(if key.ends_with("replication-factor") {
+                    Impact::DataMigration
+                } else if key.contains("storage-engine")
+                    && (key.ends_with("file") || !key.contains('.'))
+                {
+                    Impact::DataLoss
+                } else {
+                    Impact::Restart
+                }),
+                _ => None,
+            },
+            // Nodes hold partitions: their count moves data.
+            "StatefulSet" if name == NAME && path == "spec.replicas" => Some(Impact::DataMigration),
+            _ => None,
+        }
     }
     fn migrate(&self, from: &Profile, to: &Profile, opts: &Options, steps: &mut Vec<Step>) {
         migration_risks(from, to, opts, steps)

@@ -650,6 +650,33 @@ impl super::Component for Api {
             })
             .unwrap_or_default()
     }
+    fn explain_memory(&self, key: &str, name: &str, p: &crate::profile::Profile) -> String {
+        use crate::model::jvm::{JvmApp, JvmBreakdown, JvmFlags};
+        use crate::model::{memory_table, mib};
+        let mut out = String::new();
+        if key.split('.').next() != Some(COMPONENT) {
+            return out;
+        }
+        for s in p.api.effective() {
+            if let Ok(f) = JvmFlags::parse(s.java_opts) {
+                let b = JvmBreakdown::compute(
+                    &f,
+                    s.resources.limits.memory.bytes().max(0) as u64,
+                    JvmApp::spring(s.tomcat_max_threads),
+                );
+                out.push_str(&memory_table(
+                    &format!(
+                        "{} JVM in `{name}` (limit {}, total {})",
+                        s.name,
+                        s.resources.limits.memory,
+                        mib(b.total())
+                    ),
+                    &b.to_map(),
+                ));
+            }
+        }
+        out
+    }
     fn style(&self) -> Option<super::Style> {
         Some(super::Style {
             letter: 'I',
@@ -659,6 +686,9 @@ impl super::Component for Api {
     }
     fn replicas_key(&self, _name: &str) -> String {
         "api.replicas".into()
+    }
+    fn impact(&self, _kind: &str, _name: &str, _path: &str) -> Option<crate::change::Impact> {
+        None
     }
     fn migrate(
         &self,

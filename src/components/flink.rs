@@ -1084,6 +1084,40 @@ impl super::Component for Flink {
             _ => BTreeMap::new(),
         }
     }
+    fn explain_memory(&self, key: &str, name: &str, p: &crate::profile::Profile) -> String {
+        use crate::model::{flink as model, memory_table, related_keys};
+        use std::fmt::Write as _;
+        let mut out = String::new();
+        if related_keys(key, "flink.taskmanager") || key == NAME {
+            match model::taskmanager(&tm_options(&p.flink.taskmanager)) {
+                Ok(m) => out.push_str(&memory_table(
+                    &format!(
+                        "TaskManager memory in `{name}` (process {}), as Flink derives it",
+                        p.flink.taskmanager.process_size
+                    ),
+                    &m.to_map(),
+                )),
+                Err(e) => {
+                    let _ = writeln!(out, "  TaskManager in `{name}`: {e}");
+                }
+            }
+        }
+        if related_keys(key, "flink.jobmanager") || key == NAME {
+            match model::jobmanager(&jm_options(&p.flink.jobmanager)) {
+                Ok(m) => out.push_str(&memory_table(
+                    &format!(
+                        "JobManager memory in `{name}` (process {})",
+                        p.flink.jobmanager.process_size
+                    ),
+                    &m.to_map(),
+                )),
+                Err(e) => {
+                    let _ = writeln!(out, "  JobManager in `{name}`: {e}");
+                }
+            }
+        }
+        out
+    }
     fn style(&self) -> Option<super::Style> {
         Some(super::Style {
             letter: 'F',
@@ -1097,6 +1131,9 @@ impl super::Component for Flink {
         } else {
             "flink.taskmanager.replicas".into()
         }
+    }
+    fn impact(&self, _kind: &str, _name: &str, _path: &str) -> Option<crate::change::Impact> {
+        None
     }
     fn migrate(
         &self,

@@ -775,7 +775,6 @@ pub fn check(cx: &crate::rules::Check) {
     }
 }
 
-
 fn topic_specs(p: &Profile) -> Vec<(String, u32, u32)> {
     let k = &p.kafka;
     let mut v: Vec<(String, u32, u32)> = k
@@ -995,6 +994,13 @@ pub fn migration_steps(from: &Profile, to: &Profile, opts: &Options) -> Vec<Step
     out
 }
 
+/// Broker settings whose change moves replicas.
+const REPLICATION_SETTINGS: &[&str] = &[
+    "default.replication.factor",
+    "offsets.topic.replication.factor",
+    "transaction.state.log.replication.factor",
+];
+
 /// Kafka: KRaft brokers, the topic Job, and kafka_exporter with full monitoring.
 pub struct Kafka;
 
@@ -1043,6 +1049,23 @@ impl super::Component for Kafka {
             BTreeMap::new()
         }
     }
+    fn explain_memory(&self, key: &str, name: &str, p: &Profile) -> String {
+        use crate::model::{memory_table, mib};
+        if key.split('.').next() != Some(NAME) {
+            return String::new();
+        }
+        let Ok(b) = jvm(&p.kafka) else {
+            return String::new();
+        };
+        memory_table(
+            &format!(
+                "Kafka broker JVM in `{name}` (limit {}, total {})",
+                p.kafka.resources.limits.memory,
+                mib(b.total())
+            ),
+            &b.to_map(),
+        )
+    }
     fn style(&self) -> Option<super::Style> {
         Some(super::Style {
             letter: 'K',
@@ -1052,6 +1075,25 @@ impl super::Component for Kafka {
     }
     fn replicas_key(&self, _name: &str) -> String {
         "kafka.brokers".into()
+    }
+    fn impact(&self, kind: &str, name: &str, path: &str) -> Option<Impact> {
+        match kind {
+            "ConfigMap" => match crate::change::config_key(path) {
+                Some(("server.properties", key)) => Some(if REPLICATION_SETTINGS.contains(&key) {
+                    Impact::DataMigration
+                } else {
+                    Impact::Restart
+                }),
+                _ => None,
+            },
+            // Brokers hold partitions: their count moves data.
+            "StatefulSet" if name == NAME && path == "spec.replicas" => Some(Impact::DataMigration),
+            // Partitions or replication factors of existing topics.
+            "Job" if path.contains("command") && name.starts_with(TOPICS_JOB) => {
+                Some(Impact::DataMigration)
+            }
+            _ => None,
+        }
     }
     fn migrate(&self, from: &Profile, to: &Profile, opts: &Options, steps: &mut Vec<Step>) {
         steps.extend(migration_steps(from, to, opts));

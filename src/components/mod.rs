@@ -30,7 +30,7 @@ pub mod kafka;
 pub mod namespace;
 pub mod postgres;
 
-use crate::change::{Options, Step};
+use crate::change::{Impact, Options, Step};
 use crate::contract::Contract;
 use crate::error::Error;
 use crate::kube::{Bundle, Ctx, Object};
@@ -107,11 +107,20 @@ pub trait Component: Sync {
     /// What runs inside one of its main containers, pool by pool (bytes).
     fn memory(&self, p: &Profile, workload: &str, container: &str) -> BTreeMap<String, u64>;
 
+    /// For `explain KEY`: the memory `key` produces in profile `name` (tables of pools), or
+    /// nothing when `key` is not about its memory.
+    fn explain_memory(&self, key: &str, name: &str, p: &Profile) -> String;
+
     /// How `budget` draws it, if it runs pods.
     fn style(&self) -> Option<Style>;
 
     /// The profile key that sets the replica count of its workload `name`.
     fn replicas_key(&self, name: &str) -> String;
+
+    /// What a change at `path` of its object `kind`/`name` takes, where the component knows
+    /// better than the Kubernetes rules (which settings need a restart, which counts move
+    /// data); `None` leaves it to them.
+    fn impact(&self, kind: &str, name: &str, path: &str) -> Option<Impact>;
 
     /// Its steps of a migration from `from` to `to` (upgrade and scaling rules, data risks),
     /// added to the object-level steps in `steps`.

@@ -118,11 +118,17 @@ impl super::Component for Namespace {
     ) -> BTreeMap<String, u64> {
         BTreeMap::new()
     }
+    fn explain_memory(&self, _key: &str, _name: &str, _p: &crate::profile::Profile) -> String {
+        String::new()
+    }
     fn style(&self) -> Option<super::Style> {
         None
     }
     fn replicas_key(&self, _name: &str) -> String {
         "namespace.resources".into()
+    }
+    fn impact(&self, _kind: &str, _name: &str, _path: &str) -> Option<crate::change::Impact> {
+        None
     }
     fn migrate(
         &self,

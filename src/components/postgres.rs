@@ -719,6 +719,47 @@ pub fn memory_breakdown(pg: &crate::profile::Postgres, tmpfs: u64) -> BTreeMap<S
 }
 
 /// What each backend process costs beyond work_mem (catalog caches, stack, buffers).
+/// PostgreSQL settings that take effect only at server start (context `postmaster`).
+pub const RESTART_SETTINGS: &[&str] = &[
+    "shared_buffers",
+    "max_connections",
+    "superuser_reserved_connections",
+    "reserved_connections",
+    "huge_pages",
+    "port",
+    "listen_addresses",
+    "unix_socket_directories",
+    "dynamic_shared_memory_type",
+    "max_worker_processes",
+    "max_prepared_transactions",
+    "max_locks_per_transaction",
+    "max_wal_senders",
+    "max_replication_slots",
+    "wal_level",
+    "wal_buffers",
+    "shared_preload_libraries",
+    "autovacuum_max_workers",
+    "ssl",
+    "logging_collector",
+    "data_directory",
+    "hba_file",
+    "config_file",
+    "track_commit_timestamp",
+    "hot_standby",
+];
+
+/// The keys the worst-case memory (`postgres.memory`) reads.
+pub const MEMORY_KEYS: &[&str] = &[
+    "postgres.resources",
+    "postgres.max_connections",
+    "postgres.work_mem",
+    "postgres.maintenance_work_mem",
+    "postgres.shared_buffers",
+    "postgres.shm_size",
+    "postgres.hash_mem_multiplier",
+    "postgres.autovacuum_max_workers",
+];
+
 pub const PER_BACKEND: u64 = 10 << 20;
 
 pub fn check(cx: &crate::rules::Check) {
@@ -993,7 +1034,6 @@ pub fn cron_schedule(s: &str) -> Result<(), String> {
     Ok(())
 }
 
-
 /// Standbys added to a primary that already runs: its first-start scripts never run again, so
 /// the replication role is created by hand (the same idempotent script, now mounted). When the
 /// primary's own step is refused, the role and the standbys wait with it: they need the new
@@ -1102,6 +1142,21 @@ impl super::Component for Postgres {
             BTreeMap::new()
         }
     }
+    fn explain_memory(&self, key: &str, name: &str, p: &Profile) -> String {
+        use crate::model::{memory_table, mib, related_keys};
+        if key != NAME && !MEMORY_KEYS.iter().any(|k| related_keys(key, k)) {
+            return String::new();
+        }
+        let m = memory_breakdown(&p.postgres, p.postgres.shm_size.bytes().max(0) as u64);
+        memory_table(
+            &format!(
+                "PostgreSQL worst case in `{name}` (limit {}, total {})",
+                p.postgres.resources.limits.memory,
+                mib(m.values().fold(0u64, |a, b| a.saturating_add(*b)))
+            ),
+            &m,
+        )
+    }
     fn style(&self) -> Option<super::Style> {
         Some(super::Style {
             letter: 'P',
@@ -1111,6 +1166,18 @@ impl super::Component for Postgres {
     }
     fn replicas_key(&self, _name: &str) -> String {
         "postgres.resources".into()
+    }
+    fn impact(&self, kind: &str, _name: &str, path: &str) -> Option<Impact> {
+        match crate::change::config_key(path) {
+            Some(("postgresql.conf", key)) if kind == "ConfigMap" => {
+                Some(if RESTART_SETTINGS.contains(&key) {
+                    Impact::Restart
+                } else {
+                    Impact::Reload
+                })
+            }
+            _ => None,
+        }
     }
     fn migrate(&self, from: &Profile, to: &Profile, opts: &Options, steps: &mut Vec<Step>) {
         migration_steps(from, to, opts, steps)

@@ -2,41 +2,6 @@
 
 pub use crate::change::Impact;
 
-/// PostgreSQL settings that take effect only at server start (context `postmaster`).
-const PG_RESTART: &[&str] = &[
-    "shared_buffers",
-    "max_connections",
-    "superuser_reserved_connections",
-    "reserved_connections",
-    "huge_pages",
-    "port",
-    "listen_addresses",
-    "unix_socket_directories",
-    "dynamic_shared_memory_type",
-    "max_worker_processes",
-    "max_prepared_transactions",
-    "max_locks_per_transaction",
-    "max_wal_senders",
-    "max_replication_slots",
-    "wal_level",
-    "wal_buffers",
-    "shared_preload_libraries",
-    "autovacuum_max_workers",
-    "ssl",
-    "logging_collector",
-    "data_directory",
-    "hba_file",
-    "config_file",
-    "track_commit_timestamp",
-    "hot_standby",
-];
-
-const KAFKA_REPLICATION: &[&str] = &[
-    "default.replication.factor",
-    "offsets.topic.replication.factor",
-    "transaction.state.log.replication.factor",
-];
-
 /// Impact of a change at `path` (as printed: `spec.replicas`,
 /// `data["postgresql.conf"].shared_buffers`) of an object of `kind` named `name`, given the old
 /// and new values (`None` when absent on that side).
@@ -49,6 +14,12 @@ pub fn impact(
 ) -> Impact {
     if path.starts_with("metadata.") || path == "metadata" {
         return Impact::None;
+    }
+    if let Some(i) = crate::components::ALL
+        .iter()
+        .find_map(|c| c.impact(kind, name, path))
+    {
+        return i;
     }
     match kind {
         "ConfigMap" => config_impact(path),
@@ -66,12 +37,6 @@ pub fn impact(
                 } else {
                     Impact::Recreate
                 }
-            } else if path == "spec.replicas" {
-                if is_replicated_store(name) {
-                    Impact::DataMigration
-                } else {
-                    Impact::None
-                }
             } else if path.starts_with("spec.template") {
                 template_impact(path, old, new)
             } else {
@@ -88,10 +53,7 @@ pub fn impact(
             }
         }
         "Job" => {
-            if path.contains("command") && name.starts_with("kafka-topics") {
-                // Partitions or replication factors of existing topics.
-                Impact::DataMigration
-            } else if path.starts_with("spec.template") || path.starts_with("spec.selector") {
+            if path.starts_with("spec.template") || path.starts_with("spec.selector") {
                 Impact::Recreate
             } else {
                 Impact::None
@@ -128,11 +90,6 @@ pub fn impact(
     }
 }
 
-/// Kafka brokers and Aerospike nodes hold partitions: their count moves data.
-fn is_replicated_store(name: &str) -> bool {
-    name == "kafka" || name == "aerospike"
-}
-
 fn template_impact(
     path: &str,
     old: Option<&serde_json::Value>,
@@ -152,41 +109,12 @@ fn template_impact(
     Impact::RollingRestart
 }
 
+/// A config file no component claims: the server reads it at start.
 fn config_impact(path: &str) -> Impact {
-    let Some(rest) = path.strip_prefix("data[\"") else {
-        return Impact::None;
-    };
-    let Some((file, key)) = rest.split_once("\"]") else {
-        return Impact::None;
-    };
-    let key = key.strip_prefix('.').unwrap_or(key);
-    match file {
-        "postgresql.conf" => {
-            if PG_RESTART.contains(&key) {
-                Impact::Restart
-            } else {
-                Impact::Reload
-            }
-        }
-        "server.properties" => {
-            if KAFKA_REPLICATION.contains(&key) {
-                Impact::DataMigration
-            } else {
-                Impact::Restart
-            }
-        }
-        "aerospike.conf" => {
-            if key.ends_with("replication-factor") {
-                Impact::DataMigration
-            } else if key.contains("storage-engine")
-                && (key.ends_with("file") || !key.contains('.'))
-            {
-                Impact::DataLoss
-            } else {
-                Impact::Restart
-            }
-        }
-        _ => Impact::Restart,
+    if crate::change::config_key(path).is_some() {
+        Impact::Restart
+    } else {
+        Impact::None
     }
 }
 

@@ -98,11 +98,17 @@ mod tests {
         fn memory(&self, _p: &Profile, _workload: &str, _container: &str) -> BTreeMap<String, u64> {
             BTreeMap::new()
         }
+        fn explain_memory(&self, _key: &str, _name: &str, _p: &Profile) -> String {
+            String::new()
+        }
         fn style(&self) -> Option<Style> {
             None
         }
         fn replicas_key(&self, _name: &str) -> String {
             "toy.replicas".into()
+        }
+        fn impact(&self, _kind: &str, _name: &str, _path: &str) -> Option<crate::change::Impact> {
+            None
         }
         fn migrate(&self, _from: &Profile, _to: &Profile, _opts: &Options, _steps: &mut Vec<Step>) {
         }
