@@ -24,7 +24,10 @@ fn pipeline(c: &mut Criterion) {
 }
 
 fn diff(c: &mut Criterion) {
-    let side = |name: &str| amctl::diff::input::read(name, "audience-manager", &[]).unwrap();
+    let side = |name: &str| {
+        let r = amctl::pipeline::render(name, "audience-manager", &[]).unwrap();
+        amctl::diff::input::objects(&r.bundle).unwrap()
+    };
     let (a, b) = (side("demo"), side("prod"));
     c.bench_function("diff demo prod", |bench| {
         bench.iter(|| amctl::diff::diff(black_box(a.clone()), black_box(b.clone())))

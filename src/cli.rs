@@ -358,7 +358,7 @@ pub struct RenderCmd {
     pub check: Option<PathBuf>,
 }
 
-pub fn run(cli: Cli) -> anyhow::Result<i32> {
+pub fn run(cli: Cli) -> anyhow::Result<amctl::Exit> {
     match cli.command {
         Command::Render(cmd) => Ok(render::run(&RenderArgs {
             profile: cmd.profile.profile,
@@ -444,13 +444,13 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
             let mut out = Vec::new();
             clap_complete::generate(shell, &mut Cli::command(), "amctl", &mut out);
             amctl::output::print(&String::from_utf8_lossy(&out))?;
-            Ok(0)
+            Ok(amctl::Exit::Ok)
         }
         Command::Man => {
             let mut out = Vec::new();
             clap_mangen::Man::new(Cli::command()).render(&mut out)?;
             amctl::output::print(&String::from_utf8_lossy(&out))?;
-            Ok(0)
+            Ok(amctl::Exit::Ok)
         }
         Command::Secrets(cmd) => Ok(amctl::commands::secrets::run(
             &amctl::commands::secrets::SecretsArgs {

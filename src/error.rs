@@ -6,13 +6,29 @@ use std::fmt;
 use std::path::PathBuf;
 
 /// Exit codes shared by every command (documented in the README and `--help`).
-pub mod exit {
+/// Every exit code amctl returns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Exit {
     /// Success; for `diff`, no differences.
-    pub const OK: i32 = 0;
+    Ok = 0,
     /// The profile is invalid, or (for `diff`/`--check`) there are differences.
-    pub const INVALID: i32 = 1;
+    Invalid = 1,
     /// Bad usage or bad input: unreadable files, malformed TOML, unknown keys, bad values.
-    pub const INPUT: i32 = 2;
+    Input = 2,
+    /// `migrate`: steps left out of the apply stream, or refused (data loss not allowed).
+    Partial = 3,
+}
+
+impl Exit {
+    pub fn code(self) -> u8 {
+        self as u8
+    }
+}
+
+impl From<Exit> for std::process::ExitCode {
+    fn from(e: Exit) -> std::process::ExitCode {
+        std::process::ExitCode::from(e.code())
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -26,18 +42,87 @@ pub enum Error {
         source: std::io::Error,
     },
     #[error("{0}")]
-    Usage(String),
+    Usage(Usage),
+    /// A rendered value that does not serialize (a bug in amctl, reported as such).
+    #[error("cannot serialize {what}: {detail}")]
+    Serialize { what: &'static str, detail: String },
+    /// A rendered object that does not convert to the diff's JSON tree.
+    #[error("cannot convert {object}: {detail}")]
+    Convert { object: String, detail: String },
+    /// A config template that does not render.
+    #[error("template {name}: {detail}")]
+    Template { name: String, detail: String },
+    /// An image reference the component cannot run (its edition or version).
     #[error("{0}")]
-    Render(String),
+    Image(String),
+}
+
+/// Options that do not go together, or a value outside what an option takes.
+#[derive(Debug)]
+pub enum Usage {
+    OutDirWithJson,
+    OutDirNotADirectory(PathBuf),
+    OutDirNotOurs(PathBuf),
+    CheckNotADirectory(PathBuf),
+    BothSidesStdin,
+    Phase(u8),
+    Namespace(String),
+    ValidateOneProfile,
+    NothingToValidate,
+    NoBuiltin(String),
+}
+
+impl fmt::Display for Usage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Usage::OutDirWithJson => f.write_str(
+                "--out-dir writes YAML files for kustomize; drop `-o json` or --out-dir",
+            ),
+            Usage::OutDirNotADirectory(d) => write!(
+                f,
+                "--out-dir `{}` exists and is not a directory; choose a new or empty directory, or one amctl rendered before",
+                d.display()
+            ),
+            Usage::OutDirNotOurs(d) => write!(
+                f,
+                "--out-dir `{}` holds files amctl did not write (no amctl kustomization.yaml); choose an empty or new directory, or one amctl rendered before",
+                d.display()
+            ),
+            Usage::CheckNotADirectory(d) => write!(
+                f,
+                "--check `{}` is not a directory; render it first with --out-dir",
+                d.display()
+            ),
+            Usage::BothSidesStdin => {
+                f.write_str("only one side of a diff can be read from stdin (`-`)")
+            }
+            Usage::Phase(p) => write!(
+                f,
+                "--phase {p}: phases are 1 (infrastructure), 2 (resources) and 3 (hardening)"
+            ),
+            Usage::Namespace(ns) => write!(
+                f,
+                "namespace `{ns}` is not a valid Kubernetes namespace name: use at most 63 lowercase letters, digits and '-', starting and ending with a letter or digit"
+            ),
+            Usage::ValidateOneProfile => f.write_str(
+                "validate takes one PROFILE; use --all to validate several (files or directories)",
+            ),
+            Usage::NothingToValidate => f.write_str("--all found no profile (*.toml) to validate"),
+            Usage::NoBuiltin(n) => write!(f, "no built-in profile `{n}`"),
+        }
+    }
 }
 
 impl Error {
-    pub fn exit_code(&self) -> i32 {
+    pub fn exit_code(&self) -> Exit {
         match self {
-            Error::Input(_) | Error::Io { .. } | Error::Usage(_) => exit::INPUT,
+            Error::Input(_) | Error::Io { .. } | Error::Usage(_) => Exit::Input,
             // A render failure on a profile that loaded is a bug in amctl or a template; still the
             // user's input triggered it, and nothing was written.
-            Error::Render(_) => exit::INPUT,
+            Error::Serialize { .. }
+            | Error::Convert { .. }
+            | Error::Template { .. }
+            | Error::Image(_) => Exit::Input,
         }
     }
 

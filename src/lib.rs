@@ -27,4 +27,4 @@ pub mod units;
 pub mod validate;
 pub mod yaml;
 
-pub use error::{Error, exit};
+pub use error::{Error, Exit};

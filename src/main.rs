@@ -19,10 +19,10 @@ fn main() -> std::process::ExitCode {
             let code = e
                 .downcast_ref::<amctl::Error>()
                 .map(amctl::Error::exit_code)
-                .unwrap_or(amctl::exit::INPUT);
+                .unwrap_or(amctl::Exit::Input);
             eprintln!("error: {e:#}");
             code
         }
     };
-    std::process::ExitCode::from(code as u8)
+    code.into()
 }

@@ -1,7 +1,7 @@
 //! Writing results: the Bundle as a YAML stream, a JSON List or one file per object; to stdout
 //! (a closed pipe is not an error) or atomically to a directory.
 
-use crate::error::Error;
+use crate::error::{Error, Usage};
 use crate::kube::{Bundle, Item, Object};
 use serde::Serialize;
 use std::io::Write;
@@ -37,20 +37,14 @@ pub fn stream(bundle: &Bundle) -> Result<(), Error> {
 pub fn write_dir(dir: &Path, files: &[(String, String)]) -> Result<(), Error> {
     if dir.exists() {
         if !dir.is_dir() {
-            return Err(Error::Usage(format!(
-                "--out-dir `{}` exists and is not a directory; choose a new or empty directory, or one amctl rendered before",
-                dir.display()
-            )));
+            return Err(Error::Usage(Usage::OutDirNotADirectory(dir.to_path_buf())));
         }
         let is_empty = std::fs::read_dir(dir)
             .map_err(|e| Error::io("read", dir, e))?
             .next()
             .is_none();
         if !is_empty && !is_managed(dir) {
-            return Err(Error::Usage(format!(
-                "--out-dir `{}` holds files amctl did not write (no amctl kustomization.yaml); choose an empty or new directory, or one amctl rendered before",
-                dir.display()
-            )));
+            return Err(Error::Usage(Usage::OutDirNotOurs(dir.to_path_buf())));
         }
     }
     let parent = match dir.parent() {
@@ -135,8 +129,10 @@ pub fn bundle_json(bundle: &Bundle) -> Result<String, Error> {
         kind: "List",
         items: bundle.items.iter().map(|i| &*i.object).collect(),
     };
-    let mut s = serde_json::to_string_pretty(&list)
-        .map_err(|e| Error::Render(format!("cannot serialize to JSON: {e}")))?;
+    let mut s = serde_json::to_string_pretty(&list).map_err(|e| Error::Serialize {
+        what: "to JSON",
+        detail: e.to_string(),
+    })?;
     s.push('\n');
     Ok(s)
 }
@@ -186,8 +182,10 @@ fn yaml_document(out: &mut String, i: usize, item: &Item) -> Result<(), Error> {
     out.push('/');
     push_file_name(out, item);
     out.push('\n');
-    crate::yaml::append(out, &*item.object)
-        .map_err(|e| Error::Render(format!("cannot serialize to YAML: {e}")))
+    crate::yaml::append(out, &*item.object).map_err(|e| Error::Serialize {
+        what: "to YAML",
+        detail: e.to_string(),
+    })
 }
 
 fn file_name(item: &Item) -> String {
@@ -209,6 +207,8 @@ fn push_file_name(out: &mut String, item: &Item) {
 /// YAML for one document: block style, long lines never folded, multi-line strings (config
 /// files) as literal blocks.
 pub fn to_yaml<T: Serialize>(value: &T) -> Result<String, Error> {
-    crate::yaml::to_string(value)
-        .map_err(|e| Error::Render(format!("cannot serialize to YAML: {e}")))
+    crate::yaml::to_string(value).map_err(|e| Error::Serialize {
+        what: "to YAML",
+        detail: e.to_string(),
+    })
 }

@@ -26,9 +26,7 @@ pub fn check_namespace(ns: &str) -> Result<(), Error> {
     if profile::check::is_dns_label(ns, 63) {
         Ok(())
     } else {
-        Err(Error::Usage(format!(
-            "namespace `{ns}` is not a valid Kubernetes namespace name: use at most 63 lowercase letters, digits and '-', starting and ending with a letter or digit"
-        )))
+        Err(Error::Usage(crate::error::Usage::Namespace(ns.to_string())))
     }
 }
 

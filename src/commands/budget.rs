@@ -1,7 +1,7 @@
 //! `amctl budget`: how each node is spent, as a picture in the terminal, an SVG, or JSON with
 //! every container's memory breakdown.
 
-use crate::error::Error;
+use crate::error::{Error, Exit};
 use crate::model::mib;
 use crate::model::node::{NodeModel, Res};
 use crate::model::placement::{NodeUse, Placement};
@@ -365,7 +365,7 @@ fn breakdown(
         .unwrap_or_default()
 }
 
-pub fn run(args: &BudgetArgs) -> Result<i32, Error> {
+pub fn run(args: &BudgetArgs) -> Result<Exit, Error> {
     let loaded = load(&args.profile, &args.namespace, &args.sets)?;
     let bundle = render(
         &loaded.profile,
@@ -422,11 +422,13 @@ pub fn run(args: &BudgetArgs) -> Result<i32, Error> {
                 placement: &b.placement,
                 placement_n_minus_1: b.placement_n_minus_1.as_ref(),
             };
-            let mut s = serde_json::to_string_pretty(&doc)
-                .map_err(|e| Error::Render(format!("cannot serialize the budget: {e}")))?;
+            let mut s = serde_json::to_string_pretty(&doc).map_err(|e| Error::Serialize {
+                what: "the budget",
+                detail: e.to_string(),
+            })?;
             s.push('\n');
             output::print(&s)?;
         }
     }
-    Ok(crate::exit::OK)
+    Ok(Exit::Ok)
 }

@@ -1,7 +1,7 @@
 //! `amctl diff`: what differs between two profiles, or a profile and a cluster, explained.
 
-use crate::diff::{self, input, view};
-use crate::error::Error;
+use crate::diff::{self, view};
+use crate::error::{Error, Exit, Usage};
 use crate::output;
 use crate::report::Style;
 use std::io::IsTerminal;
@@ -26,14 +26,19 @@ pub struct DiffArgs {
     pub exit_zero: bool,
 }
 
-pub fn run(args: &DiffArgs) -> Result<i32, Error> {
+pub fn run(args: &DiffArgs) -> Result<Exit, Error> {
     if args.from == "-" && args.to == "-" {
-        return Err(Error::Usage(
-            "only one side of a diff can be read from stdin (`-`)".into(),
-        ));
+        return Err(Error::Usage(Usage::BothSidesStdin));
     }
-    let old = input::read(&args.from, &args.namespace, &args.from_sets)?;
-    let new = input::read(&args.to, &args.namespace, &args.to_sets)?;
+    let what = "nothing was compared (fix them; to compare anyway, render it with --skip-validation into a file and diff that)";
+    let old = match super::side(&args.from, &args.namespace, &args.from_sets, what)? {
+        Ok(side) => side.objects,
+        Err(exit) => return Ok(exit),
+    };
+    let new = match super::side(&args.to, &args.namespace, &args.to_sets, what)? {
+        Ok(side) => side.objects,
+        Err(exit) => return Ok(exit),
+    };
     let diffs = diff::diff(old, new);
     let style = Style::for_stream(std::io::stdout().is_terminal());
     let text = match args.view {
@@ -43,8 +48,8 @@ pub fn run(args: &DiffArgs) -> Result<i32, Error> {
     };
     output::print(&text)?;
     Ok(if diffs.is_empty() || args.exit_zero {
-        crate::exit::OK
+        Exit::Ok
     } else {
-        crate::exit::INVALID
+        Exit::Invalid
     })
 }

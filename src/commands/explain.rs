@@ -3,7 +3,7 @@
 
 use crate::commands::schema::schema;
 use crate::components::{self, postgres};
-use crate::error::{Error, InputError, did_you_mean};
+use crate::error::{Error, Exit, InputError, did_you_mean};
 use crate::model::memory_table;
 use crate::model::node::NodeModel;
 use crate::output;
@@ -387,7 +387,7 @@ fn type_name(v: &Value) -> String {
     }
 }
 
-pub fn run(key: &str, profile: &str) -> Result<i32, Error> {
+pub fn run(key: &str, profile: &str) -> Result<Exit, Error> {
     let root = schema(false);
     let mut node = &root;
     let mut walked = Vec::new();
@@ -485,7 +485,7 @@ pub fn run(key: &str, profile: &str) -> Result<i32, Error> {
         out.push_str(&b);
     }
     output::print(&out)?;
-    Ok(crate::exit::OK)
+    Ok(Exit::Ok)
 }
 
 /// For memory-related keys: what the key produces in `profile`.

@@ -1,15 +1,10 @@
 //! `amctl migrate`: move a running installation from one profile to another.
 
-use crate::diff::input;
-use crate::error::Error;
+use crate::error::{Error, Exit, Usage};
 use crate::migrate::{self, Options, emit};
 use crate::output;
-use crate::pipeline::load;
 use crate::report::Style;
 use std::io::IsTerminal;
-
-/// Exit code when the apply stream is not the whole migration.
-pub const PARTIAL: i32 = 3;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
@@ -32,23 +27,26 @@ pub struct MigrateArgs {
     pub prune: bool,
 }
 
-pub fn run(args: &MigrateArgs) -> Result<i32, Error> {
-    let old = input::read(&args.from, &args.namespace, &args.from_sets)?;
-    let new = input::read(&args.to, &args.namespace, &args.to_sets)?;
-    let profiles = if input::is_profile(&args.from) && input::is_profile(&args.to) {
-        Some((
-            load(&args.from, &args.namespace, &args.from_sets)?.profile,
-            load(&args.to, &args.namespace, &args.to_sets)?.profile,
-        ))
-    } else {
-        None
+pub fn run(args: &MigrateArgs) -> Result<Exit, Error> {
+    let what = "no step was planned (fix them, then migrate)";
+    let old = match super::side(&args.from, &args.namespace, &args.from_sets, what)? {
+        Ok(side) => side,
+        Err(exit) => return Ok(exit),
+    };
+    let new = match super::side(&args.to, &args.namespace, &args.to_sets, what)? {
+        Ok(side) => side,
+        Err(exit) => return Ok(exit),
+    };
+    let profiles = match (&old.profile, &new.profile) {
+        (Some(a), Some(b)) => Some((a, b)),
+        _ => None,
     };
     let mut plan = migrate::plan(
         &args.from,
         &args.to,
-        old,
-        new,
-        profiles.as_ref().map(|(a, b)| (a, b)),
+        old.objects,
+        new.objects,
+        profiles,
         &Options {
             namespace: args.namespace.clone(),
             allow_data_loss: args.allow_data_loss,
@@ -57,9 +55,7 @@ pub fn run(args: &MigrateArgs) -> Result<i32, Error> {
     );
     if let Some(p) = args.phase {
         let Some(p) = crate::change::Phase::from_number(p) else {
-            return Err(Error::Usage(format!(
-                "--phase {p}: phases are 1 (infrastructure), 2 (resources) and 3 (hardening)"
-            )));
+            return Err(Error::Usage(Usage::Phase(p)));
         };
         plan.steps.retain(|s| s.phase == p);
     }
@@ -69,9 +65,9 @@ pub fn run(args: &MigrateArgs) -> Result<i32, Error> {
             output::print(&emit::apply_stream(&plan))?;
             eprint!("{}", emit::left_out_note(&plan));
             return Ok(if left_out > 0 {
-                PARTIAL
+                Exit::Partial
             } else {
-                crate::exit::OK
+                Exit::Ok
             });
         }
         Format::Script => output::print(&emit::script(&plan))?,
@@ -83,8 +79,8 @@ pub fn run(args: &MigrateArgs) -> Result<i32, Error> {
         Format::Json => output::print(&emit::json(&plan))?,
     }
     Ok(if plan.steps.iter().any(|s| s.refused) {
-        PARTIAL
+        Exit::Partial
     } else {
-        crate::exit::OK
+        Exit::Ok
     })
 }

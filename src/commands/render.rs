@@ -1,12 +1,9 @@
 //! `amctl render`: a profile to every manifest and config file of the platform.
 
-use crate::error::Error;
+use crate::error::{Error, Exit, Usage};
 use crate::output;
-use crate::pipeline::load;
-use crate::render::{self, RenderOptions};
-use crate::report::{Style, human_findings};
-use crate::validate::{Finding, Severity, count, validate};
-use std::io::IsTerminal;
+use crate::pipeline;
+use crate::validate::{Severity, count};
 use std::path::PathBuf;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -28,48 +25,25 @@ pub struct RenderArgs {
     pub check: Option<PathBuf>,
 }
 
-pub fn run(args: &RenderArgs) -> Result<i32, Error> {
+pub fn run(args: &RenderArgs) -> Result<Exit, Error> {
     // A flag conflict is known before any work: no load, no render, no warnings first.
     if args.out_dir.is_some() && args.format == Format::Json {
-        return Err(Error::Usage(
-            "--out-dir writes YAML files for kustomize; drop `-o json` or --out-dir".into(),
-        ));
+        return Err(Error::Usage(Usage::OutDirWithJson));
     }
-    let loaded = load(&args.profile, &args.namespace, &args.sets)?;
-    let bundle = render::render(
-        &loaded.profile,
-        &RenderOptions {
-            namespace: args.namespace.clone(),
-        },
-    )?;
+    let rendered = pipeline::render(&args.profile, &args.namespace, &args.sets)?;
     // The same rules as `amctl validate`: a profile with errors is not rendered, and nothing
     // reaches stdout.
-    let findings = validate(&loaded, &bundle);
-    let errors = count(&findings, Severity::Error);
+    let findings = match super::gate(
+        &rendered,
+        &args.profile,
+        "nothing was rendered (fix them, or pass --skip-validation to render anyway)",
+        args.skip_validation.then_some("--skip-validation"),
+    ) {
+        Ok(findings) => findings,
+        Err(exit) => return Ok(exit),
+    };
     let warnings = count(&findings, Severity::Warning);
-    if errors > 0 {
-        let style = Style::for_stream(std::io::stderr().is_terminal());
-        let shown: Vec<Finding> = findings
-            .iter()
-            .filter(|f| f.severity == Severity::Error)
-            .cloned()
-            .collect();
-        if args.skip_validation {
-            eprintln!(
-                "{}: --skip-validation: rendering `{}` despite {errors} validation error(s); these manifests are expected to fail on the cluster:",
-                style.paint("1;31", "WARNING"),
-                args.profile
-            );
-            eprint!("{}", human_findings(&shown, style));
-        } else {
-            eprint!("{}", human_findings(&shown, style));
-            eprintln!(
-                "error: `{}` has {errors} validation error(s); nothing was rendered (fix them, or pass --skip-validation to render anyway)",
-                args.profile
-            );
-            return Ok(crate::exit::INVALID);
-        }
-    } else if warnings > 0 {
+    if count(&findings, Severity::Error) == 0 && warnings > 0 {
         // One write: stderr is unbuffered, and `eprintln!` writes each piece separately.
         let line = format!(
             "amctl: {warnings} warning(s); `amctl validate {}` explains them\n",
@@ -77,10 +51,10 @@ pub fn run(args: &RenderArgs) -> Result<i32, Error> {
         );
         let _ = std::io::Write::write_all(&mut std::io::stderr().lock(), line.as_bytes());
     }
-    emit(args, &bundle)
+    emit(args, &rendered.bundle)
 }
 
-fn emit(args: &RenderArgs, bundle: &crate::kube::Bundle) -> Result<i32, Error> {
+fn emit(args: &RenderArgs, bundle: &crate::kube::Bundle) -> Result<Exit, Error> {
     if let Some(dir) = &args.check {
         return check_dir(dir, &output::bundle_files(bundle)?);
     }
@@ -90,17 +64,14 @@ fn emit(args: &RenderArgs, bundle: &crate::kube::Bundle) -> Result<i32, Error> {
         (None, Format::Yaml) => output::stream(bundle)?,
         (None, Format::Json) => output::print(&output::bundle_json(bundle)?)?,
     }
-    Ok(crate::exit::OK)
+    Ok(Exit::Ok)
 }
 
 /// `--check DIR`: exit 0 when DIR holds exactly what the profile renders, 1 (with a summary) when
 /// files changed, are missing or are extra.
-fn check_dir(dir: &std::path::Path, files: &[(String, String)]) -> Result<i32, Error> {
+fn check_dir(dir: &std::path::Path, files: &[(String, String)]) -> Result<Exit, Error> {
     if !dir.is_dir() {
-        return Err(Error::Usage(format!(
-            "--check `{}` is not a directory; render it first with --out-dir",
-            dir.display()
-        )));
+        return Err(Error::Usage(Usage::CheckNotADirectory(dir.to_path_buf())));
     }
     let mut present: std::collections::BTreeMap<String, String> = std::collections::BTreeMap::new();
     for entry in std::fs::read_dir(dir).map_err(|e| Error::io("read directory", dir, e))? {
@@ -124,7 +95,7 @@ fn check_dir(dir: &std::path::Path, files: &[(String, String)]) -> Result<i32, E
     let extra: Vec<String> = present.into_keys().collect();
     if changed.is_empty() && missing.is_empty() && extra.is_empty() {
         eprintln!("{}: up to date ({} files)", dir.display(), files.len());
-        return Ok(crate::exit::OK);
+        return Ok(Exit::Ok);
     }
     let mut out = format!(
         "{}: drifted from the profile: {} changed, {} missing, {} extra\n",
@@ -150,5 +121,5 @@ fn check_dir(dir: &std::path::Path, files: &[(String, String)]) -> Result<i32, E
     }
     out.push_str("re-render with --out-dir to update it\n");
     output::print(&out)?;
-    Ok(crate::exit::INVALID)
+    Ok(Exit::Invalid)
 }

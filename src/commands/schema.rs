@@ -1,7 +1,7 @@
 //! `amctl schema`: the JSON Schema (draft-07) of the profile format, from the same types the
 //! loader uses, for editors (taplo, Even Better TOML) and CI.
 
-use crate::error::Error;
+use crate::error::{Error, Exit};
 use crate::output;
 use crate::profile::Profile;
 use serde_json::Value;
@@ -46,10 +46,12 @@ fn strip_required(v: &mut Value) {
     }
 }
 
-pub fn run(partial: bool) -> Result<i32, Error> {
-    let mut s = serde_json::to_string_pretty(&schema(partial))
-        .map_err(|e| Error::Render(format!("cannot serialize the schema: {e}")))?;
+pub fn run(partial: bool) -> Result<Exit, Error> {
+    let mut s = serde_json::to_string_pretty(&schema(partial)).map_err(|e| Error::Serialize {
+        what: "the schema",
+        detail: e.to_string(),
+    })?;
     s.push('\n');
     output::print(&s)?;
-    Ok(crate::exit::OK)
+    Ok(Exit::Ok)
 }

@@ -4,7 +4,7 @@
 //! one, and neither does the script. An existing Secret is left as it is.
 
 use crate::components;
-use crate::error::Error;
+use crate::error::{Error, Exit};
 use crate::kube::Ctx;
 use crate::output;
 use crate::pipeline::load;
@@ -23,7 +23,7 @@ pub struct SecretsArgs {
     pub skip_validation: bool,
 }
 
-pub fn run(args: &SecretsArgs) -> Result<i32, Error> {
+pub fn run(args: &SecretsArgs) -> Result<Exit, Error> {
     let loaded = load(&args.profile, &args.namespace, &args.sets)?;
     let bundle = render::render(
         &loaded.profile,
@@ -46,7 +46,7 @@ pub fn run(args: &SecretsArgs) -> Result<i32, Error> {
                 args.profile,
                 errors.len()
             );
-            return Ok(crate::exit::INVALID);
+            return Ok(Exit::Invalid);
         }
     }
     let ctx = Ctx::new(&loaded.profile, &args.namespace);
@@ -56,7 +56,7 @@ pub fn run(args: &SecretsArgs) -> Result<i32, Error> {
         .filter(|s| referred.contains(&s.name.as_str()))
         .collect();
     output::print(&script(&args.profile, &args.namespace, &specs))?;
-    Ok(crate::exit::OK)
+    Ok(Exit::Ok)
 }
 
 /// A word for bash: as it is when it is plain, else single-quoted.

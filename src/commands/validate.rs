@@ -1,6 +1,6 @@
 //! `amctl validate`: every rule over one profile, or `--all` over many (CI).
 
-use crate::error::Error;
+use crate::error::{Error, Exit, Usage};
 use crate::output;
 use crate::pipeline::load;
 use crate::render::{RenderOptions, render};
@@ -29,10 +29,7 @@ pub struct ValidateArgs {
 fn expand(args: &ValidateArgs) -> Result<Vec<String>, Error> {
     if !args.all {
         if args.profiles.len() != 1 {
-            return Err(Error::Usage(
-                "validate takes one PROFILE; use --all to validate several (files or directories)"
-                    .into(),
-            ));
+            return Err(Error::Usage(Usage::ValidateOneProfile));
         }
         return Ok(args.profiles.clone());
     }
@@ -53,9 +50,7 @@ fn expand(args: &ValidateArgs) -> Result<Vec<String>, Error> {
         }
     }
     if out.is_empty() {
-        return Err(Error::Usage(
-            "--all found no profile (*.toml) to validate".into(),
-        ));
+        return Err(Error::Usage(Usage::NothingToValidate));
     }
     Ok(out)
 }
@@ -77,7 +72,7 @@ pub fn check_profile(
     Ok((findings, report::budget_table(&budget)))
 }
 
-pub fn run(args: &ValidateArgs) -> Result<i32, Error> {
+pub fn run(args: &ValidateArgs) -> Result<Exit, Error> {
     let profiles = expand(args)?;
     let progress = (args.all && profiles.len() > 1 && std::io::stderr().is_terminal()).then(|| {
         let bar = indicatif::ProgressBar::new(profiles.len() as u64);
@@ -178,16 +173,18 @@ pub fn run(args: &ValidateArgs) -> Result<i32, Error> {
             valid: !any_invalid && !any_input_error,
             profiles: json_profiles,
         };
-        let mut s = serde_json::to_string_pretty(&doc)
-            .map_err(|e| Error::Render(format!("cannot serialize the report: {e}")))?;
+        let mut s = serde_json::to_string_pretty(&doc).map_err(|e| Error::Serialize {
+            what: "the report",
+            detail: e.to_string(),
+        })?;
         s.push('\n');
         output::print(&s)?;
     }
     Ok(if any_input_error {
-        crate::exit::INPUT
+        Exit::Input
     } else if any_invalid {
-        crate::exit::INVALID
+        Exit::Invalid
     } else {
-        crate::exit::OK
+        Exit::Ok
     })
 }

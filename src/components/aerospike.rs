@@ -173,7 +173,7 @@ pub fn aerospike_exporter(ctx: &Ctx, config_volume: &str) -> Container {
 pub fn render(ctx: &Ctx, bundle: &mut Bundle) -> Result<(), Error> {
     let a = &ctx.profile.aerospike;
     let ns = ctx.ns;
-    let server = Server::from_image(&a.image).map_err(Error::Render)?;
+    let server = Server::from_image(&a.image).map_err(Error::Image)?;
     let tls = tls_listener(ctx.profile);
     let labels = ctx.labels(NAME, "cache", image_tag(&a.image));
     let selector = ctx.selector(NAME);

@@ -1,10 +1,8 @@
-//! Reading either side of a diff: a profile (rendered on the fly) or Kubernetes YAML from a file,
+//! Reading either side of a diff: a profile's render, or Kubernetes YAML from a file,
 //! a directory or stdin (multi-document streams and `kind: List` both accepted).
 
 use super::{Obj, is_live, strip_server_fields};
 use crate::error::{Error, InputError};
-use crate::pipeline::load;
-use crate::render::{RenderOptions, render};
 use serde_json::Value;
 use std::io::Read;
 use std::path::Path;
@@ -17,33 +15,29 @@ pub fn is_profile(arg: &str) -> bool {
     crate::profile::load::builtin(arg).is_some() || arg.ends_with(".toml")
 }
 
-/// Reads one side.
-pub fn read(arg: &str, namespace: &str, sets: &[String]) -> Result<Vec<Obj>, Error> {
-    if is_profile(arg) {
-        let loaded = load(arg, namespace, sets)?;
-        let bundle = render(
-            &loaded.profile,
-            &RenderOptions {
-                namespace: namespace.to_string(),
-            },
-        )?;
-        return bundle
-            .items
-            .iter()
-            .map(|i| {
-                let value = serde_json::to_value(&i.object).map_err(|e| {
-                    Error::Render(format!("cannot convert {}: {e}", i.object.name()))
-                })?;
-                Ok(Obj {
-                    kind: i.object.kind().to_string(),
-                    namespace: i.object.metadata().namespace.clone().unwrap_or_default(),
-                    name: i.object.name().to_string(),
-                    value,
-                    live: false,
-                })
+/// The objects of a render, as a diff reads them.
+pub fn objects(bundle: &crate::kube::Bundle) -> Result<Vec<Obj>, Error> {
+    bundle
+        .items
+        .iter()
+        .map(|i| {
+            let value = serde_json::to_value(&i.object).map_err(|e| Error::Convert {
+                object: i.object.name().to_string(),
+                detail: e.to_string(),
+            })?;
+            Ok(Obj {
+                kind: i.object.kind().to_string(),
+                namespace: i.object.metadata().namespace.clone().unwrap_or_default(),
+                name: i.object.name().to_string(),
+                value,
+                live: false,
             })
-            .collect();
-    }
+        })
+        .collect()
+}
+
+/// Reads Kubernetes YAML: `-` for stdin, a directory of YAML files, or one file.
+pub fn read(arg: &str) -> Result<Vec<Obj>, Error> {
     if arg == "-" {
         let mut text = String::new();
         std::io::stdin()

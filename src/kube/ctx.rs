@@ -77,10 +77,16 @@ impl<'a> Ctx<'a> {
     pub fn template<S: serde::Serialize>(&self, name: &str, context: S) -> Result<String, Error> {
         let tmpl = templates()
             .get_template(name)
-            .map_err(|e| Error::Render(format!("template {name}: {e:#}")))?;
-        let mut text = tmpl
-            .render(minijinja::value::Serde(context))
-            .map_err(|e| Error::Render(format!("template {name}: {e:#}")))?;
+            .map_err(|e| Error::Template {
+                name: name.to_string(),
+                detail: format!("{e:#}"),
+            })?;
+        let mut text =
+            tmpl.render(minijinja::value::Serde(context))
+                .map_err(|e| Error::Template {
+                    name: name.to_string(),
+                    detail: format!("{e:#}"),
+                })?;
         // The renderer grows its buffer by doubling; the bundle keeps the text.
         text.shrink_to_fit();
         Ok(text)

@@ -251,7 +251,7 @@ fn resolve_argument(spec: &str) -> Result<Origin, Error> {
 fn read(origin: &Origin) -> Result<Arc<Source>, Error> {
     let text = match origin {
         Origin::Builtin(n) => builtin(n)
-            .ok_or_else(|| Error::Usage(format!("no built-in profile `{n}`")))?
+            .ok_or_else(|| Error::Usage(crate::error::Usage::NoBuiltin(n.to_string())))?
             .to_string(),
         Origin::File(p) => {
             std::fs::read_to_string(p).map_err(|e| Error::io("read profile", p, e))?

@@ -1,7 +1,6 @@
 //! The catalogue of bad profiles: one defect each, and for each the rule that names it, the exit
 //! code and the position (file and line) the finding points at.
 
-use assert_cmd::Command;
 use serde_json::Value;
 
 struct Case {
@@ -672,8 +671,7 @@ fn run(case: &Case) -> (i32, Value, String) {
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join(format!("{}.toml", case.name));
     std::fs::write(&path, case.profile).unwrap();
-    let out = Command::cargo_bin("amctl")
-        .unwrap()
+    let out = crate::common::amctl()
         .args(["validate", path.to_str().unwrap(), "-o", "json"])
         .output()
         .unwrap();
@@ -734,11 +732,7 @@ fn every_rule_in_the_catalogue_has_a_fix() {
 }
 
 fn validate(args: &[&str]) -> (i32, String, String) {
-    let out = Command::cargo_bin("amctl")
-        .unwrap()
-        .args(args)
-        .output()
-        .unwrap();
+    let out = crate::common::amctl().args(args).output().unwrap();
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -1031,7 +1025,7 @@ fn tls_without_issuer_names_the_secrets_to_create() {
     let dir = std::env::temp_dir().join(format!("amctl-tls-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("prod-own-secrets.toml");
-    let text: String = include_str!("../profiles/prod.toml")
+    let text: String = include_str!("../../profiles/prod.toml")
         .lines()
         .filter(|l| !l.starts_with("tls_issuer"))
         .map(|l| format!("{l}\n"))

@@ -1,11 +1,7 @@
 //! The command line as a user meets it: exit codes, where errors point, what is (not) printed.
 
-use assert_cmd::Command;
+use crate::common::{TempDir, amctl};
 use std::path::Path;
-
-fn amctl() -> Command {
-    Command::cargo_bin("amctl").expect("binary")
-}
 
 /// Writes a profile into a temp dir and returns the dir (kept alive by the caller).
 fn profile(dir: &Path, name: &str, text: &str) -> String {
@@ -14,36 +10,8 @@ fn profile(dir: &Path, name: &str, text: &str) -> String {
     path.to_string_lossy().into_owned()
 }
 
-fn tmp() -> tempdir::TempDir {
-    tempdir::TempDir::new()
-}
-
-/// Minimal temp dir helper (no extra crate): removed on drop.
-mod tempdir {
-    use std::path::{Path, PathBuf};
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    static N: AtomicUsize = AtomicUsize::new(0);
-    pub struct TempDir(PathBuf);
-    impl TempDir {
-        pub fn new() -> TempDir {
-            let p = std::env::temp_dir().join(format!(
-                "amctl-test-{}-{}",
-                std::process::id(),
-                N.fetch_add(1, Ordering::SeqCst)
-            ));
-            let _ = std::fs::remove_dir_all(&p);
-            std::fs::create_dir_all(&p).unwrap();
-            TempDir(p)
-        }
-        pub fn path(&self) -> &Path {
-            &self.0
-        }
-    }
-    impl Drop for TempDir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
+fn tmp() -> TempDir {
+    TempDir::new()
 }
 
 /// Runs `amctl ARGS`, asserts exit 2, nothing on stdout, and returns stderr.

@@ -482,8 +482,7 @@ fn an_invalid_large_profile_prints_nothing() {
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("many.toml");
     std::fs::write(&path, profile).unwrap();
-    let out = assert_cmd::Command::cargo_bin("amctl")
-        .unwrap()
+    let out = crate::common::amctl()
         .args(["render", path.to_str().unwrap()])
         .output()
         .unwrap();
@@ -506,8 +505,7 @@ fn an_invalid_large_profile_prints_nothing() {
         1,
     );
     std::fs::write(&bad, text).unwrap();
-    let out = assert_cmd::Command::cargo_bin("amctl")
-        .unwrap()
+    let out = crate::common::amctl()
         .args(["render", bad.to_str().unwrap()])
         .output()
         .unwrap();

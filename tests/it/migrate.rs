@@ -1,20 +1,7 @@
 //! amctl migrate: plans, the apply stream's safety, immutable fields, data-loss refusals.
 
-use assert_cmd::Command;
+use crate::common::run as amctl;
 use serde_json::Value;
-
-fn amctl(args: &[&str]) -> (i32, String, String) {
-    let out = Command::cargo_bin("amctl")
-        .unwrap()
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
 
 fn plan(args: &[&str]) -> Value {
     let mut a = vec!["migrate"];
@@ -414,5 +401,24 @@ fn certificates_and_replication_come_in_a_working_order() {
     assert_eq!(
         steps(&held, "PostgresRole", "replicator")[0]["refused"],
         true
+    );
+}
+
+/// migrate goes through render's validation gate: no plan toward a profile that would not run.
+#[test]
+fn no_plan_toward_an_invalid_profile() {
+    let (code, out, err) = amctl(&[
+        "migrate",
+        "demo",
+        "prod",
+        "--set",
+        "kafka.resources.limits.memory=300Mi",
+    ]);
+    assert_eq!(code, 1, "{err}");
+    assert_eq!(out, "");
+    assert!(err.contains("error[jvm.memory]"), "{err}");
+    assert!(
+        err.contains("error: `prod` has 1 validation error(s); no step was planned"),
+        "{err}"
     );
 }

@@ -3,7 +3,6 @@
 //! rendered scripts against that restatement where no real server can run here (Aerospike,
 //! Kafka). PostgreSQL and Flink also run for real in tests/conformance.sh.
 
-use assert_cmd::Command;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
@@ -13,11 +12,7 @@ fn render(profile: &str, sets: &[&str]) -> Vec<Value> {
         args.push("--set");
         args.push(s);
     }
-    let out = Command::cargo_bin("amctl")
-        .unwrap()
-        .args(&args)
-        .output()
-        .unwrap();
+    let out = crate::common::amctl().args(&args).output().unwrap();
     assert!(
         out.status.success(),
         "render {profile}: {}",

@@ -1,22 +1,8 @@
 //! amctl diff: views, matching, live input, impact labels, exit codes and bad input.
 
-use assert_cmd::Command;
+use crate::common::run_stdin as amctl;
 use serde_json::{Value, json};
 use std::path::PathBuf;
-
-fn amctl(args: &[&str], stdin: Option<&str>) -> (i32, String, String) {
-    let mut cmd = Command::cargo_bin("amctl").unwrap();
-    cmd.args(args);
-    if let Some(s) = stdin {
-        cmd.write_stdin(s.to_string());
-    }
-    let out = cmd.output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
 
 fn tmp(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("amctl-diff-{}", std::process::id()));
@@ -217,7 +203,7 @@ fn every_impact_label() {
         "spec.maxReplicas",
         "none"
     ));
-    let v = impacts("demo", "demo", &["postgres.work_mem=4MB"]);
+    let v = impacts("demo", "demo", &["postgres.work_mem=1MB"]);
     assert!(has(
         &v,
         "ConfigMap",
@@ -354,4 +340,40 @@ fn json_schema_is_stable() {
             assert!(!o[k].is_null(), "{k} in {o}");
         }
     }
+}
+
+/// diff goes through render's validation gate: a side with validation errors is not compared.
+#[test]
+fn an_invalid_profile_is_not_compared() {
+    // work_mem 4MB × 20 connections puts demo's PostgreSQL over its 512Mi limit.
+    let (code, out, err) = amctl(
+        &[
+            "diff",
+            "demo",
+            "prod",
+            "--from-set",
+            "postgres.work_mem=4MB",
+        ],
+        None,
+    );
+    assert_eq!(code, 1, "{err}");
+    assert_eq!(out, "");
+    assert!(err.contains("error[postgres.memory]"), "{err}");
+    assert!(
+        err.contains("error: `demo` has 1 validation error(s); nothing was compared"),
+        "{err}"
+    );
+    // The same profile, valid, is compared.
+    let (code, out, _) = amctl(
+        &[
+            "diff",
+            "demo",
+            "prod",
+            "--from-set",
+            "postgres.work_mem=1MB",
+        ],
+        None,
+    );
+    assert_eq!(code, 1);
+    assert!(out.contains("most disruptive"), "{out}");
 }

@@ -1,13 +1,7 @@
 //! No rendered output carries a credential: amctl refers to Secrets, it never prints one.
 
-use assert_cmd::Command;
-
 fn run(args: &[&str]) -> String {
-    let out = Command::cargo_bin("amctl")
-        .unwrap()
-        .args(args)
-        .output()
-        .unwrap();
+    let out = crate::common::amctl().args(args).output().unwrap();
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
@@ -142,8 +136,7 @@ fn no_rendered_output_holds_a_credential() {
 
 /// `amctl secrets` output for `args`, checked to succeed.
 fn secrets_script(args: &[&str]) -> String {
-    let out = Command::cargo_bin("amctl")
-        .unwrap()
+    let out = crate::common::amctl()
         .arg("secrets")
         .args(args)
         .output()
@@ -160,8 +153,7 @@ fn secrets_script(args: &[&str]) -> String {
 /// pod volumes (secret, projected), environment references, ingress TLS, key store passwords.
 fn referred(args: &[&str]) -> std::collections::BTreeSet<(String, Option<String>)> {
     use serde_json::Value;
-    let out = Command::cargo_bin("amctl")
-        .unwrap()
+    let out = crate::common::amctl()
         .args(["render", "-o", "json"])
         .args(args)
         .output()

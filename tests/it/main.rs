@@ -1,0 +1,14 @@
+//! The integration tests: one binary (one link, shared helpers in [`common`]), one module per
+//! area. Run one area with `cargo test --test it diff::`.
+
+mod common;
+
+mod cli;
+mod diff;
+mod migrate;
+mod network;
+mod properties;
+mod render;
+mod secrets;
+mod startup;
+mod validate;
