@@ -16,85 +16,87 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
-/// Every kind amctl renders. Serializes as the object itself (apiVersion and kind included).
-#[derive(Clone, Debug, Serialize, PartialEq)]
-#[serde(untagged)]
-pub enum Object {
-    Namespace(Namespace),
-    StorageClass(StorageClass),
-    ServiceAccount(ServiceAccount),
-    Role(Role),
-    RoleBinding(RoleBinding),
-    Certificate(Certificate),
-    ConfigMap(ConfigMap),
+/// What each rendered type knows of itself: its kind and its metadata. Kubernetes' own types
+/// have them from k8s-openapi; amctl's CRD types implement it in [`super::crd`].
+pub trait Typed {
+    const KIND: &'static str;
+    fn meta(&self) -> &ObjectMeta;
+    fn kind_of(&self) -> &'static str {
+        Self::KIND
+    }
+}
+
+impl<T: k8s_openapi::Resource + k8s_openapi::Metadata<Ty = ObjectMeta>> Typed for T {
+    const KIND: &'static str = T::KIND;
+    fn meta(&self) -> &ObjectMeta {
+        self.metadata()
+    }
+}
+
+/// The Object enum from one list of kinds and their apply rank: `kind()` and `metadata()` come
+/// from the types ([`Typed`]), so a new kind is one line here.
+macro_rules! objects {
+    ($($(#[$attr:meta])* $variant:ident($ty:ty) = $rank:literal,)*) => {
+        /// Every kind amctl renders. Serializes as the object itself (apiVersion and kind included).
+        #[derive(Clone, Debug, Serialize, PartialEq)]
+        #[serde(untagged)]
+        pub enum Object {
+            $($(#[$attr])* $variant($ty),)*
+        }
+
+        impl Object {
+            pub fn kind(&self) -> &'static str {
+                match self {
+                    $(Object::$variant(o) => o.kind_of(),)*
+                }
+            }
+
+            pub fn metadata(&self) -> &ObjectMeta {
+                match self {
+                    $(Object::$variant(o) => o.meta(),)*
+                }
+            }
+
+            /// Apply order (lowest first), as listed with the kind.
+            pub fn rank(&self) -> u8 {
+                match self {
+                    $(Object::$variant(_) => $rank,)*
+                }
+            }
+        }
+    };
+}
+
+objects! {
+    // Apply order: what others refer to comes first (namespace, identities, config, services),
+    // then workloads, then what refers to workloads.
+    Namespace(Namespace) = 0,
+    StorageClass(StorageClass) = 0,
+    ServiceAccount(ServiceAccount) = 1,
+    Role(Role) = 2,
+    RoleBinding(RoleBinding) = 3,
+    // Issued into Secrets the workloads mount: before them, so the Secret is ready first.
+    Certificate(Certificate) = 4,
+    ConfigMap(ConfigMap) = 4,
     // Workloads and claims are boxed: 1-3 KB each inline, they would make every Object (and
     // every move while rendering and sorting thousands of them) that large.
-    PersistentVolumeClaim(Box<PersistentVolumeClaim>),
-    Service(Service),
-    StatefulSet(Box<StatefulSet>),
-    Deployment(Box<Deployment>),
-    Job(Box<Job>),
-    CronJob(Box<CronJob>),
-    HorizontalPodAutoscaler(HorizontalPodAutoscaler),
-    PodDisruptionBudget(PodDisruptionBudget),
-    NetworkPolicy(NetworkPolicy),
-    Ingress(Ingress),
-    ServiceMonitor(ServiceMonitor),
-    PodMonitor(PodMonitor),
-    PrometheusRule(PrometheusRule),
+    PersistentVolumeClaim(Box<PersistentVolumeClaim>) = 4,
+    Service(Service) = 5,
+    StatefulSet(Box<StatefulSet>) = 6,
+    Deployment(Box<Deployment>) = 6,
+    Job(Box<Job>) = 7,
+    CronJob(Box<CronJob>) = 7,
+    HorizontalPodAutoscaler(HorizontalPodAutoscaler) = 8,
+    PodDisruptionBudget(PodDisruptionBudget) = 8,
+    // Applied with the workloads' Services in place, so a deny never precedes its allows.
+    NetworkPolicy(NetworkPolicy) = 8,
+    Ingress(Ingress) = 9,
+    ServiceMonitor(ServiceMonitor) = 9,
+    PodMonitor(PodMonitor) = 9,
+    PrometheusRule(PrometheusRule) = 9,
 }
 
 impl Object {
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Object::Namespace(_) => "Namespace",
-            Object::StorageClass(_) => "StorageClass",
-            Object::ServiceAccount(_) => "ServiceAccount",
-            Object::Role(_) => "Role",
-            Object::RoleBinding(_) => "RoleBinding",
-            Object::Certificate(_) => "Certificate",
-            Object::ConfigMap(_) => "ConfigMap",
-            Object::PersistentVolumeClaim(_) => "PersistentVolumeClaim",
-            Object::Service(_) => "Service",
-            Object::StatefulSet(_) => "StatefulSet",
-            Object::Deployment(_) => "Deployment",
-            Object::Job(_) => "Job",
-            Object::CronJob(_) => "CronJob",
-            Object::HorizontalPodAutoscaler(_) => "HorizontalPodAutoscaler",
-            Object::PodDisruptionBudget(_) => "PodDisruptionBudget",
-            Object::NetworkPolicy(_) => "NetworkPolicy",
-            Object::Ingress(_) => "Ingress",
-            Object::ServiceMonitor(_) => "ServiceMonitor",
-            Object::PodMonitor(_) => "PodMonitor",
-            Object::PrometheusRule(_) => "PrometheusRule",
-        }
-    }
-
-    pub fn metadata(&self) -> &ObjectMeta {
-        match self {
-            Object::Namespace(o) => &o.metadata,
-            Object::StorageClass(o) => &o.metadata,
-            Object::ServiceAccount(o) => &o.metadata,
-            Object::Role(o) => &o.metadata,
-            Object::RoleBinding(o) => &o.metadata,
-            Object::Certificate(o) => &o.metadata,
-            Object::ConfigMap(o) => &o.metadata,
-            Object::PersistentVolumeClaim(o) => &o.metadata,
-            Object::Service(o) => &o.metadata,
-            Object::StatefulSet(o) => &o.metadata,
-            Object::Deployment(o) => &o.metadata,
-            Object::Job(o) => &o.metadata,
-            Object::CronJob(o) => &o.metadata,
-            Object::HorizontalPodAutoscaler(o) => &o.metadata,
-            Object::PodDisruptionBudget(o) => &o.metadata,
-            Object::NetworkPolicy(o) => &o.metadata,
-            Object::Ingress(o) => &o.metadata,
-            Object::ServiceMonitor(o) => &o.metadata,
-            Object::PodMonitor(o) => &o.metadata,
-            Object::PrometheusRule(o) => &o.metadata,
-        }
-    }
-
     pub fn name(&self) -> &str {
         self.metadata().name.as_deref().unwrap_or("")
     }
@@ -119,28 +121,6 @@ impl Object {
         self.pod_template()
             .and_then(|t| t.metadata.as_ref())
             .and_then(|m| m.labels.as_ref())
-    }
-
-    /// Apply order: what others refer to comes first (namespace, identities, config, services),
-    /// then workloads, then what refers to workloads.
-    pub fn rank(&self) -> u8 {
-        match self {
-            Object::Namespace(_) | Object::StorageClass(_) => 0,
-            Object::ServiceAccount(_) => 1,
-            Object::Role(_) => 2,
-            Object::RoleBinding(_) => 3,
-            // Issued into Secrets the workloads mount: before them, so the Secret is ready first.
-            Object::Certificate(_) => 4,
-            Object::ConfigMap(_) | Object::PersistentVolumeClaim(_) => 4,
-            Object::Service(_) => 5,
-            Object::StatefulSet(_) | Object::Deployment(_) => 6,
-            Object::Job(_) | Object::CronJob(_) => 7,
-            Object::HorizontalPodAutoscaler(_) | Object::PodDisruptionBudget(_) => 8,
-            // Applied with the workloads' Services in place, so a deny never precedes its allows.
-            Object::NetworkPolicy(_) => 8,
-            Object::Ingress(_) => 9,
-            Object::ServiceMonitor(_) | Object::PodMonitor(_) | Object::PrometheusRule(_) => 9,
-        }
     }
 }
 

@@ -31,6 +31,13 @@ macro_rules! resource {
                 }
             }
         }
+
+        impl super::bundle::Typed for $name {
+            const KIND: &'static str = $kind;
+            fn meta(&self) -> &ObjectMeta {
+                &self.metadata
+            }
+        }
     };
 }
 
