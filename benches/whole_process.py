@@ -3,6 +3,7 @@
 
 Usage: cargo build --release && python3 benches/whole_process.py [path/to/amctl] [--runs N]
        python3 benches/whole_process.py NEW --compare OLD [--runs N]
+       python3 benches/whole_process.py --helm HELM --chart CHART_DIR   (adds helm template)
 
 --compare times `render prod` of two builds and `cat` of its output in turn, N times each, and
 prints only that: the A/B comparison of a change (build main, copy the binary away, build the
@@ -37,9 +38,13 @@ parser.add_argument("binary", nargs="?", default=default,
                     help="the amctl to time (default: target/release/amctl)")
 parser.add_argument("--runs", type=int, default=200, metavar="N", help="timed runs per command (default 200)")
 parser.add_argument("--compare", metavar="OLD", help="another amctl build: time render prod of both, and cat")
+parser.add_argument("--helm", metavar="HELM", help="a helm binary: time `helm template` of --chart beside render prod")
+parser.add_argument("--chart", metavar="DIR", help="an unpacked chart for --helm (e.g. bitnami/postgresql)")
 opts = parser.parse_args()
 if opts.runs < 1:
     parser.error(f"--runs {opts.runs}: give a positive number of runs")
+if bool(opts.helm) != bool(opts.chart):
+    parser.error("--helm and --chart go together: the helm binary and the chart directory it renders")
 
 
 def binary(path):
@@ -136,6 +141,12 @@ with tempfile.TemporaryDirectory() as tmp:
     row("amctl render demo", [amctl, "render", "demo"])
     (render, rp90, rrss), (catted, cp90, crss) = interleaved([[amctl, "render", "prod"], [cat, rendered]])
     print_row("amctl render prod", render, rp90, rrss)
+    if opts.helm:
+        # helm template of one chart and render prod in turn, on their own: a 50 MB Go process
+        # between two renders evicts their caches, so it is kept out of the render/cat pairs.
+        # A fifth of the runs (helm is ~20x slower) keeps the whole run short.
+        helm = [os.path.abspath(opts.helm), "template", "bench", os.path.abspath(opts.chart)]
+        (hrender, _, _), (hmed, hp90, hrss) = interleaved([[amctl, "render", "prod"], helm], max(20, runs // 5))
     row("amctl render prod -o json", [amctl, "render", "prod", "-o", "json"])
     row("amctl validate prod", [amctl, "validate", "prod"])
     row("amctl budget prod", [amctl, "budget", "prod"])
@@ -145,6 +156,8 @@ with tempfile.TemporaryDirectory() as tmp:
     for label, command in extra:
         row(label, [amctl] + command.split())
     print_row("cat of render prod's output", catted, cp90, crss)
+    if opts.helm:
+        print_row("helm template of --chart", hmed, hp90, hrss)
     outdir = os.path.join(tmp, "prod-dir")
     subprocess.run([amctl, "render", "prod", "--out-dir", outdir], check=True, stderr=subprocess.DEVNULL)
     kubectl = subprocess.run(["which", "kubectl"], capture_output=True, text=True).stdout.strip()
@@ -153,6 +166,9 @@ with tempfile.TemporaryDirectory() as tmp:
         print(f"\nrender prod / cat: {render / catted:.2f}x; render prod / kubectl kustomize: {render / kust:.2f}x")
     else:
         print(f"\nrender prod / cat: {render / catted:.2f}x")
+    if opts.helm:
+        print(f"helm template / render prod: {hmed / hrender:.1f}x (helm {hmed:.2f} ms, render prod "
+              f"{hrender:.2f} ms in the same runs, in turn)")
 
     # Scale: N API services, M Aerospike namespaces, K Kafka topics (benches/gen_profile.py).
     here = os.path.dirname(os.path.abspath(__file__))

@@ -1,5 +1,6 @@
-//! Properties over generated profiles: rendering is deterministic, a render diffs clean against
-//! itself read back from YAML, and a migration plan applied to A gives B.
+//! Properties over generated profiles: rendering is deterministic, every object's YAML reads
+//! back (serde-saphyr) as the object itself, a render diffs clean against itself read back from
+//! YAML, and a migration plan applied to A gives B.
 
 use amctl::diff::{self, Obj};
 use amctl::kube::Bundle;
@@ -112,6 +113,18 @@ proptest! {
         let read_back = diff::input::parse_stream("render.yaml", &yaml).unwrap();
         let diffs = diff::diff(objects(&bundle), read_back);
         prop_assert!(diffs.is_empty(), "{:?}", diffs.iter().map(|d| d.key.display()).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn every_objects_yaml_reads_back_as_itself((base, sets) in overrides()) {
+        let l = loaded(&base, &sets);
+        let bundle = render(&l.profile, &RenderOptions::default()).unwrap();
+        for item in &bundle.items {
+            let want = serde_json::to_value(&*item.object).unwrap();
+            let yaml = amctl::output::to_yaml(&*item.object).unwrap();
+            let got: serde_json::Value = serde_saphyr::from_str(&yaml).unwrap();
+            prop_assert!(got == want, "{} {} reads back differently:\n{yaml}", item.object.kind(), item.object.name());
+        }
     }
 
     #[test]
