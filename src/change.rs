@@ -26,7 +26,7 @@ pub enum Impact {
 
 /// A path into a ConfigMap's config file, as `diff` prints it (`data["postgresql.conf"].shared_buffers`):
 /// the file and the key inside it (empty for the whole file).
-pub fn config_key(path: &str) -> Option<(&str, &str)> {
+pub(crate) fn config_key(path: &str) -> Option<(&str, &str)> {
     let rest = path.strip_prefix("data[\"")?;
     let (file, key) = rest.split_once("\"]")?;
     Some((file, key.strip_prefix('.').unwrap_or(key)))
@@ -90,7 +90,7 @@ impl Phase {
     }
 
     /// `--phase N`.
-    pub fn from_number(n: u8) -> Option<Phase> {
+    pub(crate) fn from_number(n: u8) -> Option<Phase> {
         match n {
             1 => Some(Phase::Infrastructure),
             2 => Some(Phase::Resources),
@@ -178,7 +178,7 @@ impl Serialize for Command {
 }
 
 /// A word for the shell: as it is when it is plain, else single-quoted.
-pub fn sh_quote(s: &str) -> String {
+pub(crate) fn sh_quote(s: &str) -> String {
     let plain = !s.is_empty()
         && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"_-./=:@%+,".contains(&b));

@@ -71,7 +71,7 @@ pub struct OpenFilesNeed {
 }
 
 /// Whether `path` lies at or below the directory `dir` (both absolute, `/`-separated).
-pub fn is_under(path: &str, dir: &str) -> bool {
+pub(crate) fn is_under(path: &str, dir: &str) -> bool {
     let dir = dir.trim_end_matches('/');
     dir.is_empty() || path == dir || path.strip_prefix(dir).is_some_and(|r| r.starts_with('/'))
 }

@@ -202,7 +202,7 @@ fn indent(s: &str) -> String {
 }
 
 /// The closest candidate to `word`, if any is close enough to be a plausible typo.
-pub fn did_you_mean<'a>(
+pub(crate) fn did_you_mean<'a>(
     word: &str,
     candidates: impl IntoIterator<Item = &'a str>,
 ) -> Option<&'a str> {

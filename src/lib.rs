@@ -14,16 +14,16 @@ pub mod kube;
 #[cfg(test)]
 mod layers;
 pub mod migrate;
-pub mod model;
+pub(crate) mod model;
 pub mod output;
 pub mod pipeline;
 pub mod profile;
 pub mod render;
-pub mod report;
+pub(crate) mod report;
 pub mod rules;
 pub mod secrets;
 pub mod source;
-pub mod units;
+pub(crate) mod units;
 pub mod validate;
 pub mod yaml;
 

@@ -22,7 +22,7 @@ pub fn load(profile: &str, namespace: &str, sets: &[String]) -> Result<Loaded, E
 
 /// Namespaces are DNS-1123 labels: at most 63 lowercase alphanumerics or '-', alphanumeric at
 /// both ends.
-pub fn check_namespace(ns: &str) -> Result<(), Error> {
+pub(crate) fn check_namespace(ns: &str) -> Result<(), Error> {
     if profile::check::is_dns_label(ns, 63) {
         Ok(())
     } else {

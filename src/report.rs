@@ -15,12 +15,12 @@ pub struct Style {
 
 impl Style {
     /// Colour when `stream` is a terminal and NO_COLOR is unset (no-color.org).
-    pub fn for_stream(is_tty: bool) -> Style {
+    pub(crate) fn for_stream(is_tty: bool) -> Style {
         Style {
             color: is_tty && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
         }
     }
-    pub fn paint(&self, code: &str, text: &str) -> String {
+    pub(crate) fn paint(&self, code: &str, text: &str) -> String {
         if self.color {
             format!("\x1b[{code}m{text}\x1b[0m")
         } else {
@@ -37,7 +37,7 @@ impl Style {
 }
 
 /// `error[rule] key  file:line:col` + message + fix.
-pub fn human_findings(findings: &[Finding], style: Style) -> String {
+pub(crate) fn human_findings(findings: &[Finding], style: Style) -> String {
     let mut out = String::new();
     for f in findings {
         let pos = match (&f.file, f.line, f.column) {
@@ -68,7 +68,7 @@ fn cpu(m: u64) -> String {
 }
 
 /// The compact budget table: per workload replicas, request, limit, totals, share.
-pub fn budget_table(b: &Budget) -> String {
+pub(crate) fn budget_table(b: &Budget) -> String {
     let mut rows: Vec<[String; 8]> = vec![[
         "COMPONENT".into(),
         "WORKLOAD".into(),
@@ -123,14 +123,14 @@ pub fn budget_table(b: &Budget) -> String {
 
 /// The JSON document of `validate -o json` (schema `amctl.validate/v1`, documented in the README).
 #[derive(Serialize)]
-pub struct JsonReport<'a> {
+pub(crate) struct JsonReport<'a> {
     pub schema: &'static str,
     pub valid: bool,
     pub profiles: Vec<JsonProfile<'a>>,
 }
 
 #[derive(Serialize)]
-pub struct JsonProfile<'a> {
+pub(crate) struct JsonProfile<'a> {
     pub profile: String,
     pub valid: bool,
     pub errors: usize,

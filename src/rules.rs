@@ -125,7 +125,7 @@ impl<'a> Check<'a> {
     ) {
         self.push(rule, Severity::Error, key, message.into(), fix.into());
     }
-    pub fn warn(
+    pub(crate) fn warn(
         &self,
         rule: &'static str,
         key: &str,
@@ -144,13 +144,13 @@ impl<'a> Check<'a> {
         self.push(rule, Severity::Info, key, message.into(), fix.into());
     }
 
-    pub fn group(&self, kind: &str, name: &str) -> Option<&PodGroup> {
+    pub(crate) fn group(&self, kind: &str, name: &str) -> Option<&PodGroup> {
         self.groups
             .iter()
             .find(|g| g.kind == kind && g.name == name)
     }
 
-    pub fn into_findings(self) -> Vec<Finding> {
+    pub(crate) fn into_findings(self) -> Vec<Finding> {
         let mut f = self.findings.into_inner();
         // Errors first, then by rule and key: stable output.
         f.sort_by(|a, b| {

@@ -45,9 +45,9 @@ impl SecretSpec {
     /// cert-manager's layout, as files.
     pub fn certificate(name: &str, what: &str) -> SecretSpec {
         SecretSpec::new(name, what)
-            .from_file("tls.crt", "the certificate chain (PEM)")
-            .from_file("tls.key", "its private key (PEM, PKCS#8)")
-            .from_file("ca.crt", "the CA certificate (PEM)")
+            .file_key("tls.crt", "the certificate chain (PEM)")
+            .file_key("tls.key", "its private key (PEM, PKCS#8)")
+            .file_key("ca.crt", "the CA certificate (PEM)")
     }
 
     /// A key whose value the script generates.
@@ -59,7 +59,7 @@ impl SecretSpec {
         self
     }
 
-    pub fn fixed(mut self, key: &str, value: &str) -> SecretSpec {
+    pub(crate) fn fixed(mut self, key: &str, value: &str) -> SecretSpec {
         self.keys.push(Key {
             key: key.into(),
             source: Source::Fixed(value.into()),
@@ -68,7 +68,7 @@ impl SecretSpec {
     }
 
     /// A key the user supplies in an environment variable named after the Secret and the key.
-    pub fn from_env(mut self, key: &str, what: &str) -> SecretSpec {
+    pub(crate) fn env_key(mut self, key: &str, what: &str) -> SecretSpec {
         let var = env_var(&self.name, key);
         self.keys.push(Key {
             key: key.into(),
@@ -81,7 +81,7 @@ impl SecretSpec {
     }
 
     /// A key the user supplies as a file, its path in an environment variable.
-    pub fn from_file(mut self, key: &str, what: &str) -> SecretSpec {
+    pub(crate) fn file_key(mut self, key: &str, what: &str) -> SecretSpec {
         let var = format!("{}_FILE", env_var(&self.name, key));
         self.keys.push(Key {
             key: key.into(),
@@ -95,7 +95,7 @@ impl SecretSpec {
 }
 
 /// `flink-s3-credentials` + `AWS_ACCESS_KEY_ID` → `FLINK_S3_CREDENTIALS_AWS_ACCESS_KEY_ID`.
-pub fn env_var(secret: &str, key: &str) -> String {
+pub(crate) fn env_var(secret: &str, key: &str) -> String {
     format!("{secret}_{key}")
         .chars()
         .map(|c| {

@@ -30,7 +30,7 @@ impl Loc {
     }
 
     /// 1-based line and column (in characters) of the span's start.
-    pub fn line_col(&self) -> (usize, usize) {
+    pub(crate) fn line_col(&self) -> (usize, usize) {
         let text = &self.source.text;
         let start = self.span.start.min(text.len());
         let before = &text[..start];
@@ -52,7 +52,7 @@ impl Loc {
     }
 
     /// The source line with a caret under the span, rustc-style.
-    pub fn snippet(&self) -> String {
+    pub(crate) fn snippet(&self) -> String {
         let text = &self.source.text;
         let start = self.span.start.min(text.len());
         let line_start = text[..start].rfind('\n').map(|i| i + 1).unwrap_or(0);

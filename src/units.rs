@@ -114,37 +114,13 @@ impl Quantity {
     }
 
     /// Whole units, rounded up (bytes for memory, cores for CPU).
-    pub fn ceil_units(&self) -> i128 {
+    pub(crate) fn ceil_units(&self) -> i128 {
         (self.nanos + 999_999_999) / 1_000_000_000
     }
 
     /// Thousandths, rounded up (millicores for CPU).
-    pub fn millis(&self) -> i128 {
+    pub(crate) fn millis(&self) -> i128 {
         (self.nanos + 999_999) / 1_000_000
-    }
-
-    pub fn is_zero(&self) -> bool {
-        self.nanos == 0
-    }
-
-    /// A quantity with a canonical spelling, for values amctl computes.
-    pub fn from_bytes(bytes: i128) -> Quantity {
-        Quantity {
-            text: format_bytes_k8s(bytes),
-            nanos: bytes * 1_000_000_000,
-        }
-    }
-
-    pub fn from_millis(millis: i128) -> Quantity {
-        let text = if millis % 1000 == 0 {
-            format!("{}", millis / 1000)
-        } else {
-            format!("{millis}m")
-        };
-        Quantity {
-            text,
-            nanos: millis * 1_000_000,
-        }
     }
 }
 
@@ -200,23 +176,8 @@ fn unit_hint(text: &str, suffix: &str) -> String {
     }
 }
 
-/// Formats bytes the way a person would write a limit: the largest exact binary unit.
-pub fn format_bytes_k8s(bytes: i128) -> String {
-    for (suffix, unit) in [
-        ("Ti", KI.pow(4)),
-        ("Gi", KI.pow(3)),
-        ("Mi", KI.pow(2)),
-        ("Ki", KI),
-    ] {
-        if bytes != 0 && bytes % unit == 0 {
-            return format!("{}{suffix}", bytes / unit);
-        }
-    }
-    bytes.to_string()
-}
-
 /// Human-readable MiB/GiB with one decimal, for reports.
-pub fn human_bytes(bytes: i128) -> String {
+pub(crate) fn human_bytes(bytes: i128) -> String {
     let mib = bytes as f64 / (1024.0 * 1024.0);
     if mib.abs() >= 1024.0 {
         format!("{:.1} GiB", mib / 1024.0)
@@ -257,9 +218,6 @@ impl Memory {
         }
         Quantity::parse(text).map(Memory)
     }
-    pub fn from_bytes(bytes: i128) -> Memory {
-        Memory(Quantity::from_bytes(bytes))
-    }
 }
 
 impl fmt::Display for Memory {
@@ -274,7 +232,7 @@ impl fmt::Display for Memory {
 pub struct Cpu(pub Quantity);
 
 impl Cpu {
-    pub fn millis(&self) -> i128 {
+    pub(crate) fn millis(&self) -> i128 {
         self.0.millis()
     }
     pub fn parse(text: &str) -> Result<Cpu, String> {
@@ -394,31 +352,9 @@ impl JvmSize {
         })
     }
 
-    pub fn from_bytes(bytes: u64) -> JvmSize {
-        JvmSize {
-            bytes,
-            text: format_jvm(bytes),
-        }
-    }
-
     pub fn as_str(&self) -> &str {
         &self.text
     }
-}
-
-/// Formats bytes in the largest exact JVM unit (`800m`, `8g`), else plain bytes.
-pub fn format_jvm(bytes: u64) -> String {
-    for (suffix, unit) in [
-        ("t", 1u64 << 40),
-        ("g", 1 << 30),
-        ("m", 1 << 20),
-        ("k", 1 << 10),
-    ] {
-        if bytes != 0 && bytes.is_multiple_of(unit) {
-            return format!("{}{suffix}", bytes / unit);
-        }
-    }
-    bytes.to_string()
 }
 
 impl fmt::Display for JvmSize {
@@ -759,8 +695,6 @@ mod tests {
         assert_eq!(JvmSize::parse("1024").unwrap().bytes, 1024);
         assert!(JvmSize::parse("800Mi").unwrap_err().contains("800m"));
         assert!(JvmSize::parse("lots").is_err());
-        assert_eq!(format_jvm(800 << 20), "800m");
-        assert_eq!(format_jvm(8 << 30), "8g");
     }
 
     #[test]

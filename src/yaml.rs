@@ -34,7 +34,7 @@ pub fn to_string<T: Serialize + ?Sized>(value: &T) -> Result<String, Error> {
 
 /// Appends `value` as a YAML document (no `---`) to `out`: a stream of many documents is built
 /// in one buffer, without a String per document.
-pub fn append<T: Serialize + ?Sized>(out: &mut String, value: &T) -> Result<(), Error> {
+pub(crate) fn append<T: Serialize + ?Sized>(out: &mut String, value: &T) -> Result<(), Error> {
     value.serialize(Ser {
         out: &mut *out,
         indent: 0,
@@ -446,7 +446,7 @@ impl Ser<'_> {
     }
 }
 
-pub struct MapSer<'a> {
+pub(crate) struct MapSer<'a> {
     out: &'a mut String,
     /// Indentation of this map's keys.
     indent: usize,
@@ -649,7 +649,7 @@ impl ser::SerializeStructVariant for MapSer<'_> {
     }
 }
 
-pub struct SeqSer<'a> {
+pub(crate) struct SeqSer<'a> {
     out: &'a mut String,
     /// Indentation of this sequence's `- ` markers.
     indent: usize,

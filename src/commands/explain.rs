@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 /// Which keys each rule reads (prefixes of profile key paths).
-pub const RULE_KEYS: &[(&str, &[&str])] = &[
+pub(crate) const RULE_KEYS: &[(&str, &[&str])] = &[
     ("budget.node", &["cluster"]),
     (
         "budget.memory.requests",

@@ -60,7 +60,7 @@ pub fn run(args: &SecretsArgs) -> Result<Exit, Error> {
 }
 
 /// A word for bash: as it is when it is plain, else single-quoted.
-pub fn sh_quote(s: &str) -> String {
+pub(crate) fn sh_quote(s: &str) -> String {
     let plain = !s.is_empty()
         && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"_-./=:@%+,".contains(&b));

@@ -56,7 +56,7 @@ fn expand(args: &ValidateArgs) -> Result<Vec<String>, Error> {
 }
 
 /// Loads, renders and validates one profile.
-pub fn check_profile(
+pub(crate) fn check_profile(
     profile: &str,
     namespace: &str,
     sets: &[String],

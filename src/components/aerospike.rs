@@ -11,21 +11,21 @@ use k8s_openapi::api::core::v1::Container;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
-pub const NAME: &str = "aerospike";
-pub const SERVICE_PORT: i32 = 3000;
-pub const FABRIC_PORT: i32 = 3001;
-pub const HEARTBEAT_PORT: i32 = 3002;
+pub(crate) const NAME: &str = "aerospike";
+pub(crate) const SERVICE_PORT: i32 = 3000;
+pub(crate) const FABRIC_PORT: i32 = 3001;
+pub(crate) const HEARTBEAT_PORT: i32 = 3002;
 /// The TLS service port (Enterprise Edition) and the name clients verify.
-pub const TLS_PORT: i32 = 4333;
-pub const TLS_NAME: &str = "aerospike";
-pub const TLS_SECRET: &str = "aerospike-tls";
+pub(crate) const TLS_PORT: i32 = 4333;
+pub(crate) const TLS_NAME: &str = "aerospike";
+pub(crate) const TLS_SECRET: &str = "aerospike-tls";
 const TLS_DIR: &str = "/etc/aerospike-tls";
 /// UID 1000 exists in the image (ubuntu 24.04's first user); asd needs no particular user.
 const UID: i64 = 1000;
 const DATA_DIR: &str = "/opt/aerospike/data";
 const CONFIG_DIR: &str = "/etc/aerospike-config";
 /// Descriptors beyond proto-fd-max: device files, fabric and heartbeat sockets, info, logs.
-pub const OPEN_FILES_HEADROOM: u64 = 1024;
+pub(crate) const OPEN_FILES_HEADROOM: u64 = 1024;
 /// A cold start before the service port opens: index arenas, system metadata, cluster join.
 const COLD_START_BASE_SECONDS: u64 = 120;
 /// How fast a cold start reads a node's device files (as/src/base/as.c: `as_storage_load()`,
@@ -73,12 +73,12 @@ struct ConfContext {
 }
 
 /// Whether this profile gets Aerospike's TLS listener: Enterprise only (CE rejects `tls`).
-pub fn tls_listener(p: &crate::profile::Profile) -> bool {
+pub(crate) fn tls_listener(p: &crate::profile::Profile) -> bool {
     p.security.tls
         && Server::from_image(&p.aerospike.image).is_ok_and(|s| s.edition == Edition::Enterprise)
 }
 
-pub fn aerospike_conf(ctx: &Ctx, server: &Server) -> Result<String, Error> {
+pub(crate) fn aerospike_conf(ctx: &Ctx, server: &Server) -> Result<String, Error> {
     let a = &ctx.profile.aerospike;
     let seeds = (0..a.replicas)
         .map(|i| format!("{NAME}-{i}.aerospike-headless.{}.svc", ctx.ns))
@@ -137,10 +137,10 @@ pub fn aerospike_conf(ctx: &Ctx, server: &Server) -> Result<String, Error> {
 }
 
 /// aerospike-prometheus-exporter's port.
-pub const EXPORTER_PORT: i32 = 9145;
+pub(crate) const EXPORTER_PORT: i32 = 9145;
 
 /// The exporter's ape.toml: the node on loopback, metrics on its port.
-pub fn aerospike_exporter_config() -> String {
+pub(crate) fn aerospike_exporter_config() -> String {
     format!(
         "# Aerospike Prometheus exporter, rendered by amctl: this pod's node over loopback.\n\
          [Agent]\nbind = \":{EXPORTER_PORT}\"\ntimeout = 10\nlog_level = \"info\"\n\n\
@@ -150,7 +150,7 @@ pub fn aerospike_exporter_config() -> String {
 }
 
 /// The Aerospike exporter beside each node; config from `config_volume` (key `ape.toml`).
-pub fn aerospike_exporter(ctx: &Ctx, config_volume: &str) -> Container {
+pub(crate) fn aerospike_exporter(ctx: &Ctx, config_volume: &str) -> Container {
     let mut c = k8s::exporter(
         "aerospike-exporter",
         &ctx.profile.monitoring.exporters.aerospike,
@@ -371,7 +371,7 @@ fn device_bytes(a: &crate::profile::Aerospike) -> u64 {
 
 /// The longest a node may take to open its service port: a cold start scanning every device
 /// file (Community Edition always starts cold).
-pub fn startup_seconds(a: &crate::profile::Aerospike) -> u64 {
+pub(crate) fn startup_seconds(a: &crate::profile::Aerospike) -> u64 {
     COLD_START_BASE_SECONDS + device_bytes(a).div_ceil(COLD_START_SCAN_BYTES_PER_SECOND)
 }
 
@@ -384,7 +384,7 @@ pub fn secrets(ctx: &Ctx) -> Vec<crate::secrets::SecretSpec> {
     if let Some(secret) = &a.feature_key_secret {
         out.push(
             SecretSpec::new(secret, "Aerospike Enterprise Edition's feature key")
-                .from_file("features.conf", "the feature-key file Aerospike sent you"),
+                .file_key("features.conf", "the feature-key file Aerospike sent you"),
         );
     }
     if tls_listener(ctx.profile) && ctx.profile.security.tls_issuer.is_none() {
@@ -460,14 +460,14 @@ pub fn contract(ctx: &Ctx) -> Vec<crate::contract::Contract> {
 }
 
 /// Process memory Aerospike needs besides namespace data and indexes.
-pub const BASELINE: u64 = 256 << 20;
+pub(crate) const BASELINE: u64 = 256 << 20;
 /// Bytes of primary index per record copy.
-pub const INDEX_ENTRY: u64 = 64;
+pub(crate) const INDEX_ENTRY: u64 = 64;
 const DEFAULT_INDEX_STAGE: u64 = 1 << 30;
 
 /// Per node: in-memory data, primary index (allocated in whole stages, the first one at start),
 /// and the process baseline.
-pub fn memory_breakdown(a: &crate::profile::Aerospike) -> BTreeMap<String, u64> {
+pub(crate) fn memory_breakdown(a: &crate::profile::Aerospike) -> BTreeMap<String, u64> {
     let nodes = u64::from(a.replicas.max(1));
     let mut data = 0u64;
     let mut index = 0u64;
@@ -749,7 +749,7 @@ pub fn check(cx: &crate::rules::Check) {
 }
 
 /// Fewer nodes or copies: records whose copies lived on the removed nodes are lost.
-pub fn migration_risks(from: &Profile, to: &Profile, opts: &Options, steps: &mut [Step]) {
+pub(crate) fn migration_risks(from: &Profile, to: &Profile, opts: &Options, steps: &mut [Step]) {
     let shrinks = to.aerospike.namespaces.iter().any(|n| {
         from.aerospike
             .namespaces
@@ -863,7 +863,7 @@ impl super::Component for Aerospike {
 
 /// The ports clients use: the service port, and with the Enterprise TLS listener its port (the
 /// plain one stays for the exporter on loopback and for clients not yet switched).
-pub fn client_ports(p: &Profile) -> Vec<i32> {
+pub(crate) fn client_ports(p: &Profile) -> Vec<i32> {
     if tls_listener(p) {
         vec![SERVICE_PORT, TLS_PORT]
     } else {

@@ -18,17 +18,17 @@ use k8s_openapi::api::networking::v1::{
 use serde::Serialize;
 use std::collections::BTreeMap;
 
-pub const COMPONENT: &str = "api";
+pub(crate) const COMPONENT: &str = "api";
 /// `app.kubernetes.io/component` of the API services' metrics Services (ServiceMonitor).
-pub const METRICS_COMPONENT: &str = "api-metrics";
-pub const HTTP_PORT: i32 = 8080;
-pub const MANAGEMENT_PORT: i32 = 8081;
+pub(crate) const METRICS_COMPONENT: &str = "api-metrics";
+pub(crate) const HTTP_PORT: i32 = 8080;
+pub(crate) const MANAGEMENT_PORT: i32 = 8081;
 /// Where an API service's secrets are mounted as files (Spring Boot config tree).
 const SECRETS_DIR: &str = "/etc/secrets";
 const UID: i64 = 1000;
 /// Where an API service finds the CA files of its backends, with TLS.
 const TLS_DIR: &str = "/etc/tls";
-pub const INGRESS_TLS_SECRET: &str = "api-ingress-tls";
+pub(crate) const INGRESS_TLS_SECRET: &str = "api-ingress-tls";
 
 #[derive(Serialize)]
 struct AppContext<'a> {
@@ -78,7 +78,7 @@ struct AsNamespace {
     sets: Vec<String>,
 }
 
-pub fn application_yaml(ctx: &Ctx, svc: &EffectiveApi) -> Result<String, Error> {
+pub(crate) fn application_yaml(ctx: &Ctx, svc: &EffectiveApi) -> Result<String, Error> {
     let p = ctx.profile;
     let uses = |b: Backend| svc.uses.contains(&b);
     let as_tls = aerospike::tls_listener(p);
@@ -428,8 +428,8 @@ pub fn secrets(ctx: &Ctx) -> Vec<crate::secrets::SecretSpec> {
     if tls::enabled(ctx) && ctx.profile.api.ingress.is_some() && sec.tls_issuer.is_none() {
         out.push(
             crate::secrets::SecretSpec::new(INGRESS_TLS_SECRET, "the ingress certificate")
-                .from_file("tls.crt", "the certificate chain (PEM)")
-                .from_file("tls.key", "its private key (PEM)"),
+                .file_key("tls.crt", "the certificate chain (PEM)")
+                .file_key("tls.key", "its private key (PEM)"),
         );
     }
     out

@@ -13,27 +13,27 @@ use k8s_openapi::api::rbac::v1::{PolicyRule, Role, RoleBinding, RoleRef, Subject
 use serde::Serialize;
 use std::collections::BTreeMap;
 
-pub const NAME: &str = "flink";
-pub const JM: &str = "flink-jobmanager";
-pub const TM: &str = "flink-taskmanager";
-pub const RPC_PORT: i32 = 6123;
-pub const BLOB_PORT: i32 = 6124;
-pub const REST_PORT: i32 = 8081;
-pub const TM_RPC_PORT: i32 = 6122;
-pub const TM_DATA_PORT: i32 = 6121;
-pub const METRICS_PORT: i32 = 9249;
+pub(crate) const NAME: &str = "flink";
+pub(crate) const JM: &str = "flink-jobmanager";
+pub(crate) const TM: &str = "flink-taskmanager";
+pub(crate) const RPC_PORT: i32 = 6123;
+pub(crate) const BLOB_PORT: i32 = 6124;
+pub(crate) const REST_PORT: i32 = 8081;
+pub(crate) const TM_RPC_PORT: i32 = 6122;
+pub(crate) const TM_DATA_PORT: i32 = 6121;
+pub(crate) const METRICS_PORT: i32 = 9249;
 /// The official image's flink user.
 const UID: i64 = 9999;
-pub const TLS_SECRET: &str = "flink-tls";
+pub(crate) const TLS_SECRET: &str = "flink-tls";
 const TLS_DIR: &str = "/etc/flink-tls";
 const TLS_PASSWORD_DIR: &str = "/etc/flink-tls-password";
 const KAFKA_CA_DIR: &str = "/etc/kafka-ca";
 const S3_DIR: &str = "/etc/flink-s3";
-pub const DEFAULT_HA_CLUSTER_ID: &str = "audience-manager-flink";
+pub(crate) const DEFAULT_HA_CLUSTER_ID: &str = "audience-manager-flink";
 /// The claim a `file://` checkpoint directory lives on.
-pub const CHECKPOINT_CLAIM: &str = "flink-checkpoints";
+pub(crate) const CHECKPOINT_CLAIM: &str = "flink-checkpoints";
 /// RocksDB's working directory on each TaskManager's own volume.
-pub const ROCKSDB_DIR: &str = "/flink-rocksdb";
+pub(crate) const ROCKSDB_DIR: &str = "/flink-rocksdb";
 const LOG_DIR: &str = "/opt/flink/log";
 const LOG_VOLUME: &str = "512Mi";
 /// `env.log.max`: rolled log files kept besides the current one. log4j-console.properties rolls
@@ -42,13 +42,13 @@ const LOG_FILES_KEPT: u64 = 3;
 const LOG_FILE_BYTES: u64 = 100_000_000;
 
 /// The local path of a `file://` URI (`file:///flink-checkpoints` → `/flink-checkpoints`).
-pub fn local_path(uri: &str) -> Option<&str> {
+pub(crate) fn local_path(uri: &str) -> Option<&str> {
     let rest = uri.strip_prefix("file://")?;
     Some(if rest.is_empty() { "/" } else { rest })
 }
 
 /// RocksDB's working directory as the TaskManager reads it: the profile's setting, else amctl's.
-pub fn rocksdb_dir(f: &crate::profile::Flink) -> String {
+pub(crate) fn rocksdb_dir(f: &crate::profile::Flink) -> String {
     match f.settings.get("state.backend.rocksdb.localdir") {
         Some(v) => v.to_string(),
         None => ROCKSDB_DIR.to_string(),
@@ -56,7 +56,7 @@ pub fn rocksdb_dir(f: &crate::profile::Flink) -> String {
 }
 
 /// Whether a Flink path needs the S3 filesystem plugin.
-pub fn needs_s3(path: &str) -> bool {
+pub(crate) fn needs_s3(path: &str) -> bool {
     path.starts_with("s3://") || path.starts_with("s3a://") || path.starts_with("s3p://")
 }
 
@@ -69,7 +69,7 @@ fn uses_s3(ctx: &Ctx) -> bool {
 }
 
 /// Every config.yaml key amctl writes, in order, as (key, YAML scalar).
-pub fn config_entries(ctx: &Ctx) -> Vec<(String, String)> {
+pub(crate) fn config_entries(ctx: &Ctx) -> Vec<(String, String)> {
     let f = &ctx.profile.flink;
     let mut e: Vec<(String, String)> = Vec::new();
     let mut put = |k: &str, v: String| e.push((k.to_string(), v));
@@ -644,7 +644,7 @@ fn local_state_volume(ctx: &Ctx) -> k8s_openapi::api::core::v1::Volume {
     }
 }
 
-pub fn tm_options(tm: &crate::profile::TaskManager) -> crate::model::flink::TmOptions {
+pub(crate) fn tm_options(tm: &crate::profile::TaskManager) -> crate::model::flink::TmOptions {
     let b = |s: &Option<crate::units::JvmSize>| s.as_ref().map(|s| s.bytes);
     crate::model::flink::TmOptions {
         process_size: tm.process_size.bytes,
@@ -663,7 +663,7 @@ pub fn tm_options(tm: &crate::profile::TaskManager) -> crate::model::flink::TmOp
     }
 }
 
-pub fn jm_options(jm: &crate::profile::JobManager) -> crate::model::flink::JmOptions {
+pub(crate) fn jm_options(jm: &crate::profile::JobManager) -> crate::model::flink::JmOptions {
     let b = |s: &Option<crate::units::JvmSize>| s.as_ref().map(|s| s.bytes);
     crate::model::flink::JmOptions {
         process_size: jm.process_size.bytes,
@@ -857,8 +857,8 @@ pub fn secrets(ctx: &Ctx) -> Vec<crate::secrets::SecretSpec> {
                 secret,
                 "S3 credentials for Flink's checkpoints and HA metadata",
             )
-            .from_env("AWS_ACCESS_KEY_ID", "the access key id")
-            .from_env("AWS_SECRET_ACCESS_KEY", "the secret access key"),
+            .env_key("AWS_ACCESS_KEY_ID", "the access key id")
+            .env_key("AWS_SECRET_ACCESS_KEY", "the secret access key"),
         );
     }
     if tls::enabled(ctx) {
@@ -872,8 +872,8 @@ pub fn secrets(ctx: &Ctx) -> Vec<crate::secrets::SecretSpec> {
         if ctx.profile.security.tls_issuer.is_none() {
             out.push(
                 SecretSpec::new(TLS_SECRET, "Flink's key and trust stores (PKCS#12)")
-                    .from_file("keystore.p12", "the PKCS#12 key store")
-                    .from_file("truststore.p12", "the PKCS#12 trust store"),
+                    .file_key("keystore.p12", "the PKCS#12 key store")
+                    .file_key("truststore.p12", "the PKCS#12 trust store"),
             );
         }
     }

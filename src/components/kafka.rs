@@ -13,18 +13,18 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 
-pub const NAME: &str = "kafka";
-pub const CLIENT_PORT: i32 = 9092;
-pub const CONTROLLER_PORT: i32 = 9093;
-pub const TLS_SECRET: &str = "kafka-tls";
+pub(crate) const NAME: &str = "kafka";
+pub(crate) const CLIENT_PORT: i32 = 9092;
+pub(crate) const CONTROLLER_PORT: i32 = 9093;
+pub(crate) const TLS_SECRET: &str = "kafka-tls";
 /// Where the brokers and their clients find the certificate files.
-pub const TLS_DIR: &str = "/etc/kafka-tls";
+pub(crate) const TLS_DIR: &str = "/etc/kafka-tls";
 /// The official image's appuser.
 const UID: i64 = 1000;
 const CONFIG_DIR: &str = "/etc/kafka/amctl";
 /// The data volume's mount; the partitions live in a directory inside it ([`LOG_DIRS`]).
 const DATA_DIR: &str = "/var/lib/kafka/data";
-pub const LOG_DIRS: &str = "/var/lib/kafka/data/logs";
+pub(crate) const LOG_DIRS: &str = "/var/lib/kafka/data/logs";
 const WORK_DIR: &str = "/var/run/kafka";
 /// LOG_DIR: only the GC log is written there (the broker's own logs go to stdout).
 const LOG_DIR: &str = "/opt/kafka/logs";
@@ -55,7 +55,7 @@ fn gc_log_opts() -> String {
 
 /// The KRaft cluster id: the profile's, or one derived from the namespace so that every render
 /// of the same installation agrees (22 characters of base64url, as `kafka-storage.sh random-uuid`).
-pub fn cluster_id(ctx: &Ctx) -> String {
+pub(crate) fn cluster_id(ctx: &Ctx) -> String {
     if let Some(id) = &ctx.profile.kafka.cluster_id {
         return id.clone();
     }
@@ -83,7 +83,7 @@ fn base64url(bytes: &[u8]) -> String {
 
 /// How an admin command run inside a broker pod reaches the cluster. Over TLS it must name a
 /// host the broker certificate covers (not localhost) and read the client config amctl renders.
-pub fn admin_args(ns: &str, tls: bool) -> Vec<String> {
+pub(crate) fn admin_args(ns: &str, tls: bool) -> Vec<String> {
     if tls {
         vec![
             "--bootstrap-server".into(),
@@ -109,12 +109,12 @@ fn client_properties() -> String {
 
 /// The client settings every Kafka client of the platform uses over TLS: the brokers' CA file
 /// as a PEM trust store (admin tools, the topic Job, the segment job).
-pub fn tls_client_properties(ca_file: &str) -> String {
+pub(crate) fn tls_client_properties(ca_file: &str) -> String {
     format!("security.protocol=SSL\nssl.truststore.type=PEM\nssl.truststore.location={ca_file}\n")
 }
 
 /// The bootstrap address clients use.
-pub fn bootstrap(ctx: &Ctx) -> String {
+pub(crate) fn bootstrap(ctx: &Ctx) -> String {
     format!("{}:{CLIENT_PORT}", ctx.dns(NAME))
 }
 
@@ -141,7 +141,7 @@ struct PropsContext<'a> {
     settings: Vec<(String, String)>,
 }
 
-pub fn server_properties(ctx: &Ctx) -> Result<String, Error> {
+pub(crate) fn server_properties(ctx: &Ctx) -> Result<String, Error> {
     let k = &ctx.profile.kafka;
     let headless = format!("kafka-headless.{}.svc", ctx.ns);
     let voters = (0..k.brokers)
@@ -222,13 +222,13 @@ fn topics_script(ctx: &Ctx) -> Result<String, Error> {
 }
 
 /// One kafka_exporter for the cluster, and its port.
-pub const EXPORTER: &str = "kafka-exporter";
-pub const EXPORTER_PORT: i32 = 9308;
+pub(crate) const EXPORTER: &str = "kafka-exporter";
+pub(crate) const EXPORTER_PORT: i32 = 9308;
 /// kafka_exporter's image runs as nobody.
 const NOBODY: i64 = 65534;
 
 /// One kafka_exporter for the cluster: topics, partitions, under-replication, consumer lag.
-pub fn kafka_exporter(ctx: &Ctx, bundle: &mut Bundle, tls_ca: Option<(&str, &str)>) {
+pub(crate) fn kafka_exporter(ctx: &Ctx, bundle: &mut Bundle, tls_ca: Option<(&str, &str)>) {
     let labels = ctx.labels(
         EXPORTER,
         "monitoring",
@@ -803,7 +803,7 @@ fn topic_specs(p: &Profile) -> Vec<(String, u32, u32)> {
 }
 
 /// Replica assignment for a topic: partition p on brokers p, p+1, ... (mod brokers).
-pub fn reassignment_json(topics: &[(String, u32, u32)], brokers: u32) -> String {
+pub(crate) fn reassignment_json(topics: &[(String, u32, u32)], brokers: u32) -> String {
     let mut parts = Vec::new();
     for (name, partitions, rf) in topics {
         for p in 0..*partitions {
@@ -820,7 +820,7 @@ pub fn reassignment_json(topics: &[(String, u32, u32)], brokers: u32) -> String 
 /// What a change of brokers, partitions or replication factors takes on a running cluster:
 /// partitions only grow, replication factors of existing topics change by reassignment, and
 /// brokers that leave take their replicas with them.
-pub fn migration_steps(from: &Profile, to: &Profile, opts: &Options) -> Vec<Step> {
+pub(crate) fn migration_steps(from: &Profile, to: &Profile, opts: &Options) -> Vec<Step> {
     let ns = &opts.namespace;
     let key = ObjectKey {
         kind: "KafkaTopics".into(),
@@ -1005,7 +1005,7 @@ const REPLICATION_SETTINGS: &[&str] = &[
 pub struct Kafka;
 
 /// The Job that creates the profile's topics.
-pub const TOPICS_JOB: &str = "kafka-topics";
+pub(crate) const TOPICS_JOB: &str = "kafka-topics";
 
 impl super::Component for Kafka {
     fn id(&self) -> super::ComponentId {

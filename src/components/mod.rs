@@ -139,13 +139,13 @@ pub static ALL: &[&dyn Component] = &[
 ];
 
 /// The component named `name` (as in findings and budgets).
-pub fn by_name(name: &str) -> Option<&'static dyn Component> {
+pub(crate) fn by_name(name: &str) -> Option<&'static dyn Component> {
     ALL.iter().copied().find(|c| c.id().name() == name)
 }
 
 /// The pods that connect to `server`: outermost callers first (the registry in reverse), the
 /// server's own helpers last.
-pub fn clients(registry: &[&dyn Component], ctx: &Ctx, server: ComponentId) -> Vec<String> {
+pub(crate) fn clients(registry: &[&dyn Component], ctx: &Ctx, server: ComponentId) -> Vec<String> {
     registry
         .iter()
         .rev()

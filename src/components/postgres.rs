@@ -12,20 +12,20 @@ use k8s_openapi::api::core::v1::Container;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
-pub const NAME: &str = "postgres";
+pub(crate) const NAME: &str = "postgres";
 /// The streaming standbys' StatefulSet and its read-only Service.
-pub const REPLICA: &str = "postgres-replica";
-pub const READ_ONLY: &str = "postgres-ro";
-pub const BACKUP: &str = "postgres-backup";
-pub const PORT: i32 = 5432;
-pub const TLS_SECRET: &str = "postgres-tls";
-pub const REPLICATION_USER: &str = "replicator";
+pub(crate) const REPLICA: &str = "postgres-replica";
+pub(crate) const READ_ONLY: &str = "postgres-ro";
+pub(crate) const BACKUP: &str = "postgres-backup";
+pub(crate) const PORT: i32 = 5432;
+pub(crate) const TLS_SECRET: &str = "postgres-tls";
+pub(crate) const REPLICATION_USER: &str = "replicator";
 /// The official image's postgres user.
 const UID: i64 = 999;
 const DATA_DIR: &str = "/var/lib/postgresql/data";
 const CONFIG_DIR: &str = "/etc/postgresql";
 /// Not under CONFIG_DIR: a mount inside a read-only ConfigMap mount cannot be created.
-pub const TLS_DIR: &str = "/etc/postgresql-tls";
+pub(crate) const TLS_DIR: &str = "/etc/postgresql-tls";
 const SECRETS_DIR: &str = "/run/secrets/postgres";
 const BACKUP_DIR: &str = "/backups";
 
@@ -59,7 +59,7 @@ pub fn conf_value(v: &Setting) -> String {
 }
 
 /// The rendered postgresql.conf (also used by the conformance test against a real server).
-pub fn postgresql_conf(ctx: &Ctx) -> Result<String, Error> {
+pub(crate) fn postgresql_conf(ctx: &Ctx) -> Result<String, Error> {
     let pg = &ctx.profile.postgres;
     ctx.template(
         "postgres/postgresql.conf.j2",
@@ -89,7 +89,7 @@ pub fn postgresql_conf(ctx: &Ctx) -> Result<String, Error> {
 
 /// The rendered pg_hba.conf: TLS-only remote access with `security.tls`, and the replication
 /// role's line when there are standbys.
-pub fn pg_hba_conf(ctx: &Ctx) -> Result<String, Error> {
+pub(crate) fn pg_hba_conf(ctx: &Ctx) -> Result<String, Error> {
     let tls = tls::enabled(ctx);
     ctx.template(
         "postgres/pg_hba.conf.j2",
@@ -117,7 +117,7 @@ const REPLICATION_SQL: &str = "-- Rendered by amctl: the role streaming standbys
 SELECT format('CREATE ROLE replicator WITH REPLICATION LOGIN PASSWORD %L', :'pw')\n\
 WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'replicator') \\gexec\n";
 /// Where the primary's image runs first-start scripts; the replication script is mounted there.
-pub const REPLICATION_SQL_PATH: &str = "/docker-entrypoint-initdb.d/10-replication.sql";
+pub(crate) const REPLICATION_SQL_PATH: &str = "/docker-entrypoint-initdb.d/10-replication.sql";
 
 /// A standby's init step (templates/postgres/clone-primary.sh.j2): clone the primary once,
 /// into `$PGDATA.partial`, renamed to `$PGDATA` only when complete and verified.
@@ -136,10 +136,10 @@ fn clone_script(ctx: &Ctx) -> Result<String, Error> {
 }
 
 /// postgres_exporter's port.
-pub const EXPORTER_PORT: i32 = 9187;
+pub(crate) const EXPORTER_PORT: i32 = 9187;
 
 /// postgres_exporter beside PostgreSQL: loopback, the same password file as the server.
-pub fn postgres_exporter(ctx: &Ctx, secrets_mount: &str) -> Container {
+pub(crate) fn postgres_exporter(ctx: &Ctx, secrets_mount: &str) -> Container {
     let pg = &ctx.profile.postgres;
     let mut c = k8s::exporter(
         "postgres-exporter",
@@ -611,8 +611,8 @@ pub fn secrets(ctx: &Ctx) -> Vec<crate::secrets::SecretSpec> {
                 &s3.credentials_secret,
                 format!("S3 credentials for the backups in {}", s3.url),
             )
-            .from_env("AWS_ACCESS_KEY_ID", "the access key id")
-            .from_env("AWS_SECRET_ACCESS_KEY", "the secret access key"),
+            .env_key("AWS_ACCESS_KEY_ID", "the access key id")
+            .env_key("AWS_SECRET_ACCESS_KEY", "the secret access key"),
         );
     }
     if tls::enabled(ctx) && ctx.profile.security.tls_issuer.is_none() {
@@ -701,7 +701,7 @@ pub fn contract(ctx: &Ctx) -> Vec<crate::contract::Contract> {
 }
 
 /// Memory PostgreSQL can use at worst, term by term (also `budget -o json`'s breakdown).
-pub fn memory_breakdown(pg: &crate::profile::Postgres, tmpfs: u64) -> BTreeMap<String, u64> {
+pub(crate) fn memory_breakdown(pg: &crate::profile::Postgres, tmpfs: u64) -> BTreeMap<String, u64> {
     let conns = u64::from(pg.max_connections);
     BTreeMap::from([
         ("shared_buffers".into(), pg.shared_buffers.bytes),
@@ -720,7 +720,7 @@ pub fn memory_breakdown(pg: &crate::profile::Postgres, tmpfs: u64) -> BTreeMap<S
 
 /// What each backend process costs beyond work_mem (catalog caches, stack, buffers).
 /// PostgreSQL settings that take effect only at server start (context `postmaster`).
-pub const RESTART_SETTINGS: &[&str] = &[
+pub(crate) const RESTART_SETTINGS: &[&str] = &[
     "shared_buffers",
     "max_connections",
     "superuser_reserved_connections",
@@ -749,7 +749,7 @@ pub const RESTART_SETTINGS: &[&str] = &[
 ];
 
 /// The keys the worst-case memory (`postgres.memory`) reads.
-pub const MEMORY_KEYS: &[&str] = &[
+pub(crate) const MEMORY_KEYS: &[&str] = &[
     "postgres.resources",
     "postgres.max_connections",
     "postgres.work_mem",
@@ -760,7 +760,7 @@ pub const MEMORY_KEYS: &[&str] = &[
     "postgres.autovacuum_max_workers",
 ];
 
-pub const PER_BACKEND: u64 = 10 << 20;
+pub(crate) const PER_BACKEND: u64 = 10 << 20;
 
 pub fn check(cx: &crate::rules::Check) {
     replication_and_backup(cx);
@@ -962,7 +962,7 @@ fn replication_and_backup(cx: &crate::rules::Check) {
 
 /// A five-field cron schedule as Kubernetes reads it (numbers, ranges, lists, steps, `*`,
 /// month and weekday names) or one of the @-macros.
-pub fn cron_schedule(s: &str) -> Result<(), String> {
+pub(crate) fn cron_schedule(s: &str) -> Result<(), String> {
     let s = s.trim();
     if s.starts_with('@') {
         return match s {
@@ -1038,7 +1038,7 @@ pub fn cron_schedule(s: &str) -> Result<(), String> {
 /// the replication role is created by hand (the same idempotent script, now mounted). When the
 /// primary's own step is refused, the role and the standbys wait with it: they need the new
 /// primary, not the old one.
-pub fn migration_steps(from: &Profile, to: &Profile, opts: &Options, steps: &mut Vec<Step>) {
+pub(crate) fn migration_steps(from: &Profile, to: &Profile, opts: &Options, steps: &mut Vec<Step>) {
     let primary_refused = steps
         .iter()
         .any(|s| s.refused && s.object.kind == "StatefulSet" && s.object.name == NAME);

@@ -15,7 +15,7 @@ pub enum Format {
     Yaml,
 }
 
-pub fn format_of(file: &str) -> Option<Format> {
+pub(crate) fn format_of(file: &str) -> Option<Format> {
     if file == "postgresql.conf" {
         Some(Format::Postgres)
     } else if file == "aerospike.conf" {

@@ -8,7 +8,7 @@ use std::io::Read;
 use std::path::Path;
 
 /// Whether `arg` names a profile (built-in name or `.toml` file) rather than YAML.
-pub fn is_profile(arg: &str) -> bool {
+pub(crate) fn is_profile(arg: &str) -> bool {
     if arg == "-" {
         return false;
     }

@@ -136,7 +136,7 @@ const DEFAULTED: &[&str] = &[
 const QUANTITY_KEYS: &[&str] = &["cpu", "memory", "storage", "ephemeral-storage", "sizeLimit"];
 
 /// Strips what the server adds to a live object.
-pub fn strip_server_fields(v: &mut Value) {
+pub(crate) fn strip_server_fields(v: &mut Value) {
     if let Some(obj) = v.as_object_mut() {
         obj.remove("status");
         if let Some(meta) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
@@ -155,7 +155,7 @@ pub fn strip_server_fields(v: &mut Value) {
     }
 }
 
-pub fn is_live(v: &Value) -> bool {
+pub(crate) fn is_live(v: &Value) -> bool {
     let meta = &v["metadata"];
     !meta["resourceVersion"].is_null() || !meta["uid"].is_null() || !meta["managedFields"].is_null()
 }
@@ -197,7 +197,7 @@ fn item_id(item: &Value, key: &str) -> String {
 
 /// Drops from `live` what only the server put there and makes quantities that are equal by value
 /// spell the same, so the comparison and the unified view see real differences only.
-pub fn prune_live(live: &mut Value, desired: &Value) {
+pub(crate) fn prune_live(live: &mut Value, desired: &Value) {
     match (live, desired) {
         (Value::Object(l), Value::Object(d)) => {
             l.retain(|k, v| d.contains_key(k) || !(is_empty(v) || DEFAULTED.contains(&k.as_str())));

@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 
 /// What each rendered type knows of itself: its kind and its metadata. Kubernetes' own types
 /// have them from k8s-openapi; amctl's CRD types implement it in [`super::crd`].
-pub trait Typed {
+pub(crate) trait Typed {
     const KIND: &'static str;
     fn meta(&self) -> &ObjectMeta;
     fn kind_of(&self) -> &'static str {
@@ -102,7 +102,7 @@ impl Object {
     }
 
     /// The pod template of a workload (StatefulSet, Deployment, Job, CronJob).
-    pub fn pod_template(&self) -> Option<&PodTemplateSpec> {
+    pub(crate) fn pod_template(&self) -> Option<&PodTemplateSpec> {
         match self {
             Object::StatefulSet(s) => s.spec.as_ref().map(|s| &s.template),
             Object::Deployment(d) => d.spec.as_ref().map(|s| &s.template),
@@ -181,7 +181,7 @@ impl Bundle {
     /// Every Secret the objects refer to: pod volumes (secret, projected), environment
     /// (secretKeyRef, envFrom), image pull secrets, ingress TLS, certificate key store
     /// passwords.
-    pub fn secret_refs(&self) -> Vec<SecretRef<'_>> {
+    pub(crate) fn secret_refs(&self) -> Vec<SecretRef<'_>> {
         fn add<'b>(
             refs: &mut Vec<SecretRef<'b>>,
             by: &'b Item,
@@ -260,7 +260,7 @@ impl Bundle {
     }
 
     /// The Secrets rendered Certificates have cert-manager issue, with the keys each holds.
-    pub fn issued_secrets(&self) -> BTreeMap<String, Vec<&'static str>> {
+    pub(crate) fn issued_secrets(&self) -> BTreeMap<String, Vec<&'static str>> {
         let mut out = BTreeMap::new();
         for item in &self.items {
             if let Object::Certificate(cert) = &*item.object {

@@ -19,9 +19,6 @@ macro_rules! resource {
         }
 
         impl $name {
-            pub const API_VERSION: &'static str = $api;
-            pub const KIND: &'static str = $kind;
-
             pub fn new(metadata: ObjectMeta, spec: $spec) -> $name {
                 $name {
                     api_version: $api,

@@ -129,7 +129,7 @@ impl<'a> Ctx<'a> {
     }
 
     /// `monitoring.level = "full"`: exporters, PodMonitors, alerts.
-    pub fn full_monitoring(&self) -> bool {
+    pub(crate) fn full_monitoring(&self) -> bool {
         self.profile.monitoring.level == MonitoringLevel::Full
     }
 
@@ -140,7 +140,7 @@ impl<'a> Ctx<'a> {
 
     /// A ServiceAccount for one component; the API token is mounted only where the component
     /// talks to the Kubernetes API.
-    pub fn service_account(&self, name: &str, labels: Labels, automount: bool) -> Object {
+    pub(crate) fn service_account(&self, name: &str, labels: Labels, automount: bool) -> Object {
         Object::ServiceAccount(ServiceAccount {
             metadata: k8s::meta(name, self.ns, labels),
             automount_service_account_token: Some(automount),
@@ -163,7 +163,7 @@ impl<'a> Ctx<'a> {
 
     /// Pod annotations: the config checksum (so `kubectl apply` of a changed config rolls the
     /// pods) and, with monitoring, the Prometheus scrape hints.
-    pub fn pod_annotations(
+    pub(crate) fn pod_annotations(
         &self,
         configs: &[&ConfigMap],
         metrics: Option<(i32, &str)>,

@@ -5,8 +5,8 @@ use crate::profile::{EffectiveStorage, Medium, Resources};
 use k8s_openapi::api::core::v1::{
     Capabilities, ConfigMapVolumeSource, Container, ContainerPort, EmptyDirVolumeSource, EnvVar,
     EnvVarSource, ExecAction, HTTPGetAction, PersistentVolumeClaim, PersistentVolumeClaimSpec,
-    PodSecurityContext, Probe, ResourceRequirements, SeccompProfile, SecretKeySelector,
-    SecurityContext, ServicePort, TCPSocketAction, Volume, VolumeMount, VolumeResourceRequirements,
+    PodSecurityContext, Probe, ResourceRequirements, SeccompProfile, SecurityContext, ServicePort,
+    TCPSocketAction, Volume, VolumeMount, VolumeResourceRequirements,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -46,12 +46,15 @@ pub fn resources(r: &Resources) -> ResourceRequirements {
 }
 
 /// Small fixed resources for helper containers (init steps, jobs, exporters).
-pub fn helper_resources() -> ResourceRequirements {
+pub(crate) fn helper_resources() -> ResourceRequirements {
     fixed_resources(("64Mi", "50m"), ("128Mi", "200m"))
 }
 
 /// Fixed `(memory, cpu)` requests and limits.
-pub fn fixed_resources(requests: (&str, &str), limits: (&str, &str)) -> ResourceRequirements {
+pub(crate) fn fixed_resources(
+    requests: (&str, &str),
+    limits: (&str, &str),
+) -> ResourceRequirements {
     let amounts = |(memory, cpu): (&str, &str)| {
         BTreeMap::from([
             ("cpu".to_string(), q(cpu)),
@@ -67,7 +70,7 @@ pub fn fixed_resources(requests: (&str, &str), limits: (&str, &str)) -> Resource
 
 /// The restricted Pod Security Standard's container requirements; `read_only` where the image
 /// tolerates a read-only root filesystem (writable paths get emptyDirs).
-pub fn container_security(read_only: bool) -> SecurityContext {
+pub(crate) fn container_security(read_only: bool) -> SecurityContext {
     SecurityContext {
         allow_privilege_escalation: Some(false),
         read_only_root_filesystem: Some(read_only),
@@ -81,7 +84,7 @@ pub fn container_security(read_only: bool) -> SecurityContext {
 }
 
 /// Runs the pod as the image's own unprivileged user, with volumes group-owned by it.
-pub fn pod_security(uid: i64, gid: i64) -> PodSecurityContext {
+pub(crate) fn pod_security(uid: i64, gid: i64) -> PodSecurityContext {
     PodSecurityContext {
         run_as_non_root: Some(true),
         run_as_user: Some(uid),
@@ -104,22 +107,7 @@ pub fn env(name: &str, value: impl Into<String>) -> EnvVar {
     }
 }
 
-pub fn env_secret(name: &str, secret: &str, key: &str) -> EnvVar {
-    EnvVar {
-        name: name.to_string(),
-        value_from: Some(EnvVarSource {
-            secret_key_ref: Some(SecretKeySelector {
-                name: secret.to_string(),
-                key: key.to_string(),
-                ..Default::default()
-            }),
-            ..Default::default()
-        }),
-        ..Default::default()
-    }
-}
-
-pub fn env_field(name: &str, field_path: &str) -> EnvVar {
+pub(crate) fn env_field(name: &str, field_path: &str) -> EnvVar {
     EnvVar {
         name: name.to_string(),
         value_from: Some(EnvVarSource {
@@ -142,7 +130,7 @@ pub fn container_port(name: &str, port: i32) -> ContainerPort {
     }
 }
 
-pub fn service_port(name: &str, port: i32) -> ServicePort {
+pub(crate) fn service_port(name: &str, port: i32) -> ServicePort {
     ServicePort {
         name: Some(name.to_string()),
         port,
@@ -175,7 +163,7 @@ pub fn volumes<const N: usize>(first: [Volume; N]) -> Vec<Volume> {
     v
 }
 
-pub fn config_volume(name: &str, config_map: &str, mode: Option<i32>) -> Volume {
+pub(crate) fn config_volume(name: &str, config_map: &str, mode: Option<i32>) -> Volume {
     Volume {
         name: name.to_string(),
         config_map: Some(ConfigMapVolumeSource {
@@ -197,7 +185,7 @@ pub fn mount(name: &str, path: &str, read_only: bool) -> VolumeMount {
 }
 
 /// One file of a volume mounted at `path` (subPath).
-pub fn mount_sub(name: &str, path: &str, sub_path: &str) -> VolumeMount {
+pub(crate) fn mount_sub(name: &str, path: &str, sub_path: &str) -> VolumeMount {
     VolumeMount {
         name: name.to_string(),
         mount_path: path.to_string(),
@@ -207,7 +195,7 @@ pub fn mount_sub(name: &str, path: &str, sub_path: &str) -> VolumeMount {
     }
 }
 
-pub fn exec_probe(command: &[&str], initial: i32, period: i32, failures: i32) -> Probe {
+pub(crate) fn exec_probe(command: &[&str], initial: i32, period: i32, failures: i32) -> Probe {
     Probe {
         exec: Some(ExecAction {
             command: Some(command.iter().map(|s| s.to_string()).collect()),
@@ -220,7 +208,7 @@ pub fn exec_probe(command: &[&str], initial: i32, period: i32, failures: i32) ->
     }
 }
 
-pub fn tcp_probe(port: &str, initial: i32, period: i32, failures: i32) -> Probe {
+pub(crate) fn tcp_probe(port: &str, initial: i32, period: i32, failures: i32) -> Probe {
     Probe {
         tcp_socket: Some(TCPSocketAction {
             port: IntOrString::String(port.to_string()),
@@ -234,7 +222,13 @@ pub fn tcp_probe(port: &str, initial: i32, period: i32, failures: i32) -> Probe 
     }
 }
 
-pub fn http_probe(path: &str, port: &str, initial: i32, period: i32, failures: i32) -> Probe {
+pub(crate) fn http_probe(
+    path: &str,
+    port: &str,
+    initial: i32,
+    period: i32,
+    failures: i32,
+) -> Probe {
     Probe {
         http_get: Some(HTTPGetAction {
             path: Some(path.to_string()),
@@ -252,7 +246,7 @@ pub fn http_probe(path: &str, port: &str, initial: i32, period: i32, failures: i
 
 /// A component's data volume: an emptyDir in the pod (ephemeral) or a claim template
 /// (persistent). Returns the pod volume, if any, and the claim template, if any.
-pub fn data_volume(
+pub(crate) fn data_volume(
     name: &str,
     storage: &EffectiveStorage,
     labels: &Labels,
@@ -301,7 +295,7 @@ pub fn container(name: &str, image: &str, res: ResourceRequirements, read_only: 
 }
 
 /// A pod template with amctl's pod-level defaults.
-pub struct PodParts {
+pub(crate) struct PodParts {
     pub labels: Labels,
     pub annotations: BTreeMap<String, String>,
     pub service_account: String,
@@ -312,7 +306,7 @@ pub struct PodParts {
     pub termination_grace_seconds: Option<i64>,
 }
 
-pub fn pod_template(mut p: PodParts) -> k8s_openapi::api::core::v1::PodTemplateSpec {
+pub(crate) fn pod_template(mut p: PodParts) -> k8s_openapi::api::core::v1::PodTemplateSpec {
     use k8s_openapi::api::core::v1::{PodSpec, PodTemplateSpec};
     // A Volume is 3 KiB and a Container 2 KiB inline: a thousand pods would keep megabytes of
     // unused vector capacity.
@@ -349,7 +343,9 @@ pub fn label_selector(
 }
 
 /// The pods of several workloads, by their `app.kubernetes.io/name`.
-pub fn name_in(names: &[&str]) -> k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector {
+pub(crate) fn name_in(
+    names: &[&str],
+) -> k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector {
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, LabelSelectorRequirement};
     LabelSelector {
         match_expressions: Some(vec![LabelSelectorRequirement {
@@ -361,7 +357,7 @@ pub fn name_in(names: &[&str]) -> k8s_openapi::apimachinery::pkg::apis::meta::v1
     }
 }
 
-pub struct StatefulSetParts {
+pub(crate) struct StatefulSetParts {
     pub meta: ObjectMeta,
     pub selector: Labels,
     pub replicas: u32,
@@ -372,7 +368,7 @@ pub struct StatefulSetParts {
     pub claims: Vec<PersistentVolumeClaim>,
 }
 
-pub fn stateful_set(p: StatefulSetParts) -> Box<k8s_openapi::api::apps::v1::StatefulSet> {
+pub(crate) fn stateful_set(p: StatefulSetParts) -> Box<k8s_openapi::api::apps::v1::StatefulSet> {
     use k8s_openapi::api::apps::v1::{
         StatefulSet, StatefulSetPersistentVolumeClaimRetentionPolicy, StatefulSetSpec,
     };
@@ -452,7 +448,7 @@ pub fn service(
 
 /// The two Services of a StatefulSet: `NAME-headless` for the stable per-pod DNS names peers
 /// use (published before the pods are Ready), and `NAME` (ClusterIP) for clients.
-pub fn stateful_services(
+pub(crate) fn stateful_services(
     name: &str,
     ns: &str,
     labels: &Labels,
@@ -480,7 +476,7 @@ pub fn stateful_services(
 
 /// Secrets as files (never environment variables): each `(secret, key, file)` becomes `file` in
 /// one read-only volume.
-pub fn secret_files(name: &str, items: &[(&str, &str, &str)]) -> Volume {
+pub(crate) fn secret_files(name: &str, items: &[(&str, &str, &str)]) -> Volume {
     use k8s_openapi::api::core::v1::{
         KeyToPath, ProjectedVolumeSource, SecretProjection, VolumeProjection,
     };

@@ -2,10 +2,10 @@
 //! the objects every component builds, and the render context (labels, templates, checksums).
 
 pub mod bundle;
-pub mod crd;
-pub mod ctx;
+pub(crate) mod crd;
+pub(crate) mod ctx;
 pub mod k8s;
-pub mod netpol;
+pub(crate) mod netpol;
 pub mod placement;
 pub mod scrape;
 pub mod tls;

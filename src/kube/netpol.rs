@@ -11,7 +11,7 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use std::collections::BTreeMap;
 
 /// The label every namespace carries with its own name.
-pub const NS_LABEL: &str = "kubernetes.io/metadata.name";
+pub(crate) const NS_LABEL: &str = "kubernetes.io/metadata.name";
 
 /// The pods of this namespace with one of these names (`app.kubernetes.io/name`).
 pub fn pods<S: AsRef<str>>(names: &[S]) -> NetworkPolicyPeer {
@@ -39,7 +39,7 @@ pub fn scraper(ctx: &Ctx) -> Vec<NetworkPolicyPeer> {
 }
 
 /// Any address, in or outside the cluster.
-pub fn anywhere() -> NetworkPolicyPeer {
+pub(crate) fn anywhere() -> NetworkPolicyPeer {
     NetworkPolicyPeer {
         ip_block: Some(IPBlock {
             cidr: "0.0.0.0/0".into(),
@@ -64,7 +64,7 @@ pub fn ports(list: &[i32]) -> Option<Vec<NetworkPolicyPort>> {
 
 /// The ingress and egress rules of one policy, in the order they are added.
 #[derive(Default)]
-pub struct Rules {
+pub(crate) struct Rules {
     ingress: Vec<NetworkPolicyIngressRule>,
     egress: Vec<NetworkPolicyEgressRule>,
 }

@@ -7,10 +7,10 @@ use k8s_openapi::api::core::v1::{Affinity, PodAffinityTerm, PodAntiAffinity, Pod
 use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetSpec};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
-pub const HOSTNAME: &str = "kubernetes.io/hostname";
-pub const ZONE: &str = "topology.kubernetes.io/zone";
+pub(crate) const HOSTNAME: &str = "kubernetes.io/hostname";
+pub(crate) const ZONE: &str = "topology.kubernetes.io/zone";
 
-pub fn term(selector: &k8s::Labels) -> PodAffinityTerm {
+pub(crate) fn term(selector: &k8s::Labels) -> PodAffinityTerm {
     PodAffinityTerm {
         label_selector: Some(k8s::label_selector(selector.clone())),
         topology_key: HOSTNAME.to_string(),
@@ -39,7 +39,7 @@ pub fn merge(spec: &mut PodSpec, add: PodAntiAffinity) {
 
 /// Required anti-affinity by hostname against another workload's pods (a primary and its
 /// standbys never share a node).
-pub fn avoid(spec: &mut PodSpec, other: &k8s::Labels) {
+pub(crate) fn avoid(spec: &mut PodSpec, other: &k8s::Labels) {
     merge(
         spec,
         PodAntiAffinity {
@@ -50,7 +50,7 @@ pub fn avoid(spec: &mut PodSpec, other: &k8s::Labels) {
 }
 
 /// One PodDisruptionBudget (maxUnavailable 1) over the pods of several workloads.
-pub fn group_budget(
+pub(crate) fn group_budget(
     ctx: &Ctx,
     name: &str,
     labels: &k8s::Labels,

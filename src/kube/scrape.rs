@@ -6,8 +6,8 @@ use super::{Ctx, Object, k8s};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use std::collections::BTreeMap;
 
-pub const INTERVAL: &str = "30s";
-pub const TIMEOUT: &str = "10s";
+pub(crate) const INTERVAL: &str = "30s";
+pub(crate) const TIMEOUT: &str = "10s";
 
 fn labels(ctx: &Ctx, component: &str) -> BTreeMap<String, String> {
     let mut labels = ctx.labels(component, "monitoring", "");
@@ -25,7 +25,7 @@ fn endpoint(port: &str, path: &str) -> Endpoint {
 }
 
 /// A PodMonitor named after `component` over the pods named `names`, on their `metrics` port.
-pub fn pod_monitor(ctx: &Ctx, component: &str, names: &[&str]) -> Object {
+pub(crate) fn pod_monitor(ctx: &Ctx, component: &str, names: &[&str]) -> Object {
     Object::PodMonitor(PodMonitor::new(
         k8s::meta(component, ctx.ns, labels(ctx, component)),
         PodMonitorSpec {
@@ -37,7 +37,7 @@ pub fn pod_monitor(ctx: &Ctx, component: &str, names: &[&str]) -> Object {
 
 /// A ServiceMonitor named after `component` over this namespace's Services of component
 /// `services` (`app.kubernetes.io/component`), on their `port` at `path`.
-pub fn service_monitor(
+pub(crate) fn service_monitor(
     ctx: &Ctx,
     component: &str,
     services: &str,
@@ -63,6 +63,6 @@ pub fn service_monitor(
 }
 
 /// Labels for the platform's own monitoring objects (the PrometheusRule).
-pub fn platform_labels(ctx: &Ctx, name: &str) -> BTreeMap<String, String> {
+pub(crate) fn platform_labels(ctx: &Ctx, name: &str) -> BTreeMap<String, String> {
     labels(ctx, name)
 }

@@ -27,12 +27,12 @@ pub fn volume(name: &str, secret: &str) -> Volume {
 }
 
 /// Only the CA, for clients that verify a server.
-pub fn ca_volume(name: &str, secret: &str) -> Volume {
+pub(crate) fn ca_volume(name: &str, secret: &str) -> Volume {
     k8s::secret_files(name, &[(secret, "ca.crt", "ca.crt")])
 }
 
 /// Every DNS form of a Service in the namespace, and of the pods behind a headless Service.
-pub fn service_names(ctx: &Ctx, service: &str, headless: Option<&str>) -> Vec<String> {
+pub(crate) fn service_names(ctx: &Ctx, service: &str, headless: Option<&str>) -> Vec<String> {
     let ns = ctx.ns;
     let mut names = vec![
         service.to_string(),
@@ -61,7 +61,7 @@ pub fn certificate(
 
 /// A Certificate that also writes PKCS#12 `keystore.p12` and `truststore.p12`, locked with the
 /// password in `password_secret` (key `password`); for mutual TLS between JVMs.
-pub fn certificate_with_keystore(
+pub(crate) fn certificate_with_keystore(
     ctx: &Ctx,
     bundle: &mut Bundle,
     component: &'static str,

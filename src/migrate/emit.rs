@@ -25,7 +25,7 @@ fn sq(s: &str) -> String {
 }
 
 /// `--format apply`: the objects that can be applied in place, in plan order.
-pub fn apply_stream(plan: &Plan) -> String {
+pub(crate) fn apply_stream(plan: &Plan) -> String {
     let mut out = String::new();
     let mut phase = None;
     let mut first = true;
@@ -57,7 +57,7 @@ pub fn apply_stream(plan: &Plan) -> String {
 }
 
 /// What `--format apply` left out, for stderr.
-pub fn left_out_note(plan: &Plan) -> String {
+pub(crate) fn left_out_note(plan: &Plan) -> String {
     let left = plan.left_out_of_apply();
     if left.is_empty() {
         return String::new();

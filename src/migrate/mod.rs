@@ -22,7 +22,7 @@ pub struct Plan {
 
 impl Plan {
     /// Steps that `--format apply` cannot carry (imperative, recreate, refused, deletes).
-    pub fn left_out_of_apply(&self) -> Vec<&Step> {
+    pub(crate) fn left_out_of_apply(&self) -> Vec<&Step> {
         self.steps
             .iter()
             .filter(|s| !s.in_apply_stream && s.action != Action::Wait)

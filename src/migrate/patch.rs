@@ -6,7 +6,7 @@ use serde_json::{Map, Value};
 
 /// Custom resources take no strategic merge patch (the API server knows no merge keys for
 /// them): their patch is a JSON merge patch, lists replaced whole, `kubectl patch --type merge`.
-pub fn is_custom(kind: &str) -> bool {
+pub(crate) fn is_custom(kind: &str) -> bool {
     matches!(
         kind,
         "Certificate" | "ServiceMonitor" | "PodMonitor" | "PrometheusRule"
@@ -14,7 +14,7 @@ pub fn is_custom(kind: &str) -> bool {
 }
 
 /// `--type` for `kubectl patch` of this kind.
-pub fn patch_type(kind: &str) -> &'static str {
+pub(crate) fn patch_type(kind: &str) -> &'static str {
     if is_custom(kind) {
         "merge"
     } else {

@@ -9,21 +9,21 @@ use super::MIB;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
-pub const DEFAULT_METASPACE: u64 = 256 * MIB;
-pub const OVERHEAD_FRACTION: f64 = 0.1;
-pub const OVERHEAD_MIN: u64 = 192 * MIB;
-pub const OVERHEAD_MAX: u64 = 1024 * MIB;
-pub const MANAGED_FRACTION: f64 = 0.4;
-pub const NETWORK_FRACTION: f64 = 0.1;
-pub const NETWORK_MIN: u64 = 64 * MIB;
+pub(crate) const DEFAULT_METASPACE: u64 = 256 * MIB;
+pub(crate) const OVERHEAD_FRACTION: f64 = 0.1;
+pub(crate) const OVERHEAD_MIN: u64 = 192 * MIB;
+pub(crate) const OVERHEAD_MAX: u64 = 1024 * MIB;
+pub(crate) const MANAGED_FRACTION: f64 = 0.4;
+pub(crate) const NETWORK_FRACTION: f64 = 0.1;
+pub(crate) const NETWORK_MIN: u64 = 64 * MIB;
 /// Unbounded since Flink 1.17.
-pub const NETWORK_MAX: u64 = i64::MAX as u64;
-pub const FRAMEWORK_HEAP: u64 = 128 * MIB;
-pub const FRAMEWORK_OFF_HEAP: u64 = 128 * MIB;
-pub const JM_OFF_HEAP: u64 = 128 * MIB;
+pub(crate) const NETWORK_MAX: u64 = i64::MAX as u64;
+pub(crate) const FRAMEWORK_HEAP: u64 = 128 * MIB;
+pub(crate) const FRAMEWORK_OFF_HEAP: u64 = 128 * MIB;
+pub(crate) const JM_OFF_HEAP: u64 = 128 * MIB;
 
 /// `MemorySize.multiply(fraction)` for a fraction read from a `Float` option.
-pub fn multiply(bytes: u64, fraction: f64) -> u64 {
+pub(crate) fn multiply(bytes: u64, fraction: f64) -> u64 {
     let as_read = fraction as f32 as f64;
     // Rust prints the shortest decimal that round-trips, as Java's Double.toString does.
     let text = format!("{as_read}");
@@ -36,7 +36,7 @@ pub fn multiply(bytes: u64, fraction: f64) -> u64 {
 
 /// A fraction of a base, clamped to [min, max] (ProcessMemoryUtils.deriveWithFraction).
 #[derive(Clone, Copy, Debug)]
-pub struct RangeFraction {
+pub(crate) struct RangeFraction {
     pub fraction: f64,
     pub min: u64,
     pub max: u64,
@@ -65,7 +65,7 @@ impl RangeFraction {
 
 /// Options the profile can set for a TaskManager; `None` is Flink's default.
 #[derive(Clone, Debug, Default)]
-pub struct TmOptions {
+pub(crate) struct TmOptions {
     pub process_size: u64,
     pub metaspace: Option<u64>,
     pub overhead_fraction: Option<f64>,
@@ -83,7 +83,7 @@ pub struct TmOptions {
 
 /// A TaskManager's memory as Flink derives it, and the JVM flags it starts with.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct TmMemory {
+pub(crate) struct TmMemory {
     pub framework_heap: u64,
     pub task_heap: u64,
     pub managed: u64,
@@ -99,7 +99,7 @@ pub struct TmMemory {
 }
 
 impl TmMemory {
-    pub fn to_map(&self) -> BTreeMap<String, u64> {
+    pub(crate) fn to_map(&self) -> BTreeMap<String, u64> {
         BTreeMap::from([
             ("framework_heap".into(), self.framework_heap),
             ("task_heap".into(), self.task_heap),
@@ -195,7 +195,7 @@ pub fn taskmanager(opts: &TmOptions) -> Result<TmMemory, String> {
 }
 
 /// The smallest process size Flink accepts with these options (binary search on `taskmanager`).
-pub fn smallest_taskmanager(opts: &TmOptions) -> Option<u64> {
+pub(crate) fn smallest_taskmanager(opts: &TmOptions) -> Option<u64> {
     let ok = |p: u64| {
         taskmanager(&TmOptions {
             process_size: p,
@@ -215,7 +215,7 @@ pub fn smallest_taskmanager(opts: &TmOptions) -> Option<u64> {
 }
 
 #[derive(Clone, Debug, Default)]
-pub struct JmOptions {
+pub(crate) struct JmOptions {
     pub process_size: u64,
     pub metaspace: Option<u64>,
     pub off_heap: Option<u64>,
@@ -225,7 +225,7 @@ pub struct JmOptions {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct JmMemory {
+pub(crate) struct JmMemory {
     pub heap: u64,
     pub off_heap: u64,
     pub metaspace: u64,
@@ -235,7 +235,7 @@ pub struct JmMemory {
 }
 
 impl JmMemory {
-    pub fn to_map(&self) -> BTreeMap<String, u64> {
+    pub(crate) fn to_map(&self) -> BTreeMap<String, u64> {
         BTreeMap::from([
             ("heap".into(), self.heap),
             ("off_heap".into(), self.off_heap),

@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 
 /// Memory-relevant JVM flags; the last occurrence of a flag wins, as in the JVM.
 #[derive(Clone, Debug, Default, PartialEq)]
-pub struct JvmFlags {
+pub(crate) struct JvmFlags {
     pub xmx: Option<u64>,
     pub xms: Option<u64>,
     pub xss: Option<u64>,
@@ -66,7 +66,7 @@ impl JvmFlags {
 
 /// What an application does to the pools its flags leave open.
 #[derive(Clone, Copy, Debug)]
-pub struct JvmApp {
+pub(crate) struct JvmApp {
     /// Threads alive at peak (request threads + the JVM's and framework's own).
     pub threads: u64,
     /// Metaspace when -XX:MaxMetaspaceSize is unset.
@@ -77,11 +77,11 @@ pub struct JvmApp {
 
 /// Threads a Spring Boot service runs besides Tomcat's request threads (GC, JIT, Kafka and
 /// Hikari housekeeping, schedulers).
-pub const SPRING_BASE_THREADS: u64 = 30;
+pub(crate) const SPRING_BASE_THREADS: u64 = 30;
 
 impl JvmApp {
     /// A Spring Boot service with `tomcat_max_threads` request threads.
-    pub fn spring(tomcat_max_threads: u32) -> JvmApp {
+    pub(crate) fn spring(tomcat_max_threads: u32) -> JvmApp {
         JvmApp {
             threads: u64::from(tomcat_max_threads) + SPRING_BASE_THREADS,
             metaspace: 128 * MIB,
@@ -98,9 +98,9 @@ impl JvmApp {
     }
 }
 
-pub const DEFAULT_CODE_CACHE: u64 = 240 * MIB;
-pub const DEFAULT_STACK: u64 = MIB;
-pub const DEFAULT_MAX_RAM_PERCENTAGE: f64 = 25.0;
+pub(crate) const DEFAULT_CODE_CACHE: u64 = 240 * MIB;
+pub(crate) const DEFAULT_STACK: u64 = MIB;
+pub(crate) const DEFAULT_MAX_RAM_PERCENTAGE: f64 = 25.0;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct JvmBreakdown {
@@ -113,7 +113,7 @@ pub struct JvmBreakdown {
 }
 
 impl JvmBreakdown {
-    pub fn compute(flags: &JvmFlags, limit: u64, app: JvmApp) -> JvmBreakdown {
+    pub(crate) fn compute(flags: &JvmFlags, limit: u64, app: JvmApp) -> JvmBreakdown {
         let heap = flags.xmx.unwrap_or_else(|| {
             let pct = flags
                 .max_ram_percentage
@@ -132,11 +132,11 @@ impl JvmBreakdown {
         }
     }
 
-    pub fn total(&self) -> u64 {
+    pub(crate) fn total(&self) -> u64 {
         self.heap.saturating_add(self.non_heap())
     }
 
-    pub fn non_heap(&self) -> u64 {
+    pub(crate) fn non_heap(&self) -> u64 {
         [
             self.code_cache,
             self.thread_stacks,
@@ -147,7 +147,7 @@ impl JvmBreakdown {
         .fold(self.metaspace, |a, b| a.saturating_add(*b))
     }
 
-    pub fn to_map(&self) -> BTreeMap<String, u64> {
+    pub(crate) fn to_map(&self) -> BTreeMap<String, u64> {
         BTreeMap::from([
             ("heap".into(), self.heap),
             ("metaspace".into(), self.metaspace),
@@ -159,7 +159,7 @@ impl JvmBreakdown {
     }
 
     /// `heap 300 MiB + metaspace 96 MiB + ...`
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         use super::mib;
         format!(
             "heap {} + metaspace {} + code cache {} + thread stacks {} + direct {} + native {} = {}",

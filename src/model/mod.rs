@@ -7,12 +7,11 @@ pub mod node;
 pub mod placement;
 pub mod pods;
 
-pub const MIB: u64 = 1 << 20;
-pub const GIB: u64 = 1 << 30;
+pub(crate) const MIB: u64 = 1 << 20;
 
 /// `1536 MiB`, `8.0 GiB`: sizes in messages.
 /// A titled table of memory pools, as `explain` prints it.
-pub fn memory_table(title: &str, rows: &std::collections::BTreeMap<String, u64>) -> String {
+pub(crate) fn memory_table(title: &str, rows: &std::collections::BTreeMap<String, u64>) -> String {
     use std::fmt::Write as _;
     let mut out = format!("  {title}:\n");
     for (k, v) in rows {
@@ -22,10 +21,10 @@ pub fn memory_table(title: &str, rows: &std::collections::BTreeMap<String, u64>)
 }
 
 /// `a` and `b` are the same profile key, or one is inside the other.
-pub fn related_keys(a: &str, b: &str) -> bool {
+pub(crate) fn related_keys(a: &str, b: &str) -> bool {
     a == b || a.starts_with(&format!("{b}.")) || b.starts_with(&format!("{a}."))
 }
 
-pub fn mib(bytes: u64) -> String {
+pub(crate) fn mib(bytes: u64) -> String {
     crate::units::human_bytes(bytes as i128)
 }

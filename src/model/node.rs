@@ -41,7 +41,7 @@ impl Res {
     pub fn scale(self, n: u64) -> Res {
         Res::new(self.memory.saturating_mul(n), self.cpu.saturating_mul(n))
     }
-    pub fn fits_in(self, o: Res) -> bool {
+    pub(crate) fn fits_in(self, o: Res) -> bool {
         self.memory <= o.memory && self.cpu <= o.cpu
     }
 }
@@ -106,7 +106,7 @@ fn managed_kube_reserved(capacity: Res) -> Res {
 }
 
 /// The defaults per distribution (documented in the README).
-pub struct Defaults {
+pub(crate) struct Defaults {
     pub kube_reserved: Res,
     pub system_reserved: Res,
     pub distribution_overhead: Res,
@@ -143,7 +143,7 @@ pub fn defaults(distribution: Distribution, capacity: Res) -> Defaults {
 }
 
 impl NodeModel {
-    pub fn from_cluster(c: &Cluster) -> NodeModel {
+    pub(crate) fn from_cluster(c: &Cluster) -> NodeModel {
         let capacity = Res::new(
             c.node_memory.bytes().max(0) as u64,
             c.node_cpu.millis().max(0) as u64,
@@ -191,7 +191,7 @@ impl NodeModel {
     }
 
     /// What the whole cluster has for the platform.
-    pub fn total_available(&self) -> Res {
+    pub(crate) fn total_available(&self) -> Res {
         self.available.scale(u64::from(self.nodes))
     }
 }

@@ -38,14 +38,14 @@ pub struct Placement {
 }
 
 impl Placement {
-    pub fn fits(&self) -> bool {
+    pub(crate) fn fits(&self) -> bool {
         self.unschedulable.is_empty()
     }
 }
 
 /// Beyond this many pods the placement is not simulated (it would take time and memory in
 /// proportion to a replica count that is almost certainly a typo).
-pub const MAX_PODS: u64 = 100_000;
+pub(crate) const MAX_PODS: u64 = 100_000;
 
 /// Places the worst case (HPA at max) of every group on `n` identical nodes of `available`.
 pub fn place(groups: &[PodGroup], n: u32, available: Res) -> Placement {

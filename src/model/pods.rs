@@ -4,7 +4,7 @@
 use super::node::Res;
 use crate::kube::{Bundle, Object};
 use crate::units::Quantity;
-use k8s_openapi::api::core::v1::{Container, PodSpec, ResourceRequirements};
+use k8s_openapi::api::core::v1::{PodSpec, ResourceRequirements};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -37,7 +37,7 @@ pub struct PodGroup {
 
 impl PodGroup {
     /// Replicas in the worst case (HPA at its maximum).
-    pub fn worst_replicas(&self) -> u32 {
+    pub(crate) fn worst_replicas(&self) -> u32 {
         self.max_replicas
             .unwrap_or(self.replicas)
             .max(self.replicas)
@@ -80,7 +80,7 @@ fn res_of(r: Option<&ResourceRequirements>) -> (Res, Res) {
 /// The pod's effective request and limit, the scheduler's way: regular containers and
 /// sidecars (restartable init containers) add up; each plain init container runs alone beside
 /// the sidecars started before it; the pod needs the larger of the two.
-pub fn effective(spec: &PodSpec) -> (Res, Res, Vec<ContainerRes>) {
+pub(crate) fn effective(spec: &PodSpec) -> (Res, Res, Vec<ContainerRes>) {
     let mut list = Vec::new();
     let (mut init_peak_req, mut init_peak_lim) = (Res::default(), Res::default());
     let (mut sidecars_req, mut sidecars_lim) = (Res::default(), Res::default());
@@ -215,14 +215,10 @@ pub fn groups(bundle: &Bundle) -> Vec<PodGroup> {
     out
 }
 
-/// A container of a group by name (for breakdowns).
-pub fn container<'a>(spec: &'a PodSpec, name: &str) -> Option<&'a Container> {
-    spec.containers.iter().find(|c| c.name == name)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use k8s_openapi::api::core::v1::Container;
     use k8s_openapi::apimachinery::pkg::api::resource::Quantity as Q;
 
     fn c(name: &str, mem: &str, cpu: &str, sidecar: bool) -> Container {

@@ -8,10 +8,10 @@ use crate::error::{Error, InputError};
 use std::collections::BTreeSet;
 
 /// The largest replica, node, slot or partition count amctl accepts.
-pub const MAX_COUNT: u64 = 10_000;
+pub(crate) const MAX_COUNT: u64 = 10_000;
 
 /// DNS-1123 label: lowercase alphanumerics and '-', alphanumeric at both ends, at most `max`.
-pub fn is_dns_label(s: &str, max: usize) -> bool {
+pub(crate) fn is_dns_label(s: &str, max: usize) -> bool {
     !s.is_empty()
         && s.len() <= max
         && s.bytes()
@@ -28,7 +28,7 @@ fn fail(loaded: &Loaded, path: &[&str], message: String, help: &str) -> Error {
         .into()
 }
 
-pub fn structure(loaded: &Loaded) -> Result<(), Error> {
+pub(crate) fn structure(loaded: &Loaded) -> Result<(), Error> {
     let p = &loaded.profile;
 
     // Counts that become Kubernetes int32 fields (and pods to place): a typo, not a plan.

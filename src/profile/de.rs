@@ -8,12 +8,12 @@ use std::fmt;
 
 /// One step of a key path: a table key or an array index.
 #[derive(Clone, Debug, PartialEq)]
-pub enum Seg {
+pub(crate) enum Seg {
     Key(String),
     Index(usize),
 }
 
-pub fn format_path(path: &[Seg]) -> String {
+pub(crate) fn format_path(path: &[Seg]) -> String {
     let mut s = String::new();
     for seg in path {
         match seg {
@@ -30,7 +30,7 @@ pub fn format_path(path: &[Seg]) -> String {
 }
 
 #[derive(Debug)]
-pub struct DeError {
+pub(crate) struct DeError {
     pub message: String,
     /// Outermost first once the error has left the deserializer.
     pub path: Vec<Seg>,
@@ -101,7 +101,7 @@ impl de::Error for DeError {
 }
 
 /// Deserializes `T` from a node tree.
-pub fn from_node<'de, T: de::Deserialize<'de>>(node: &'de Node) -> Result<T, DeError> {
+pub(crate) fn from_node<'de, T: de::Deserialize<'de>>(node: &'de Node) -> Result<T, DeError> {
     T::deserialize(NodeDe(node)).map_err(|mut e| {
         if e.at.is_none() {
             e.at = Some(node.at.clone());

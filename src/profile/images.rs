@@ -19,7 +19,7 @@ pub struct Server {
 }
 
 impl Server {
-    pub fn from_image(image: &str) -> Result<Server, String> {
+    pub(crate) fn from_image(image: &str) -> Result<Server, String> {
         let (repo, tag) = image
             .rsplit_once(':')
             .filter(|(r, _)| !r.is_empty())
@@ -48,14 +48,14 @@ impl Server {
         }
     }
 
-    pub fn at_least(&self, want: &[u32]) -> bool {
+    pub(crate) fn at_least(&self, want: &[u32]) -> bool {
         let mut v = self.version.clone();
         v.resize(want.len().max(v.len()), 0);
         v.as_slice()[..want.len()] >= *want
     }
 
     /// Maximum namespaces the edition allows.
-    pub fn max_namespaces(&self) -> usize {
+    pub(crate) fn max_namespaces(&self) -> usize {
         match self.edition {
             Edition::Community => 2,
             Edition::Enterprise => 32,
@@ -63,7 +63,7 @@ impl Server {
     }
 
     /// Smallest `data-size` the server accepts (as/src/base/cfg.c, per version).
-    pub fn min_data_size(&self) -> u64 {
+    pub(crate) fn min_data_size(&self) -> u64 {
         const MIB: u64 = 1 << 20;
         if self.at_least(&[8, 1]) {
             512 * MIB

@@ -10,12 +10,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// The profiles built into the binary, so `amctl render demo` works from any directory.
-pub const BUILTINS: &[(&str, &str)] = &[
+pub(crate) const BUILTINS: &[(&str, &str)] = &[
     ("demo", include_str!("../../profiles/demo.toml")),
     ("prod", include_str!("../../profiles/prod.toml")),
 ];
 
-pub fn builtin(name: &str) -> Option<&'static str> {
+pub(crate) fn builtin(name: &str) -> Option<&'static str> {
     BUILTINS.iter().find(|(n, _)| *n == name).map(|(_, t)| *t)
 }
 
@@ -39,7 +39,7 @@ pub struct Loaded {
 impl Loaded {
     /// Where a key path (`["kafka", "brokers"]`, `["aerospike","namespaces","0","name"]`) was
     /// set; for a key left at its default, where its nearest enclosing table was written.
-    pub fn locate(&self, path: &[&str]) -> Option<Loc> {
+    pub(crate) fn locate(&self, path: &[&str]) -> Option<Loc> {
         let mut node = &self.tree;
         let mut at = None;
         for seg in path {
@@ -64,7 +64,7 @@ impl Loaded {
     }
 
     /// Where a key was written, only if it was (no fallback to an enclosing table).
-    pub fn locate_exact(&self, key: &str) -> Option<Loc> {
+    pub(crate) fn locate_exact(&self, key: &str) -> Option<Loc> {
         let segs = split_key(key);
         let mut node = &self.tree;
         let mut at = None;
@@ -87,7 +87,7 @@ impl Loaded {
 
     /// Of several keys that bear on one finding, the one to point at: the first the user's own
     /// profile (or a `--set`) wrote, else the first written anywhere, else the first.
-    pub fn best_key<'k>(&self, keys: &[&'k str]) -> (&'k str, Option<Loc>) {
+    pub(crate) fn best_key<'k>(&self, keys: &[&'k str]) -> (&'k str, Option<Loc>) {
         let exact: Vec<(&str, Option<Loc>)> =
             keys.iter().map(|k| (*k, self.locate_exact(k))).collect();
         let mine = exact.iter().find(|(_, at)| {
@@ -102,7 +102,7 @@ impl Loaded {
     }
 
     /// [`Loaded::locate`] for a dotted key path with list indexes: `aerospike.namespaces[0].data_size`.
-    pub fn locate_key(&self, key: &str) -> Option<Loc> {
+    pub(crate) fn locate_key(&self, key: &str) -> Option<Loc> {
         let segs = split_key(key);
         let refs: Vec<&str> = segs.iter().map(String::as_str).collect();
         self.locate(&refs)

@@ -5,8 +5,8 @@
 //! cannot be read in the wrong notation.
 
 pub mod check;
-pub mod de;
-pub mod images;
+pub(crate) mod de;
+pub(crate) mod images;
 pub mod load;
 pub mod node;
 
@@ -220,7 +220,7 @@ pub struct ComponentStorage {
 
 /// A component's data volume with `[storage]` defaults applied.
 #[derive(Clone, Debug)]
-pub struct EffectiveStorage {
+pub(crate) struct EffectiveStorage {
     pub size: Memory,
     pub mode: StorageMode,
     pub class: Option<String>,
@@ -228,7 +228,7 @@ pub struct EffectiveStorage {
 }
 
 impl ComponentStorage {
-    pub fn effective(&self, defaults: &Storage) -> EffectiveStorage {
+    pub(crate) fn effective(&self, defaults: &Storage) -> EffectiveStorage {
         EffectiveStorage {
             size: self.size.clone(),
             mode: self.mode.unwrap_or(defaults.mode),
@@ -843,9 +843,8 @@ pub struct ApiService {
 
 /// An API service with the shared `[api]` values applied.
 #[derive(Clone, Debug)]
-pub struct EffectiveApi<'a> {
+pub(crate) struct EffectiveApi<'a> {
     pub name: &'a str,
-    pub description: &'a str,
     pub uses: &'a [Backend],
     pub topics: &'a [String],
     pub image: String,
@@ -859,10 +858,9 @@ pub struct EffectiveApi<'a> {
 }
 
 impl Api {
-    pub fn effective(&self) -> impl Iterator<Item = EffectiveApi<'_>> {
+    pub(crate) fn effective(&self) -> impl Iterator<Item = EffectiveApi<'_>> {
         self.services.iter().map(move |s| EffectiveApi {
             name: &s.name,
-            description: &s.description,
             uses: &s.uses,
             topics: &s.topics,
             image: s

@@ -35,7 +35,7 @@ pub struct Entry {
 
 impl Node {
     /// Parses a TOML document, keeping spans.
-    pub fn parse_document(source: &Arc<Source>) -> Result<Node, (String, Loc)> {
+    pub(crate) fn parse_document(source: &Arc<Source>) -> Result<Node, (String, Loc)> {
         let parsed = DeTable::parse(&source.text).map_err(|e| {
             let span = e.span().unwrap_or(0..0);
             (e.message().trim().to_string(), Loc::new(source, span))
@@ -48,14 +48,14 @@ impl Node {
     }
 
     /// Parses a lone TOML value (the right-hand side of `--set`).
-    pub fn parse_value(source: &Arc<Source>, offset: usize, text: &str) -> Option<Node> {
+    pub(crate) fn parse_value(source: &Arc<Source>, offset: usize, text: &str) -> Option<Node> {
         let parsed = DeValue::parse(text).ok()?;
         let mut node = convert(parsed, source);
         shift(&mut node, offset, text.len());
         Some(node)
     }
 
-    pub fn type_name(&self) -> &'static str {
+    pub(crate) fn type_name(&self) -> &'static str {
         match self.value {
             Value::Str(_) => "string",
             Value::Int(_) => "integer",
@@ -67,7 +67,7 @@ impl Node {
         }
     }
 
-    pub fn as_table(&self) -> Option<&BTreeMap<String, Entry>> {
+    pub(crate) fn as_table(&self) -> Option<&BTreeMap<String, Entry>> {
         match &self.value {
             Value::Table(t) => Some(t),
             _ => None,

@@ -2,10 +2,10 @@
 //! (availability, monitoring, network policies, checkov waivers) add theirs, and the bundle is
 //! put in apply order.
 
-pub mod availability;
+pub(crate) mod availability;
 pub mod monitoring;
 pub mod network;
-pub mod waivers;
+pub(crate) mod waivers;
 
 use crate::components::{self, Component};
 use crate::error::Error;
@@ -19,7 +19,7 @@ pub fn render(profile: &Profile, opts: &RenderOptions) -> Result<Bundle, Error> 
 }
 
 /// Renders the platform of the components in `registry`.
-pub fn render_with(
+pub(crate) fn render_with(
     registry: &[&dyn Component],
     profile: &Profile,
     opts: &RenderOptions,

@@ -33,7 +33,7 @@ pub struct Budget {
     pub placement_n_minus_1: Option<Placement>,
 }
 
-pub fn compute(cx: &Check) -> Budget {
+pub(crate) fn compute(cx: &Check) -> Budget {
     let mut lines = Vec::new();
     let (mut total_request, mut total_limit) = (Res::default(), Res::default());
     for g in &cx.groups {

@@ -6,7 +6,7 @@
 
 pub mod budget;
 pub mod contracts;
-pub mod semantics;
+pub(crate) mod semantics;
 pub mod tls;
 pub mod topology;
 
@@ -21,7 +21,10 @@ pub fn validate(loaded: &Loaded, bundle: &Bundle) -> Vec<Finding> {
 }
 
 /// Runs every rule and returns the budget they were computed on (for the table).
-pub fn validate_with_budget(loaded: &Loaded, bundle: &Bundle) -> (Vec<Finding>, budget::Budget) {
+pub(crate) fn validate_with_budget(
+    loaded: &Loaded,
+    bundle: &Bundle,
+) -> (Vec<Finding>, budget::Budget) {
     let cx = Check::new(loaded, bundle);
     let b = budget::compute(&cx);
     for c in components::ALL {
