@@ -504,6 +504,22 @@ pub(crate) fn memory_breakdown(a: &crate::profile::Aerospike) -> BTreeMap<String
 }
 
 pub fn check(cx: &crate::rules::Check) {
+    let p = cx.profile;
+    if let Some(st) = &p.aerospike.storage
+        && p.aerospike.replicas > 1
+        && st.effective(&p.storage).mode == StorageMode::Ephemeral
+        && p.aerospike
+            .namespaces
+            .iter()
+            .any(|n| n.storage_engine == AsStorageEngine::Device)
+    {
+        cx.warn(
+            "topology.ephemeral-replicated",
+            "aerospike.storage",
+            format!("aerospike runs {} nodes with device namespaces on ephemeral storage: a full restart loses the data", p.aerospike.replicas),
+            "use storage mode \"persistent\"",
+        );
+    }
     use crate::model::mib;
     let a = &cx.profile.aerospike;
     let Ok(server) = Server::from_image(&a.image) else {

@@ -572,6 +572,20 @@ pub fn contract(ctx: &Ctx) -> Vec<crate::contract::Contract> {
 }
 
 pub fn check(cx: &crate::rules::Check) {
+    let p = cx.profile;
+    if p.kafka.brokers > 1
+        && p.kafka.storage.effective(&p.storage).mode == crate::profile::StorageMode::Ephemeral
+    {
+        cx.warn(
+            "topology.ephemeral-replicated",
+            "kafka.storage",
+            format!(
+                "kafka runs {} replicas on ephemeral storage: replication protects against one pod, but a rolling restart of all of them loses the data",
+                p.kafka.brokers
+            ),
+            "use storage mode \"persistent\" for replicated data",
+        );
+    }
     use crate::model::mib;
     let k = &cx.profile.kafka;
     for dir in log_dirs(k) {

@@ -3,7 +3,6 @@
 
 use super::Check;
 use crate::kube::Object;
-use crate::profile::StorageMode;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 pub fn check(cx: &Check) {
@@ -57,46 +56,6 @@ pub fn check(cx: &Check) {
                 "give the workload at least 2 replicas, or drop the PDB",
             );
         }
-    }
-    let p = cx.profile;
-    let stateful = [
-        (
-            "postgres",
-            1,
-            p.postgres.storage.effective(&p.storage).mode,
-            "postgres.storage",
-        ),
-        (
-            "kafka",
-            p.kafka.brokers,
-            p.kafka.storage.effective(&p.storage).mode,
-            "kafka.storage",
-        ),
-    ];
-    for (name, replicas, mode, key) in stateful {
-        if replicas > 1 && mode == StorageMode::Ephemeral {
-            cx.warn(
-                "topology.ephemeral-replicated",
-                key,
-                format!("{name} runs {replicas} replicas on ephemeral storage: replication protects against one pod, but a rolling restart of all of them loses the data"),
-                "use storage mode \"persistent\" for replicated data",
-            );
-        }
-    }
-    if let Some(st) = &p.aerospike.storage
-        && p.aerospike.replicas > 1
-        && st.effective(&p.storage).mode == StorageMode::Ephemeral
-        && p.aerospike
-            .namespaces
-            .iter()
-            .any(|n| n.storage_engine == crate::profile::AsStorageEngine::Device)
-    {
-        cx.warn(
-            "topology.ephemeral-replicated",
-            "aerospike.storage",
-            format!("aerospike runs {} nodes with device namespaces on ephemeral storage: a full restart loses the data", p.aerospike.replicas),
-            "use storage mode \"persistent\"",
-        );
     }
 }
 
