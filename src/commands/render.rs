@@ -51,18 +51,18 @@ pub fn run(args: &RenderArgs) -> Result<Exit, Error> {
         );
         let _ = std::io::Write::write_all(&mut std::io::stderr().lock(), line.as_bytes());
     }
-    emit(args, &rendered.bundle)
+    emit(args, rendered.bundle)
 }
 
-fn emit(args: &RenderArgs, bundle: &crate::kube::Bundle) -> Result<Exit, Error> {
+fn emit(args: &RenderArgs, bundle: crate::kube::Bundle) -> Result<Exit, Error> {
     if let Some(dir) = &args.check {
-        return check_dir(dir, &output::bundle_files(bundle)?);
+        return check_dir(dir, &output::bundle_files(&bundle)?);
     }
     match (&args.out_dir, args.format) {
         // `run` refused --out-dir with -o json before rendering.
-        (Some(dir), _) => output::write_dir(dir, &output::bundle_files(bundle)?)?,
+        (Some(dir), _) => output::write_dir(dir, &output::bundle_files(&bundle)?)?,
         (None, Format::Yaml) => output::stream(bundle)?,
-        (None, Format::Json) => output::print(&output::bundle_json(bundle)?)?,
+        (None, Format::Json) => output::print(&output::bundle_json(&bundle)?)?,
     }
     Ok(Exit::Ok)
 }
