@@ -189,23 +189,24 @@ pub(crate) fn sh_quote(s: &str) -> String {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "kebab-case")]
+/// What a step does, with what it needs to do it.
+#[derive(Clone, Debug, PartialEq)]
 pub enum Action {
     /// A new object: `kubectl apply`.
     Create,
-    /// An in-place change: `kubectl apply` (or a strategic merge patch).
+    /// An in-place change: `kubectl apply` (or the step's strategic merge patch).
     Apply,
-    /// Only the replica count changes: `kubectl scale`.
-    Scale,
+    /// Only the replica count changes: `kubectl scale` to `replicas`.
+    Scale { replicas: i64 },
     /// An immutable field changed: `kubectl delete --cascade=orphan`, then apply.
     Recreate,
     /// Grow existing PersistentVolumeClaims.
     Resize,
     /// Wait for a rollout.
     Wait,
-    /// Kafka partition reassignment (replication factor of existing topics).
-    Reassign,
+    /// Kafka partition reassignment (replication factor of existing topics, brokers leaving),
+    /// with the files its commands read (the reassignment JSON), by name.
+    Reassign { files: Vec<(String, String)> },
     /// Kafka partition increase of existing topics.
     AlterPartitions,
     /// An object only FROM has (only with --prune).
@@ -217,15 +218,20 @@ pub enum Action {
 }
 
 impl Action {
-    pub fn as_str(self) -> &'static str {
+    /// A reassignment, its files not attached yet.
+    pub fn reassign() -> Action {
+        Action::Reassign { files: Vec::new() }
+    }
+
+    pub fn as_str(&self) -> &'static str {
         match self {
             Action::Create => "create",
             Action::Apply => "apply",
-            Action::Scale => "scale",
+            Action::Scale { .. } => "scale",
             Action::Recreate => "recreate",
             Action::Resize => "resize",
             Action::Wait => "wait",
-            Action::Reassign => "reassign",
+            Action::Reassign { .. } => "reassign",
             Action::AlterPartitions => "alter-partitions",
             Action::Delete => "delete",
             Action::Keep => "keep",
@@ -234,7 +240,7 @@ impl Action {
     }
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug)]
 pub struct Step {
     pub phase: Phase,
     pub object: ObjectKey,
@@ -249,21 +255,43 @@ pub struct Step {
     /// Part of the default `kubectl apply` stream.
     pub in_apply_stream: bool,
     /// The desired object (create, apply, recreate).
-    #[serde(skip)]
     pub manifest: Option<Value>,
-    /// Strategic merge patch from FROM's object (apply).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// The strategic merge patch from FROM's object to TO's (any change of an existing object).
     pub patch: Option<Value>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub replicas: Option<i64>,
     /// Imperative commands (delete, resize, reassign, wait).
     pub commands: Vec<Command>,
-    /// Files the commands read (reassignment JSON), by name.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub files: Vec<(String, String)>,
     /// The workload whose rollout this step comes right after (a command in its new pod).
-    #[serde(skip)]
     pub follows: Option<String>,
+}
+
+/// The plan's JSON (`amctl.migrate/v1`): the action by name, its payload (`replicas`, `files`)
+/// beside it, as the plan has always been printed.
+impl Serialize for Step {
+    fn serialize<S: serde::Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut st = ser.serialize_struct("Step", 12)?;
+        st.serialize_field("phase", &self.phase)?;
+        st.serialize_field("object", &self.object)?;
+        st.serialize_field("action", self.action.as_str())?;
+        st.serialize_field("impact", &self.impact)?;
+        st.serialize_field("reason", &self.reason)?;
+        st.serialize_field("data_risk", &self.data_risk)?;
+        st.serialize_field("refused", &self.refused)?;
+        st.serialize_field("in_apply_stream", &self.in_apply_stream)?;
+        if let Some(p) = &self.patch {
+            st.serialize_field("patch", p)?;
+        }
+        if let Action::Scale { replicas } = &self.action {
+            st.serialize_field("replicas", replicas)?;
+        }
+        st.serialize_field("commands", &self.commands)?;
+        if let Action::Reassign { files } = &self.action
+            && !files.is_empty()
+        {
+            st.serialize_field("files", files)?;
+        }
+        st.end()
+    }
 }
 
 impl Step {
@@ -286,9 +314,7 @@ impl Step {
             in_apply_stream: false,
             manifest: None,
             patch: None,
-            replicas: None,
             commands: Vec::new(),
-            files: Vec::new(),
             follows: None,
         }
     }

@@ -934,7 +934,7 @@ pub(crate) fn migration_steps(from: &Profile, to: &Profile, opts: &Options) -> V
             .collect();
         let json = reassignment_json(&topics, brokers);
         let mut s = step(
-            Action::Reassign,
+            Action::reassign(),
             Impact::DataMigration,
             format!(
                 "raising default.replication.factor does not touch existing topics: reassign {} to {} replicas across {brokers} brokers",
@@ -946,7 +946,9 @@ pub(crate) fn migration_steps(from: &Profile, to: &Profile, opts: &Options) -> V
                 grow_rf.iter().map(|(_, _, rf, _)| *rf).max().unwrap_or(1)
             ),
         );
-        s.files.push(("reassign.json".into(), json));
+        if let Action::Reassign { files } = &mut s.action {
+            files.push(("reassign.json".into(), json));
+        }
         s.commands.push(
             Command::kubectl([
                 "exec",
@@ -975,7 +977,7 @@ pub(crate) fn migration_steps(from: &Profile, to: &Profile, opts: &Options) -> V
     }
     if !shrink_rf.is_empty() {
         let mut s = step(
-            Action::Reassign,
+            Action::reassign(),
             Impact::DataLoss,
             format!("replication factor decrease: {}", shrink_rf.join(", ")),
         );
@@ -989,7 +991,7 @@ pub(crate) fn migration_steps(from: &Profile, to: &Profile, opts: &Options) -> V
             .map(|i| format!("kafka-{i}"))
             .collect();
         let mut s = step(
-            Action::Reassign,
+            Action::reassign(),
             Impact::DataLoss,
             format!(
                 "brokers {} → {}: {} leave the cluster",

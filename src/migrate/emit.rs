@@ -139,10 +139,12 @@ pub fn script(plan: &Plan) -> String {
             let _ = writeln!(out, ": # skipped");
             continue;
         }
-        for (name, content) in &s.files {
-            let _ = writeln!(out, "cat > {} <<'{EOF_MARK}'", sq(name));
-            out.push_str(content);
-            let _ = writeln!(out, "{EOF_MARK}");
+        if let Action::Reassign { files } = &s.action {
+            for (name, content) in files {
+                let _ = writeln!(out, "cat > {} <<'{EOF_MARK}'", sq(name));
+                out.push_str(content);
+                let _ = writeln!(out, "{EOF_MARK}");
+            }
         }
         for c in &s.commands {
             let _ = writeln!(out, "{c}");
@@ -150,7 +152,7 @@ pub fn script(plan: &Plan) -> String {
         if let Some(m) = &s.manifest
             && matches!(
                 s.action,
-                Action::Create | Action::Apply | Action::Scale | Action::Recreate
+                Action::Create | Action::Apply | Action::Scale { .. } | Action::Recreate
             )
         {
             apply_heredoc(&mut out, m);
@@ -197,12 +199,11 @@ pub fn patches(plan: &Plan) -> String {
             );
             continue;
         }
-        match s.action {
-            Action::Scale => {
+        match &s.action {
+            Action::Scale { replicas } => {
                 let _ = writeln!(
                     out,
-                    "kubectl scale {kind} {name} -n {ns} --replicas={}",
-                    s.replicas.unwrap_or(1)
+                    "kubectl scale {kind} {name} -n {ns} --replicas={replicas}"
                 );
             }
             Action::Apply if !s.commands.is_empty() => {

@@ -212,13 +212,15 @@ pub fn plan(
                     ]));
                     s
                 } else if only_replicas {
-                    let mut s = base(Action::Scale, d.impact(), String::new());
                     let (from_r, to_r) = (
                         replicas(d.old.as_ref().unwrap_or(&Value::Null)),
                         replicas(d.new.as_ref().unwrap_or(&Value::Null)),
                     );
-                    s.reason = format!("replicas {from_r} → {to_r}");
-                    s.replicas = Some(to_r);
+                    let mut s = base(
+                        Action::Scale { replicas: to_r },
+                        d.impact(),
+                        format!("replicas {from_r} → {to_r}"),
+                    );
                     s.in_apply_stream = true;
                     s
                 } else if kind == "Service" && node_port_dropped(d) {
@@ -360,7 +362,7 @@ pub fn plan(
             return (s.phase, rank("StatefulSet"), workload.clone(), 3);
         }
         let r = match s.action {
-            Action::Reassign | Action::AlterPartitions => 20,
+            Action::Reassign { .. } | Action::AlterPartitions => 20,
             _ => rank(&s.object.kind),
         };
         let sub = match s.action {

@@ -148,7 +148,7 @@ proptest! {
         for s in &plan.steps {
             let key = (s.object.kind.clone(), s.object.name.clone());
             match s.action {
-                Action::Create | Action::Apply | Action::Scale | Action::Recreate => {
+                Action::Create | Action::Apply | Action::Scale { .. } | Action::Recreate => {
                     let manifest = s.manifest.clone().expect("object steps carry their manifest");
                     // A renamed Job replaces the old one (which expires by its TTL).
                     if s.object.kind == "Job" {
