@@ -36,7 +36,7 @@ impl<T: k8s_openapi::Resource + k8s_openapi::Metadata<Ty = ObjectMeta>> Typed fo
 /// The Object enum from one list of kinds and their apply rank: `kind()` and `metadata()` come
 /// from the types ([`Typed`]), so a new kind is one line here.
 macro_rules! objects {
-    ($($(#[$attr:meta])* $variant:ident($ty:ty) = $rank:literal,)*) => {
+    ($($(#[$attr:meta])* $variant:ident($ty:ty) = $rank:literal / $step:literal,)*) => {
         /// Every kind amctl renders. Serializes as the object itself (apiVersion and kind included).
         #[derive(Clone, Debug, Serialize, PartialEq)]
         #[serde(untagged)]
@@ -64,36 +64,48 @@ macro_rules! objects {
                 }
             }
         }
+
+        /// The order of a kind's steps in a migration plan, as listed with the kind.
+        pub(crate) fn step_rank(kind: &str) -> Option<u8> {
+            match kind {
+                $(stringify!($variant) => Some($step),)*
+                _ => None,
+            }
+        }
     };
 }
 
 objects! {
-    // Apply order: what others refer to comes first (namespace, identities, config, services),
-    // then workloads, then what refers to workloads.
-    Namespace(Namespace) = 0,
-    StorageClass(StorageClass) = 0,
-    ServiceAccount(ServiceAccount) = 1,
-    Role(Role) = 2,
-    RoleBinding(RoleBinding) = 3,
+    // Each kind with two ranks. Apply order (left): what others refer to comes first
+    // (namespace, identities, config, services), then workloads, then what refers to workloads;
+    // `kubectl apply -f -` of a render takes the objects in this order. Step order (right): a
+    // migration runs one step after another and waits on rollouts, so it is finer: claims before
+    // identities, StatefulSets (the servers) before Deployments (their clients), each Job after
+    // the workloads it talks to; what nothing waits on comes last.
+    Namespace(Namespace) = 0 / 0,
+    StorageClass(StorageClass) = 0 / 1,
+    ServiceAccount(ServiceAccount) = 1 / 3,
+    Role(Role) = 2 / 4,
+    RoleBinding(RoleBinding) = 3 / 5,
     // Issued into Secrets the workloads mount: before them, so the Secret is ready first.
-    Certificate(Certificate) = 4,
-    ConfigMap(ConfigMap) = 4,
+    Certificate(Certificate) = 4 / 14,
+    ConfigMap(ConfigMap) = 4 / 6,
     // Workloads and claims are boxed: 1-3 KB each inline, they would make every Object (and
     // every move while rendering and sorting thousands of them) that large.
-    PersistentVolumeClaim(Box<PersistentVolumeClaim>) = 4,
-    Service(Service) = 5,
-    StatefulSet(Box<StatefulSet>) = 6,
-    Deployment(Box<Deployment>) = 6,
-    Job(Box<Job>) = 7,
-    CronJob(Box<CronJob>) = 7,
-    HorizontalPodAutoscaler(HorizontalPodAutoscaler) = 8,
-    PodDisruptionBudget(PodDisruptionBudget) = 8,
+    PersistentVolumeClaim(Box<PersistentVolumeClaim>) = 4 / 2,
+    Service(Service) = 5 / 7,
+    StatefulSet(Box<StatefulSet>) = 6 / 8,
+    Deployment(Box<Deployment>) = 6 / 9,
+    Job(Box<Job>) = 7 / 10,
+    CronJob(Box<CronJob>) = 7 / 14,
+    HorizontalPodAutoscaler(HorizontalPodAutoscaler) = 8 / 11,
+    PodDisruptionBudget(PodDisruptionBudget) = 8 / 12,
     // Applied with the workloads' Services in place, so a deny never precedes its allows.
-    NetworkPolicy(NetworkPolicy) = 8,
-    Ingress(Ingress) = 9,
-    ServiceMonitor(ServiceMonitor) = 9,
-    PodMonitor(PodMonitor) = 9,
-    PrometheusRule(PrometheusRule) = 9,
+    NetworkPolicy(NetworkPolicy) = 8 / 14,
+    Ingress(Ingress) = 9 / 13,
+    ServiceMonitor(ServiceMonitor) = 9 / 14,
+    PodMonitor(PodMonitor) = 9 / 14,
+    PrometheusRule(PrometheusRule) = 9 / 14,
 }
 
 impl Object {

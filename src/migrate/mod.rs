@@ -57,25 +57,14 @@ fn phase_of(kind: &str, status: Status, d: &ObjectDiff) -> Phase {
     }
 }
 
-/// Order inside a phase: what others refer to first.
+/// Order inside a phase: what others refer to first. A step's place in the plan by the kind of its object ([`crate::kube::bundle::step_rank`]);
+/// Secrets (which amctl does not render, but a live side may hold) go with the ConfigMaps, other
+/// kinds last.
 fn rank(kind: &str) -> u8 {
-    match kind {
-        "Namespace" => 0,
-        "StorageClass" => 1,
-        "PersistentVolumeClaim" => 2,
-        "ServiceAccount" => 3,
-        "Role" => 4,
-        "RoleBinding" => 5,
-        "ConfigMap" | "Secret" => 6,
-        "Service" => 7,
-        "StatefulSet" => 8,
-        "Deployment" => 9,
-        "Job" => 10,
-        "HorizontalPodAutoscaler" => 11,
-        "PodDisruptionBudget" => 12,
-        "Ingress" => 13,
+    crate::kube::bundle::step_rank(kind).unwrap_or(match kind {
+        "Secret" => 6,
         _ => 14,
-    }
+    })
 }
 
 fn has(d: &ObjectDiff, f: impl Fn(&diff::Change) -> bool) -> bool {
