@@ -35,9 +35,11 @@ pub struct BudgetArgs {
 /// Components in picture order, with a letter and an ANSI background for each.
 /// The components `budget` draws, in registry order: name, letter, ANSI and SVG colour.
 fn drawn() -> impl Iterator<Item = (&'static str, char, &'static str, &'static str)> {
-    crate::components::ALL
-        .iter()
-        .filter_map(|c| c.style().map(|s| (c.id().name(), s.letter, s.ansi, s.svg)))
+    crate::components::ALL.iter().filter_map(|c| {
+        c.style
+            .as_ref()
+            .map(|s| (c.id.name(), s.letter, s.ansi, s.svg))
+    })
 }
 const RESERVED: (char, &str, &str) = ('R', "100", "#9c9c9c");
 const DISTRO: (char, &str, &str) = ('D', "47", "#bab0ac");
@@ -361,7 +363,7 @@ fn breakdown(
     container: &str,
 ) -> BTreeMap<String, u64> {
     crate::components::by_name(component)
-        .map(|c| c.memory(p, workload, container))
+        .map(|c| (c.memory)(p, workload, container))
         .unwrap_or_default()
 }
 

@@ -491,14 +491,14 @@ pub fn run(key: &str, profile: &str) -> Result<Exit, Error> {
 /// For memory-related keys: what the key produces in `profile`.
 fn breakdown(key: &str, profile: &str) -> Result<Option<String>, Error> {
     let top = key.split('.').next().unwrap_or("");
-    if top != "cluster" && components::by_name(top).is_none_or(|c| c.style().is_none()) {
+    if top != "cluster" && components::by_name(top).is_none_or(|c| c.style.is_none()) {
         return Ok(None);
     }
     let loaded = load(profile, crate::kube::DEFAULT_NAMESPACE, &[])?;
     let p = &loaded.profile;
     let mut out: String = components::ALL
         .iter()
-        .map(|c| c.explain_memory(key, profile, p))
+        .map(|c| (c.explain_memory)(key, profile, p))
         .collect();
     if top == "cluster" {
         let n = NodeModel::from_cluster(&p.cluster);

@@ -3,6 +3,7 @@
 //! environment, and go straight to kubectl through a pipe: amctl never sees, prints or writes
 //! one, and neither does the script. An existing Secret is left as it is.
 
+use crate::change::sh_quote;
 use crate::components;
 use crate::error::{Error, Exit};
 use crate::kube::Ctx;
@@ -57,18 +58,6 @@ pub fn run(args: &SecretsArgs) -> Result<Exit, Error> {
         .collect();
     output::print(&script(&args.profile, &args.namespace, &specs))?;
     Ok(Exit::Ok)
-}
-
-/// A word for bash: as it is when it is plain, else single-quoted.
-pub(crate) fn sh_quote(s: &str) -> String {
-    let plain = !s.is_empty()
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"_-./=:@%+,".contains(&b));
-    if plain {
-        s.to_string()
-    } else {
-        format!("'{}'", s.replace('\'', r"'\''"))
-    }
 }
 
 /// The script for these Secrets in `namespace`.

@@ -790,90 +790,73 @@ pub(crate) fn migration_risks(from: &Profile, to: &Profile, opts: &Options, step
 }
 
 /// Aerospike: the cache, one StatefulSet, the exporter as a sidecar.
-pub struct Aerospike;
+pub const FACETS: super::Component = super::Component {
+    id: super::ComponentId::Aerospike,
+    render,
+    check,
+    contracts: contract,
+    secrets,
+    clients_of: super::none_clients,
+    network,
+    monitor,
+    memory,
+    explain_memory,
+    style: Some(super::Style {
+        letter: 'A',
+        ansi: "41",
+        svg: "#e15759",
+    }),
+    replicas_key,
+    impact,
+    migrate: |from, to, opts, steps| migration_risks(from, to, opts, steps),
+};
 
-impl super::Component for Aerospike {
-    fn id(&self) -> super::ComponentId {
-        super::ComponentId::Aerospike
+fn monitor(ctx: &Ctx) -> Option<Object> {
+    Some(crate::kube::scrape::pod_monitor(ctx, NAME, &[NAME]))
+}
+
+fn memory(p: &Profile, _workload: &str, container: &str) -> BTreeMap<String, u64> {
+    if container == NAME {
+        memory_breakdown(&p.aerospike)
+    } else {
+        BTreeMap::new()
     }
-    fn render(&self, ctx: &Ctx, bundle: &mut Bundle) -> Result<(), Error> {
-        render(ctx, bundle)
+}
+
+fn explain_memory(key: &str, name: &str, p: &Profile) -> String {
+    if key.split('.').next() != Some(NAME) {
+        return String::new();
     }
-    fn check(&self, cx: &crate::rules::Check) {
-        check(cx)
-    }
-    fn contracts(&self, ctx: &Ctx) -> Vec<crate::contract::Contract> {
-        contract(ctx)
-    }
-    fn secrets(&self, ctx: &Ctx) -> Vec<crate::secrets::SecretSpec> {
-        secrets(ctx)
-    }
-    fn clients_of(&self, _ctx: &Ctx, _server: super::ComponentId) -> Vec<String> {
-        Vec::new()
-    }
-    fn network(
-        &self,
-        ctx: &Ctx,
-        clients: &dyn Fn(super::ComponentId) -> Vec<String>,
-    ) -> Vec<Object> {
-        network(ctx, &clients(super::ComponentId::Aerospike))
-    }
-    fn monitor(&self, ctx: &Ctx) -> Option<Object> {
-        Some(crate::kube::scrape::pod_monitor(ctx, NAME, &[NAME]))
-    }
-    fn memory(&self, p: &Profile, _workload: &str, container: &str) -> BTreeMap<String, u64> {
-        if container == NAME {
-            memory_breakdown(&p.aerospike)
-        } else {
-            BTreeMap::new()
-        }
-    }
-    fn explain_memory(&self, key: &str, name: &str, p: &Profile) -> String {
-        use crate::model::{memory_table, mib};
-        if key.split('.').next() != Some(NAME) {
-            return String::new();
-        }
-        let m = memory_breakdown(&p.aerospike);
-        memory_table(
-            &format!(
-                "Aerospike per node in `{name}` (limit {}, total {})",
-                p.aerospike.resources.limits.memory,
-                mib(m.values().fold(0u64, |a, b| a.saturating_add(*b)))
-            ),
-            &m,
-        )
-    }
-    fn style(&self) -> Option<super::Style> {
-        Some(super::Style {
-            letter: 'A',
-            ansi: "41",
-            svg: "#e15759",
-        })
-    }
-    fn replicas_key(&self, _name: &str) -> String {
-        "aerospike.replicas".into()
-    }
-    fn impact(&self, kind: &str, name: &str, path: &str) -> Option<Impact> {
-        match kind {
-            "ConfigMap" => match crate::change::config_key(path) {
-                Some(("aerospike.conf", key)) => Some(if key.ends_with("replication-factor") {
-                    Impact::DataMigration
-                } else if key.contains("storage-engine")
-                    && (key.ends_with("file") || !key.contains('.'))
-                {
-                    Impact::DataLoss
-                } else {
-                    Impact::Restart
-                }),
-                _ => None,
-            },
-            // Nodes hold partitions: their count moves data.
-            "StatefulSet" if name == NAME && path == "spec.replicas" => Some(Impact::DataMigration),
+    let m = memory_breakdown(&p.aerospike);
+    crate::model::limit_table(
+        "Aerospike per node",
+        name,
+        &p.aerospike.resources.limits.memory,
+        &m,
+    )
+}
+
+fn replicas_key(_name: &str) -> String {
+    "aerospike.replicas".into()
+}
+
+fn impact(kind: &str, name: &str, path: &str) -> Option<Impact> {
+    match kind {
+        "ConfigMap" => match crate::change::config_key(path) {
+            Some(("aerospike.conf", key)) => Some(if key.ends_with("replication-factor") {
+                Impact::DataMigration
+            } else if key.contains("storage-engine")
+                && (key.ends_with("file") || !key.contains('.'))
+            {
+                Impact::DataLoss
+            } else {
+                Impact::Restart
+            }),
             _ => None,
-        }
-    }
-    fn migrate(&self, from: &Profile, to: &Profile, opts: &Options, steps: &mut Vec<Step>) {
-        migration_risks(from, to, opts, steps)
+        },
+        // Nodes hold partitions: their count moves data.
+        "StatefulSet" if name == NAME && path == "spec.replicas" => Some(Impact::DataMigration),
+        _ => None,
     }
 }
 

@@ -572,8 +572,6 @@ pub fn check(cx: &crate::rules::Check) {
 }
 
 /// The API services: one Deployment (and Services, HPA, PDB) per service.
-pub struct Api;
-
 /// The backend a server component is to the API services.
 fn backend(server: super::ComponentId) -> Option<Backend> {
     match server {
@@ -584,126 +582,101 @@ fn backend(server: super::ComponentId) -> Option<Backend> {
     }
 }
 
-impl super::Component for Api {
-    fn id(&self) -> super::ComponentId {
-        super::ComponentId::Api
+pub const FACETS: super::Component = super::Component {
+    id: super::ComponentId::Api,
+    render,
+    check,
+    contracts: contract,
+    secrets,
+    clients_of,
+    network,
+    monitor,
+    memory,
+    explain_memory,
+    style: Some(super::Style {
+        letter: 'I',
+        ansi: "46",
+        svg: "#76b7b2",
+    }),
+    replicas_key,
+    impact: super::none_impact,
+    // Stateless Deployments: the object-level rollout is the whole migration.
+    migrate: super::none_migrate,
+};
+
+fn clients_of(ctx: &Ctx, server: super::ComponentId) -> Vec<String> {
+    let Some(b) = backend(server) else {
+        return Vec::new();
+    };
+    ctx.profile
+        .api
+        .effective()
+        .filter(|s| s.uses.contains(&b))
+        .map(|s| s.name.to_string())
+        .collect()
+}
+
+fn monitor(ctx: &Ctx) -> Option<Object> {
+    // Through their metrics Services: one ServiceMonitor for all of them.
+    (!ctx.profile.api.services.is_empty()).then(|| {
+        crate::kube::scrape::service_monitor(
+            ctx,
+            COMPONENT,
+            METRICS_COMPONENT,
+            "management",
+            "/actuator/prometheus",
+        )
+    })
+}
+
+/// A service's JVM pools in its memory limit; `None` when its java_opts do not parse
+/// (`api.java-opts.syntax` says so).
+fn service_jvm(s: &EffectiveApi) -> Option<crate::model::jvm::JvmBreakdown> {
+    use crate::model::jvm::{JvmApp, JvmBreakdown, JvmFlags};
+    let flags = JvmFlags::parse(s.java_opts).ok()?;
+    let limit = s.resources.limits.memory.bytes().max(0) as u64;
+    Some(JvmBreakdown::compute(
+        &flags,
+        limit,
+        JvmApp::spring(s.tomcat_max_threads),
+    ))
+}
+
+fn memory(p: &crate::profile::Profile, workload: &str, container: &str) -> BTreeMap<String, u64> {
+    p.api
+        .effective()
+        .find(|s| workload.ends_with(&format!("/{}", s.name)) && s.name == container)
+        .and_then(|s| service_jvm(&s))
+        .map(|b| b.to_map())
+        .unwrap_or_default()
+}
+
+fn explain_memory(key: &str, name: &str, p: &crate::profile::Profile) -> String {
+    if key.split('.').next() != Some(COMPONENT) {
+        return String::new();
     }
-    fn render(&self, ctx: &Ctx, bundle: &mut Bundle) -> Result<(), Error> {
-        render(ctx, bundle)
-    }
-    fn check(&self, cx: &crate::rules::Check) {
-        check(cx)
-    }
-    fn contracts(&self, ctx: &Ctx) -> Vec<crate::contract::Contract> {
-        contract(ctx)
-    }
-    fn secrets(&self, ctx: &Ctx) -> Vec<crate::secrets::SecretSpec> {
-        secrets(ctx)
-    }
-    fn clients_of(&self, ctx: &Ctx, server: super::ComponentId) -> Vec<String> {
-        let Some(b) = backend(server) else {
-            return Vec::new();
-        };
-        ctx.profile
-            .api
-            .effective()
-            .filter(|s| s.uses.contains(&b))
-            .map(|s| s.name.to_string())
-            .collect()
-    }
-    fn network(
-        &self,
-        ctx: &Ctx,
-        _clients: &dyn Fn(super::ComponentId) -> Vec<String>,
-    ) -> Vec<Object> {
-        network(ctx)
-    }
-    fn monitor(&self, ctx: &Ctx) -> Option<Object> {
-        // Through their metrics Services: one ServiceMonitor for all of them.
-        (!ctx.profile.api.services.is_empty()).then(|| {
-            crate::kube::scrape::service_monitor(
-                ctx,
-                COMPONENT,
-                METRICS_COMPONENT,
-                "management",
-                "/actuator/prometheus",
-            )
+    p.api
+        .effective()
+        .filter_map(|s| {
+            let b = service_jvm(&s)?;
+            let what = format!("{} JVM", s.name);
+            Some(crate::model::limit_table(
+                &what,
+                name,
+                &s.resources.limits.memory,
+                &b.to_map(),
+            ))
         })
-    }
-    fn memory(
-        &self,
-        p: &crate::profile::Profile,
-        workload: &str,
-        container: &str,
-    ) -> BTreeMap<String, u64> {
-        use crate::model::jvm::{JvmApp, JvmBreakdown, JvmFlags};
-        p.api
-            .effective()
-            .find(|s| workload.ends_with(&format!("/{}", s.name)) && s.name == container)
-            .and_then(|s| {
-                let flags = JvmFlags::parse(s.java_opts).ok()?;
-                let limit = s.resources.limits.memory.bytes().max(0) as u64;
-                Some(
-                    JvmBreakdown::compute(&flags, limit, JvmApp::spring(s.tomcat_max_threads))
-                        .to_map(),
-                )
-            })
-            .unwrap_or_default()
-    }
-    fn explain_memory(&self, key: &str, name: &str, p: &crate::profile::Profile) -> String {
-        use crate::model::jvm::{JvmApp, JvmBreakdown, JvmFlags};
-        use crate::model::{memory_table, mib};
-        let mut out = String::new();
-        if key.split('.').next() != Some(COMPONENT) {
-            return out;
-        }
-        for s in p.api.effective() {
-            if let Ok(f) = JvmFlags::parse(s.java_opts) {
-                let b = JvmBreakdown::compute(
-                    &f,
-                    s.resources.limits.memory.bytes().max(0) as u64,
-                    JvmApp::spring(s.tomcat_max_threads),
-                );
-                out.push_str(&memory_table(
-                    &format!(
-                        "{} JVM in `{name}` (limit {}, total {})",
-                        s.name,
-                        s.resources.limits.memory,
-                        mib(b.total())
-                    ),
-                    &b.to_map(),
-                ));
-            }
-        }
-        out
-    }
-    fn style(&self) -> Option<super::Style> {
-        Some(super::Style {
-            letter: 'I',
-            ansi: "46",
-            svg: "#76b7b2",
-        })
-    }
-    fn replicas_key(&self, _name: &str) -> String {
-        "api.replicas".into()
-    }
-    fn impact(&self, _kind: &str, _name: &str, _path: &str) -> Option<crate::change::Impact> {
-        None
-    }
-    fn migrate(
-        &self,
-        _from: &crate::profile::Profile,
-        _to: &crate::profile::Profile,
-        _opts: &crate::change::Options,
-        _steps: &mut Vec<crate::change::Step>,
-    ) {
-        // Stateless Deployments: the object-level rollout is the whole migration.
-    }
+        .collect()
+}
+
+fn replicas_key(_name: &str) -> String {
+    "api.replicas".into()
 }
 
 /// Per service: callers in (the ingress controller, or node addresses for NodePort), the
 /// scraper on the management port, and out to exactly the backends it uses.
-fn network(ctx: &Ctx) -> Vec<Object> {
+fn network(ctx: &Ctx, _clients: &[String]) -> Vec<Object> {
     use crate::kube::netpol::{Rules, anywhere, namespace, pods, policy, scraper};
     let p = ctx.profile;
     let mut out = Vec::new();

@@ -1030,125 +1030,101 @@ pub fn contract(ctx: &Ctx) -> Vec<crate::contract::Contract> {
 }
 
 /// Flink: a session cluster, JobManager(s) and TaskManagers.
-pub struct Flink;
+pub const FACETS: super::Component = super::Component {
+    id: super::ComponentId::Flink,
+    render,
+    check,
+    contracts: contract,
+    secrets,
+    clients_of,
+    network,
+    monitor,
+    memory,
+    explain_memory,
+    style: Some(super::Style {
+        letter: 'F',
+        ansi: "45",
+        svg: "#b07aa1",
+    }),
+    replicas_key,
+    impact: super::none_impact,
+    // Its changes are object-level: a rollout of the new template (savepoints are the jobs'
+    // business, outside the platform).
+    migrate: super::none_migrate,
+};
 
-impl super::Component for Flink {
-    fn id(&self) -> super::ComponentId {
-        super::ComponentId::Flink
-    }
-    fn render(&self, ctx: &Ctx, bundle: &mut Bundle) -> Result<(), Error> {
-        render(ctx, bundle)
-    }
-    fn check(&self, cx: &crate::rules::Check) {
-        check(cx)
-    }
-    fn contracts(&self, ctx: &Ctx) -> Vec<crate::contract::Contract> {
-        contract(ctx)
-    }
-    fn secrets(&self, ctx: &Ctx) -> Vec<crate::secrets::SecretSpec> {
-        secrets(ctx)
-    }
-    fn clients_of(&self, _ctx: &Ctx, server: super::ComponentId) -> Vec<String> {
-        match server {
-            // The jobs read events from Kafka and segments from Aerospike.
-            super::ComponentId::Kafka | super::ComponentId::Aerospike => {
-                vec![JM.to_string(), TM.to_string()]
-            }
-            _ => Vec::new(),
+fn clients_of(_ctx: &Ctx, server: super::ComponentId) -> Vec<String> {
+    match server {
+        // The jobs read events from Kafka and segments from Aerospike.
+        super::ComponentId::Kafka | super::ComponentId::Aerospike => {
+            vec![JM.to_string(), TM.to_string()]
         }
+        _ => Vec::new(),
     }
-    fn network(
-        &self,
-        ctx: &Ctx,
-        _clients: &dyn Fn(super::ComponentId) -> Vec<String>,
-    ) -> Vec<Object> {
-        network(ctx)
+}
+
+fn monitor(ctx: &Ctx) -> Option<Object> {
+    Some(crate::kube::scrape::pod_monitor(ctx, NAME, &[JM, TM]))
+}
+
+fn memory(p: &crate::profile::Profile, _workload: &str, container: &str) -> BTreeMap<String, u64> {
+    use crate::model::flink as model;
+    match container {
+        "taskmanager" => model::taskmanager(&tm_options(&p.flink.taskmanager))
+            .map(|m| m.to_map())
+            .unwrap_or_default(),
+        "jobmanager" => model::jobmanager(&jm_options(&p.flink.jobmanager))
+            .map(|m| m.to_map())
+            .unwrap_or_default(),
+        _ => BTreeMap::new(),
     }
-    fn monitor(&self, ctx: &Ctx) -> Option<Object> {
-        Some(crate::kube::scrape::pod_monitor(ctx, NAME, &[JM, TM]))
-    }
-    fn memory(
-        &self,
-        p: &crate::profile::Profile,
-        _workload: &str,
-        container: &str,
-    ) -> BTreeMap<String, u64> {
-        use crate::model::flink as model;
-        match container {
-            "taskmanager" => model::taskmanager(&tm_options(&p.flink.taskmanager))
-                .map(|m| m.to_map())
-                .unwrap_or_default(),
-            "jobmanager" => model::jobmanager(&jm_options(&p.flink.jobmanager))
-                .map(|m| m.to_map())
-                .unwrap_or_default(),
-            _ => BTreeMap::new(),
-        }
-    }
-    fn explain_memory(&self, key: &str, name: &str, p: &crate::profile::Profile) -> String {
-        use crate::model::{flink as model, memory_table, related_keys};
-        use std::fmt::Write as _;
-        let mut out = String::new();
-        if related_keys(key, "flink.taskmanager") || key == NAME {
-            match model::taskmanager(&tm_options(&p.flink.taskmanager)) {
-                Ok(m) => out.push_str(&memory_table(
-                    &format!(
-                        "TaskManager memory in `{name}` (process {}), as Flink derives it",
-                        p.flink.taskmanager.process_size
-                    ),
-                    &m.to_map(),
-                )),
-                Err(e) => {
-                    let _ = writeln!(out, "  TaskManager in `{name}`: {e}");
-                }
+}
+
+fn explain_memory(key: &str, name: &str, p: &crate::profile::Profile) -> String {
+    use crate::model::{flink as model, memory_table, related_keys};
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    if related_keys(key, "flink.taskmanager") || key == NAME {
+        match model::taskmanager(&tm_options(&p.flink.taskmanager)) {
+            Ok(m) => out.push_str(&memory_table(
+                &format!(
+                    "TaskManager memory in `{name}` (process {}), as Flink derives it",
+                    p.flink.taskmanager.process_size
+                ),
+                &m.to_map(),
+            )),
+            Err(e) => {
+                let _ = writeln!(out, "  TaskManager in `{name}`: {e}");
             }
         }
-        if related_keys(key, "flink.jobmanager") || key == NAME {
-            match model::jobmanager(&jm_options(&p.flink.jobmanager)) {
-                Ok(m) => out.push_str(&memory_table(
-                    &format!(
-                        "JobManager memory in `{name}` (process {})",
-                        p.flink.jobmanager.process_size
-                    ),
-                    &m.to_map(),
-                )),
-                Err(e) => {
-                    let _ = writeln!(out, "  JobManager in `{name}`: {e}");
-                }
+    }
+    if related_keys(key, "flink.jobmanager") || key == NAME {
+        match model::jobmanager(&jm_options(&p.flink.jobmanager)) {
+            Ok(m) => out.push_str(&memory_table(
+                &format!(
+                    "JobManager memory in `{name}` (process {})",
+                    p.flink.jobmanager.process_size
+                ),
+                &m.to_map(),
+            )),
+            Err(e) => {
+                let _ = writeln!(out, "  JobManager in `{name}`: {e}");
             }
         }
-        out
     }
-    fn style(&self) -> Option<super::Style> {
-        Some(super::Style {
-            letter: 'F',
-            ansi: "45",
-            svg: "#b07aa1",
-        })
-    }
-    fn replicas_key(&self, name: &str) -> String {
-        if name.ends_with("jobmanager") {
-            "flink.jobmanager.replicas".into()
-        } else {
-            "flink.taskmanager.replicas".into()
-        }
-    }
-    fn impact(&self, _kind: &str, _name: &str, _path: &str) -> Option<crate::change::Impact> {
-        None
-    }
-    fn migrate(
-        &self,
-        _from: &crate::profile::Profile,
-        _to: &crate::profile::Profile,
-        _opts: &crate::change::Options,
-        _steps: &mut Vec<crate::change::Step>,
-    ) {
-        // Flink's changes are object-level: a rollout of the new template (savepoints are the
-        // jobs' business, outside the platform).
+    out
+}
+
+fn replicas_key(name: &str) -> String {
+    if name.ends_with("jobmanager") {
+        "flink.jobmanager.replicas".into()
+    } else {
+        "flink.taskmanager.replicas".into()
     }
 }
 
 /// JobManager ↔ TaskManagers, TaskManager shuffle, sources and sinks, state store.
-fn network(ctx: &Ctx) -> Vec<Object> {
+fn network(ctx: &Ctx, _clients: &[String]) -> Vec<Object> {
     use crate::components::aerospike;
     use crate::kube::netpol::{Rules, anywhere, pods, policy, scraper};
     let f = &ctx.profile.flink;

@@ -848,30 +848,13 @@ pub(crate) fn migration_steps(from: &Profile, to: &Profile, opts: &Options) -> V
     let after = topic_specs(to);
     let brokers = to.kafka.brokers;
     // The brokers as TO runs them (the topic steps follow the broker rollout).
-    let topics = |args: &[&str]| {
-        Command::kubectl([
-            "exec",
-            "-n",
-            ns,
-            "kafka-0",
-            "--",
-            "/opt/kafka/bin/kafka-topics.sh",
-        ])
-        .args(admin_args(ns, to.security.tls))
-        .args(args.iter().copied())
+    let admin = |tool: &str, args: &[&str]| {
+        Command::kubectl(["exec", "-n", ns, "kafka-0", "--", tool])
+            .args(admin_args(ns, to.security.tls))
+            .args(args.iter().copied())
     };
-    let reassign = |args: &[&str]| {
-        Command::kubectl([
-            "exec",
-            "-n",
-            ns,
-            "kafka-0",
-            "--",
-            "/opt/kafka/bin/kafka-reassign-partitions.sh",
-        ])
-        .args(admin_args(ns, to.security.tls))
-        .args(args.iter().copied())
-    };
+    let topics = |args: &[&str]| admin("/opt/kafka/bin/kafka-topics.sh", args);
+    let reassign = |args: &[&str]| admin("/opt/kafka/bin/kafka-reassign-partitions.sh", args);
     let mut out = Vec::new();
     let mut grow_rf = Vec::new();
     let mut shrink_rf = Vec::new();
@@ -1018,102 +1001,93 @@ const REPLICATION_SETTINGS: &[&str] = &[
 ];
 
 /// Kafka: KRaft brokers, the topic Job, and kafka_exporter with full monitoring.
-pub struct Kafka;
-
 /// The Job that creates the profile's topics.
 pub(crate) const TOPICS_JOB: &str = "kafka-topics";
 
-impl super::Component for Kafka {
-    fn id(&self) -> super::ComponentId {
-        super::ComponentId::Kafka
-    }
-    fn render(&self, ctx: &Ctx, bundle: &mut Bundle) -> Result<(), Error> {
-        render(ctx, bundle)
-    }
-    fn check(&self, cx: &crate::rules::Check) {
-        check(cx)
-    }
-    fn contracts(&self, ctx: &Ctx) -> Vec<crate::contract::Contract> {
-        contract(ctx)
-    }
-    fn secrets(&self, ctx: &Ctx) -> Vec<crate::secrets::SecretSpec> {
-        secrets(ctx)
-    }
-    fn clients_of(&self, ctx: &Ctx, server: super::ComponentId) -> Vec<String> {
-        match server {
-            super::ComponentId::Kafka if ctx.full_monitoring() => {
-                vec![TOPICS_JOB.to_string(), EXPORTER.to_string()]
-            }
-            super::ComponentId::Kafka => vec![TOPICS_JOB.to_string()],
-            _ => Vec::new(),
+pub const FACETS: super::Component = super::Component {
+    id: super::ComponentId::Kafka,
+    render,
+    check,
+    contracts: contract,
+    secrets,
+    clients_of,
+    network,
+    monitor,
+    memory,
+    explain_memory,
+    style: Some(super::Style {
+        letter: 'K',
+        ansi: "42",
+        svg: "#59a14f",
+    }),
+    replicas_key,
+    impact,
+    migrate,
+};
+
+fn clients_of(ctx: &Ctx, server: super::ComponentId) -> Vec<String> {
+    match server {
+        super::ComponentId::Kafka if ctx.full_monitoring() => {
+            vec![TOPICS_JOB.to_string(), EXPORTER.to_string()]
         }
+        super::ComponentId::Kafka => vec![TOPICS_JOB.to_string()],
+        _ => Vec::new(),
     }
-    fn network(
-        &self,
-        ctx: &Ctx,
-        clients: &dyn Fn(super::ComponentId) -> Vec<String>,
-    ) -> Vec<Object> {
-        network(ctx, &clients(super::ComponentId::Kafka))
+}
+
+fn monitor(ctx: &Ctx) -> Option<Object> {
+    Some(crate::kube::scrape::pod_monitor(ctx, NAME, &[EXPORTER]))
+}
+
+fn memory(p: &Profile, _workload: &str, container: &str) -> BTreeMap<String, u64> {
+    if container == NAME {
+        jvm(&p.kafka).map(|b| b.to_map()).unwrap_or_default()
+    } else {
+        BTreeMap::new()
     }
-    fn monitor(&self, ctx: &Ctx) -> Option<Object> {
-        Some(crate::kube::scrape::pod_monitor(ctx, NAME, &[EXPORTER]))
+}
+
+fn explain_memory(key: &str, name: &str, p: &Profile) -> String {
+    if key.split('.').next() != Some(NAME) {
+        return String::new();
     }
-    fn memory(&self, p: &Profile, _workload: &str, container: &str) -> BTreeMap<String, u64> {
-        if container == NAME {
-            jvm(&p.kafka).map(|b| b.to_map()).unwrap_or_default()
-        } else {
-            BTreeMap::new()
-        }
-    }
-    fn explain_memory(&self, key: &str, name: &str, p: &Profile) -> String {
-        use crate::model::{memory_table, mib};
-        if key.split('.').next() != Some(NAME) {
-            return String::new();
-        }
-        let Ok(b) = jvm(&p.kafka) else {
-            return String::new();
-        };
-        memory_table(
-            &format!(
-                "Kafka broker JVM in `{name}` (limit {}, total {})",
-                p.kafka.resources.limits.memory,
-                mib(b.total())
-            ),
-            &b.to_map(),
-        )
-    }
-    fn style(&self) -> Option<super::Style> {
-        Some(super::Style {
-            letter: 'K',
-            ansi: "42",
-            svg: "#59a14f",
-        })
-    }
-    fn replicas_key(&self, _name: &str) -> String {
-        "kafka.brokers".into()
-    }
-    fn impact(&self, kind: &str, name: &str, path: &str) -> Option<Impact> {
-        match kind {
-            "ConfigMap" => match crate::change::config_key(path) {
-                Some(("server.properties", key)) => Some(if REPLICATION_SETTINGS.contains(&key) {
-                    Impact::DataMigration
-                } else {
-                    Impact::Restart
-                }),
-                _ => None,
-            },
-            // Brokers hold partitions: their count moves data.
-            "StatefulSet" if name == NAME && path == "spec.replicas" => Some(Impact::DataMigration),
-            // Partitions or replication factors of existing topics.
-            "Job" if path.contains("command") && name.starts_with(TOPICS_JOB) => {
-                Some(Impact::DataMigration)
-            }
+    let Ok(b) = jvm(&p.kafka) else {
+        return String::new();
+    };
+    crate::model::limit_table(
+        "Kafka broker JVM",
+        name,
+        &p.kafka.resources.limits.memory,
+        &b.to_map(),
+    )
+}
+
+fn replicas_key(_name: &str) -> String {
+    "kafka.brokers".into()
+}
+
+fn impact(kind: &str, name: &str, path: &str) -> Option<Impact> {
+    match kind {
+        "ConfigMap" => match crate::change::config_key(path) {
+            Some(("server.properties", key)) => Some(if REPLICATION_SETTINGS.contains(&key) {
+                Impact::DataMigration
+            } else {
+                Impact::Restart
+            }),
             _ => None,
+        },
+        // Brokers hold partitions: their count moves data.
+        "StatefulSet" if name == NAME && path == "spec.replicas" => Some(Impact::DataMigration),
+        // Partitions or replication factors of existing topics.
+        "Job" if path.contains("command") && name.starts_with(TOPICS_JOB) => {
+            Some(Impact::DataMigration)
         }
+        _ => None,
     }
-    fn migrate(&self, from: &Profile, to: &Profile, opts: &Options, steps: &mut Vec<Step>) {
-        steps.extend(migration_steps(from, to, opts));
-    }
+}
+
+fn migrate(from: &Profile, to: &Profile, opts: &Options, steps: &mut Vec<Step>) {
+    steps.extend(migration_steps(from, to, opts));
 }
 
 /// Clients in on the client port; brokers and controllers peer; the exporter (scraped) and the

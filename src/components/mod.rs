@@ -1,27 +1,27 @@
 //! One module per platform component, and the registry [`ALL`]. Each module owns everything
 //! about its component: its objects and config files, its rules, its start-up contract, the
 //! Secrets it mounts, its network flows and scrape targets, its memory breakdown, how `budget`
-//! draws it and what `migrate` must know about it. The passes (render, validate, budget,
-//! migrate) iterate [`ALL`] and never name a component.
+//! draws it and what `diff` and `migrate` must know about it. The passes iterate [`ALL`].
 //!
 //! # Adding a component
 //!
-//! Write one module with a unit struct implementing [`Component`] and add it to [`ALL`] and
-//! [`ComponentId`]. Every facet is a required method, so a component that leaves one out does
-//! not compile:
+//! Write one module whose `FACETS` fills in a [`Component`] (a function per facet), add it to
+//! [`ALL`] and a variant to [`ComponentId`]. `Component` has no `Default`, so a component that
+//! leaves a facet out does not compile:
 //!
-//! ```compile_fail,E0046
+//! ```compile_fail,E0063
 //! use amctl::components::{Component, ComponentId};
-//! struct Cache;
-//! impl Component for Cache {
-//!     fn id(&self) -> ComponentId { ComponentId::Api }
-//!     // render, check, network, ... left out: error[E0046]: not all trait items implemented
-//! }
+//! const CACHE: Component = Component {
+//!     id: ComponentId::Api,
+//!     render: |_, _| Ok(()),
+//!     style: None,
+//!     // check, network, ... left out: error[E0063]: missing fields
+//! };
 //! ```
 //!
-//! The test `render::tests::toy_component_joins_every_pass` adds such a component (a variant, a unit
-//! struct, a registry entry) and checks that render, the network policies and monitoring pick
-//! it up without a line changed in any pass.
+//! The test `render::tests::toy_component_joins_every_pass` adds such a component (a variant, a
+//! table, a registry entry) and checks that render, the network policies and monitoring pick it
+//! up without a line changed in any pass.
 
 pub mod aerospike;
 pub mod api;
@@ -77,90 +77,120 @@ pub struct Style {
     pub svg: &'static str,
 }
 
-/// Everything the passes ask of a component. No method has a default: a new component answers
-/// each question, even if the answer is "nothing".
-pub trait Component: Sync {
-    fn id(&self) -> ComponentId;
-
+/// Everything the passes ask of a component: a table of its functions, one per facet. The
+/// struct has no `Default`, so a new component fills in every field, even if the answer is
+/// "nothing" (the `none_*` functions below).
+pub struct Component {
+    pub id: ComponentId,
     /// Pushes its objects (workloads, Services, ConfigMaps, PDBs, Jobs...).
-    fn render(&self, ctx: &Ctx, bundle: &mut Bundle) -> Result<(), Error>;
-
+    pub render: fn(&Ctx, &mut Bundle) -> Result<(), Error>,
     /// Its validation rules, against the profile and the render.
-    fn check(&self, cx: &Check);
-
+    pub check: fn(&Check),
     /// The start-up contract of each of its containers.
-    fn contracts(&self, ctx: &Ctx) -> Vec<Contract>;
-
+    pub contracts: fn(&Ctx) -> Vec<Contract>,
     /// The Secrets it mounts and no object renders (what `amctl secrets` creates).
-    fn secrets(&self, ctx: &Ctx) -> Vec<SecretSpec>;
-
-    /// Its pods that connect to `server` as clients (for the server's ingress rules).
-    fn clients_of(&self, ctx: &Ctx, server: ComponentId) -> Vec<String>;
-
-    /// Its NetworkPolicies, under the namespace's default-deny. `clients` gives, for each
-    /// server, the pods of every component that connect to it.
-    fn network(&self, ctx: &Ctx, clients: &dyn Fn(ComponentId) -> Vec<String>) -> Vec<Object>;
-
+    pub secrets: fn(&Ctx) -> Vec<SecretSpec>,
+    /// Its pods that connect to the component `server` as clients (for the server's ingress).
+    pub clients_of: fn(&Ctx, ComponentId) -> Vec<String>,
+    /// Its NetworkPolicies under the namespace's default-deny, given the pods of every
+    /// component that connect to it as clients.
+    pub network: fn(&Ctx, &[String]) -> Vec<Object>,
     /// Its scrape target with `monitoring.level = "full"` (a PodMonitor or ServiceMonitor).
-    fn monitor(&self, ctx: &Ctx) -> Option<Object>;
-
-    /// What runs inside one of its main containers, pool by pool (bytes).
-    fn memory(&self, p: &Profile, workload: &str, container: &str) -> BTreeMap<String, u64>;
-
-    /// For `explain KEY`: the memory `key` produces in profile `name` (tables of pools), or
-    /// nothing when `key` is not about its memory.
-    fn explain_memory(&self, key: &str, name: &str, p: &Profile) -> String;
-
+    pub monitor: fn(&Ctx) -> Option<Object>,
+    /// What runs inside one of its main containers (profile, workload, container), pool by
+    /// pool, in bytes.
+    pub memory: fn(&Profile, &str, &str) -> BTreeMap<String, u64>,
+    /// For `explain KEY` (key, profile name, profile): the memory the key produces, as tables of
+    /// pools, or nothing when the key is not about its memory.
+    pub explain_memory: fn(&str, &str, &Profile) -> String,
     /// How `budget` draws it, if it runs pods.
-    fn style(&self) -> Option<Style>;
-
-    /// The profile key that sets the replica count of its workload `name`.
-    fn replicas_key(&self, name: &str) -> String;
-
-    /// What a change at `path` of its object `kind`/`name` takes, where the component knows
+    pub style: Option<Style>,
+    /// The profile key that sets the replica count of its workload (by name).
+    pub replicas_key: fn(&str) -> String,
+    /// What a change at a path (kind, name, path) of its object takes, where the component knows
     /// better than the Kubernetes rules (which settings need a restart, which counts move
     /// data); `None` leaves it to them.
-    fn impact(&self, kind: &str, name: &str, path: &str) -> Option<Impact>;
-
-    /// Its steps of a migration from `from` to `to` (upgrade and scaling rules, data risks),
-    /// added to the object-level steps in `steps`.
-    fn migrate(&self, from: &Profile, to: &Profile, opts: &Options, steps: &mut Vec<Step>);
+    pub impact: fn(&str, &str, &str) -> Option<Impact>,
+    /// Its steps of a migration from one profile to another (upgrade and scaling rules, data
+    /// risks), added to the object-level steps.
+    pub migrate: fn(&Profile, &Profile, &Options, &mut Vec<Step>),
 }
 
 /// The registry, in render order: servers before their clients (the Bundle is sorted by kind
 /// afterwards, stably, so this is also the order of objects of one kind).
-pub static ALL: &[&dyn Component] = &[
-    &namespace::Namespace,
-    &postgres::Postgres,
-    &aerospike::Aerospike,
-    &kafka::Kafka,
-    &flink::Flink,
-    &api::Api,
+pub static ALL: &[&Component] = &[
+    &namespace::FACETS,
+    &postgres::FACETS,
+    &aerospike::FACETS,
+    &kafka::FACETS,
+    &flink::FACETS,
+    &api::FACETS,
 ];
 
+/// No rules.
+pub(crate) fn none_check(_: &Check) {}
+
+/// No containers, so no start-up contract.
+pub(crate) fn none_contracts(_: &Ctx) -> Vec<Contract> {
+    Vec::new()
+}
+
+/// No Secret of its own.
+pub(crate) fn none_secrets(_: &Ctx) -> Vec<SecretSpec> {
+    Vec::new()
+}
+
+/// A client of no other component.
+pub(crate) fn none_clients(_: &Ctx, _: ComponentId) -> Vec<String> {
+    Vec::new()
+}
+
+/// Nothing to scrape.
+pub(crate) fn none_monitor(_: &Ctx) -> Option<Object> {
+    None
+}
+
+/// No memory model.
+pub(crate) fn none_memory(_: &Profile, _: &str, _: &str) -> BTreeMap<String, u64> {
+    BTreeMap::new()
+}
+
+/// Nothing for `explain`.
+pub(crate) fn none_explain(_: &str, _: &str, _: &Profile) -> String {
+    String::new()
+}
+
+/// The Kubernetes rules decide.
+pub(crate) fn none_impact(_: &str, _: &str, _: &str) -> Option<Impact> {
+    None
+}
+
+/// The object-level steps are the whole migration.
+pub(crate) fn none_migrate(_: &Profile, _: &Profile, _: &Options, _: &mut Vec<Step>) {}
+
 /// The component named `name` (as in findings and budgets).
-pub(crate) fn by_name(name: &str) -> Option<&'static dyn Component> {
-    ALL.iter().copied().find(|c| c.id().name() == name)
+pub(crate) fn by_name(name: &str) -> Option<&'static Component> {
+    ALL.iter().copied().find(|c| c.id.name() == name)
 }
 
 /// The pods that connect to `server`: outermost callers first (the registry in reverse), the
 /// server's own helpers last.
-pub(crate) fn clients(registry: &[&dyn Component], ctx: &Ctx, server: ComponentId) -> Vec<String> {
+pub(crate) fn clients(registry: &[&Component], ctx: &Ctx, server: ComponentId) -> Vec<String> {
     registry
         .iter()
         .rev()
-        .flat_map(|c| c.clients_of(ctx, server))
+        .flat_map(|c| (c.clients_of)(ctx, server))
         .collect()
 }
 
 /// Every component's start-up contracts, for this profile.
 pub fn contracts(ctx: &Ctx) -> Vec<Contract> {
-    ALL.iter().flat_map(|c| c.contracts(ctx)).collect()
+    ALL.iter().flat_map(|c| (c.contracts)(ctx)).collect()
 }
 
 /// Every Secret the render refers to and no object renders, merged by name.
 pub fn secrets(ctx: &Ctx) -> Vec<SecretSpec> {
-    crate::secrets::merge(ALL.iter().flat_map(|c| c.secrets(ctx)).collect())
+    crate::secrets::merge(ALL.iter().flat_map(|c| (c.secrets)(ctx)).collect())
 }
 
 #[cfg(test)]
@@ -169,7 +199,7 @@ mod tests {
 
     #[test]
     fn registry_ids_are_unique_and_in_enum_order() {
-        let ids: Vec<ComponentId> = ALL.iter().map(|c| c.id()).collect();
+        let ids: Vec<ComponentId> = ALL.iter().map(|c| c.id).collect();
         let mut sorted = ids.clone();
         sorted.sort();
         sorted.dedup();

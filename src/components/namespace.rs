@@ -81,67 +81,29 @@ pub fn render(ctx: &Ctx, bundle: &mut Bundle) -> Result<(), Error> {
 
 /// The namespace: it runs nothing, and owns the policies every pod is under (deny everything,
 /// allow DNS).
-pub struct Namespace;
+pub const FACETS: super::Component = super::Component {
+    id: super::ComponentId::Namespace,
+    render,
+    check: super::none_check,
+    contracts: super::none_contracts,
+    secrets: super::none_secrets,
+    clients_of: super::none_clients,
+    network,
+    monitor: super::none_monitor,
+    memory: super::none_memory,
+    explain_memory: super::none_explain,
+    style: None,
+    replicas_key,
+    impact: super::none_impact,
+    migrate: super::none_migrate,
+};
 
-impl super::Component for Namespace {
-    fn id(&self) -> super::ComponentId {
-        super::ComponentId::Namespace
-    }
-    fn render(&self, ctx: &Ctx, bundle: &mut Bundle) -> Result<(), Error> {
-        render(ctx, bundle)
-    }
-    fn check(&self, _cx: &crate::rules::Check) {}
-    fn contracts(&self, _ctx: &Ctx) -> Vec<crate::contract::Contract> {
-        Vec::new()
-    }
-    fn secrets(&self, _ctx: &Ctx) -> Vec<crate::secrets::SecretSpec> {
-        Vec::new()
-    }
-    fn clients_of(&self, _ctx: &Ctx, _server: super::ComponentId) -> Vec<String> {
-        Vec::new()
-    }
-    fn network(
-        &self,
-        ctx: &Ctx,
-        _clients: &dyn Fn(super::ComponentId) -> Vec<String>,
-    ) -> Vec<Object> {
-        network(ctx)
-    }
-    fn monitor(&self, _ctx: &Ctx) -> Option<Object> {
-        None
-    }
-    fn memory(
-        &self,
-        _p: &crate::profile::Profile,
-        _workload: &str,
-        _container: &str,
-    ) -> BTreeMap<String, u64> {
-        BTreeMap::new()
-    }
-    fn explain_memory(&self, _key: &str, _name: &str, _p: &crate::profile::Profile) -> String {
-        String::new()
-    }
-    fn style(&self) -> Option<super::Style> {
-        None
-    }
-    fn replicas_key(&self, _name: &str) -> String {
-        "namespace.resources".into()
-    }
-    fn impact(&self, _kind: &str, _name: &str, _path: &str) -> Option<crate::change::Impact> {
-        None
-    }
-    fn migrate(
-        &self,
-        _from: &crate::profile::Profile,
-        _to: &crate::profile::Profile,
-        _opts: &crate::change::Options,
-        _steps: &mut Vec<crate::change::Step>,
-    ) {
-    }
+fn replicas_key(_name: &str) -> String {
+    "namespace.resources".into()
 }
 
 /// Deny everything in the namespace, then allow DNS to kube-system for every pod.
-fn network(ctx: &Ctx) -> Vec<Object> {
+fn network(ctx: &Ctx, _clients: &[String]) -> Vec<Object> {
     use crate::kube::netpol::NS_LABEL;
     use k8s_openapi::api::networking::v1::{
         NetworkPolicy, NetworkPolicyEgressRule, NetworkPolicyPeer, NetworkPolicyPort,

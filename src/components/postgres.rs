@@ -1099,88 +1099,76 @@ pub(crate) fn migration_steps(from: &Profile, to: &Profile, opts: &Options, step
 }
 
 /// PostgreSQL: a primary and streaming standbys, their backup CronJob.
-pub struct Postgres;
+pub const FACETS: super::Component = super::Component {
+    id: super::ComponentId::Postgres,
+    render,
+    check,
+    contracts: contract,
+    secrets,
+    clients_of,
+    network,
+    monitor,
+    memory,
+    explain_memory,
+    style: Some(super::Style {
+        letter: 'P',
+        ansi: "44",
+        svg: "#4e79a7",
+    }),
+    replicas_key,
+    impact,
+    migrate: migration_steps,
+};
 
-impl super::Component for Postgres {
-    fn id(&self) -> super::ComponentId {
-        super::ComponentId::Postgres
-    }
-    fn render(&self, ctx: &Ctx, bundle: &mut Bundle) -> Result<(), Error> {
-        render(ctx, bundle)
-    }
-    fn check(&self, cx: &crate::rules::Check) {
-        check(cx)
-    }
-    fn contracts(&self, ctx: &Ctx) -> Vec<crate::contract::Contract> {
-        contract(ctx)
-    }
-    fn secrets(&self, ctx: &Ctx) -> Vec<crate::secrets::SecretSpec> {
-        secrets(ctx)
-    }
-    fn clients_of(&self, ctx: &Ctx, server: super::ComponentId) -> Vec<String> {
-        match server {
-            super::ComponentId::Postgres if ctx.profile.postgres.backup.is_some() => {
-                vec![BACKUP.to_string()]
-            }
-            _ => Vec::new(),
+fn clients_of(ctx: &Ctx, server: super::ComponentId) -> Vec<String> {
+    match server {
+        super::ComponentId::Postgres if ctx.profile.postgres.backup.is_some() => {
+            vec![BACKUP.to_string()]
         }
+        _ => Vec::new(),
     }
-    fn network(
-        &self,
-        ctx: &Ctx,
-        clients: &dyn Fn(super::ComponentId) -> Vec<String>,
-    ) -> Vec<Object> {
-        network(ctx, &clients(super::ComponentId::Postgres))
+}
+
+fn monitor(ctx: &Ctx) -> Option<Object> {
+    Some(crate::kube::scrape::pod_monitor(ctx, NAME, &pods(ctx)))
+}
+
+fn memory(p: &Profile, _workload: &str, container: &str) -> BTreeMap<String, u64> {
+    if container == NAME {
+        memory_breakdown(&p.postgres, p.postgres.shm_size.bytes().max(0) as u64)
+    } else {
+        BTreeMap::new()
     }
-    fn monitor(&self, ctx: &Ctx) -> Option<Object> {
-        Some(crate::kube::scrape::pod_monitor(ctx, NAME, &pods(ctx)))
+}
+
+fn explain_memory(key: &str, name: &str, p: &Profile) -> String {
+    use crate::model::{limit_table, related_keys};
+    if key != NAME && !MEMORY_KEYS.iter().any(|k| related_keys(key, k)) {
+        return String::new();
     }
-    fn memory(&self, p: &Profile, _workload: &str, container: &str) -> BTreeMap<String, u64> {
-        if container == NAME {
-            memory_breakdown(&p.postgres, p.postgres.shm_size.bytes().max(0) as u64)
-        } else {
-            BTreeMap::new()
+    let m = memory_breakdown(&p.postgres, p.postgres.shm_size.bytes().max(0) as u64);
+    limit_table(
+        "PostgreSQL worst case",
+        name,
+        &p.postgres.resources.limits.memory,
+        &m,
+    )
+}
+
+fn replicas_key(_name: &str) -> String {
+    "postgres.resources".into()
+}
+
+fn impact(kind: &str, _name: &str, path: &str) -> Option<Impact> {
+    match crate::change::config_key(path) {
+        Some(("postgresql.conf", key)) if kind == "ConfigMap" => {
+            Some(if RESTART_SETTINGS.contains(&key) {
+                Impact::Restart
+            } else {
+                Impact::Reload
+            })
         }
-    }
-    fn explain_memory(&self, key: &str, name: &str, p: &Profile) -> String {
-        use crate::model::{memory_table, mib, related_keys};
-        if key != NAME && !MEMORY_KEYS.iter().any(|k| related_keys(key, k)) {
-            return String::new();
-        }
-        let m = memory_breakdown(&p.postgres, p.postgres.shm_size.bytes().max(0) as u64);
-        memory_table(
-            &format!(
-                "PostgreSQL worst case in `{name}` (limit {}, total {})",
-                p.postgres.resources.limits.memory,
-                mib(m.values().fold(0u64, |a, b| a.saturating_add(*b)))
-            ),
-            &m,
-        )
-    }
-    fn style(&self) -> Option<super::Style> {
-        Some(super::Style {
-            letter: 'P',
-            ansi: "44",
-            svg: "#4e79a7",
-        })
-    }
-    fn replicas_key(&self, _name: &str) -> String {
-        "postgres.resources".into()
-    }
-    fn impact(&self, kind: &str, _name: &str, path: &str) -> Option<Impact> {
-        match crate::change::config_key(path) {
-            Some(("postgresql.conf", key)) if kind == "ConfigMap" => {
-                Some(if RESTART_SETTINGS.contains(&key) {
-                    Impact::Restart
-                } else {
-                    Impact::Reload
-                })
-            }
-            _ => None,
-        }
-    }
-    fn migrate(&self, from: &Profile, to: &Profile, opts: &Options, steps: &mut Vec<Step>) {
-        migration_steps(from, to, opts, steps)
+        _ => None,
     }
 }
 

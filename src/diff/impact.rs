@@ -17,7 +17,7 @@ pub fn impact(
     }
     if let Some(i) = crate::components::ALL
         .iter()
-        .find_map(|c| c.impact(kind, name, path))
+        .find_map(|c| (c.impact)(kind, name, path))
     {
         return i;
     }

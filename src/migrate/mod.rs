@@ -339,7 +339,7 @@ pub fn plan(
     }
     if let Some((from, to)) = profiles {
         for component in crate::components::ALL {
-            component.migrate(from, to, opts, &mut steps);
+            (component.migrate)(from, to, opts, &mut steps);
         }
     }
     hold_back_config_of_refused_workloads(&mut steps);

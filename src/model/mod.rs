@@ -20,6 +20,23 @@ pub(crate) fn memory_table(title: &str, rows: &std::collections::BTreeMap<String
     out
 }
 
+/// [`memory_table`] titled "WHAT in `PROFILE` (limit LIMIT, total T)", T the sum of the rows.
+pub fn limit_table(
+    what: &str,
+    profile: &str,
+    limit: &dyn std::fmt::Display,
+    rows: &std::collections::BTreeMap<String, u64>,
+) -> String {
+    let total = rows.values().fold(0u64, |a, b| a.saturating_add(*b));
+    memory_table(
+        &format!(
+            "{what} in `{profile}` (limit {limit}, total {})",
+            mib(total)
+        ),
+        rows,
+    )
+}
+
 /// `a` and `b` are the same profile key, or one is inside the other.
 pub(crate) fn related_keys(a: &str, b: &str) -> bool {
     a == b || a.starts_with(&format!("{b}.")) || b.starts_with(&format!("{a}."))

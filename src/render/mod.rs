@@ -20,7 +20,7 @@ pub fn render(profile: &Profile, opts: &RenderOptions) -> Result<Bundle, Error> 
 
 /// Renders the platform of the components in `registry`.
 pub(crate) fn render_with(
-    registry: &[&dyn Component],
+    registry: &[&Component],
     profile: &Profile,
     opts: &RenderOptions,
 ) -> Result<Bundle, Error> {
@@ -30,7 +30,7 @@ pub(crate) fn render_with(
         items: Vec::new(),
     };
     for component in registry {
-        component.render(&ctx, &mut bundle)?;
+        (component.render)(&ctx, &mut bundle)?;
     }
     availability::apply(&mut bundle, profile.cluster.zones.len());
     monitoring::apply(registry, &ctx, &mut bundle);
@@ -43,23 +43,14 @@ pub(crate) fn render_with(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::change::{Options, Step};
-    use crate::components::{ComponentId, Style, postgres};
-    use crate::contract::Contract;
+    use crate::components::{self as c, ComponentId, postgres};
     use crate::kube::{Object, k8s};
-    use crate::rules::Check;
-    use crate::secrets::SecretSpec;
     use k8s_openapi::api::core::v1::ConfigMap;
-    use std::collections::BTreeMap;
 
     /// A toy cache: one ConfigMap, a client of PostgreSQL, scraped like the others.
-    struct Toy;
-
-    impl Component for Toy {
-        fn id(&self) -> ComponentId {
-            ComponentId::Toy
-        }
-        fn render(&self, ctx: &Ctx, bundle: &mut Bundle) -> Result<(), Error> {
+    const TOY: Component = Component {
+        id: ComponentId::Toy,
+        render: |ctx, bundle| {
             bundle.push(
                 "toy",
                 Object::ConfigMap(ConfigMap {
@@ -68,21 +59,15 @@ mod tests {
                 }),
             );
             Ok(())
-        }
-        fn check(&self, _cx: &Check) {}
-        fn contracts(&self, _ctx: &Ctx) -> Vec<Contract> {
-            Vec::new()
-        }
-        fn secrets(&self, _ctx: &Ctx) -> Vec<SecretSpec> {
-            Vec::new()
-        }
-        fn clients_of(&self, _ctx: &Ctx, server: ComponentId) -> Vec<String> {
-            match server {
-                ComponentId::Postgres => vec!["toy".into()],
-                _ => Vec::new(),
-            }
-        }
-        fn network(&self, ctx: &Ctx, _clients: &dyn Fn(ComponentId) -> Vec<String>) -> Vec<Object> {
+        },
+        check: c::none_check,
+        contracts: c::none_contracts,
+        secrets: c::none_secrets,
+        clients_of: |_, server| match server {
+            ComponentId::Postgres => vec!["toy".into()],
+            _ => Vec::new(),
+        },
+        network: |ctx, _| {
             use crate::kube::netpol::{Rules, pods, policy};
             vec![policy(
                 ctx,
@@ -91,28 +76,15 @@ mod tests {
                 k8s::name_in(&["toy"]),
                 Rules::new().to(vec![pods(&[postgres::NAME])], &[postgres::PORT]),
             )]
-        }
-        fn monitor(&self, ctx: &Ctx) -> Option<Object> {
-            Some(crate::kube::scrape::pod_monitor(ctx, "toy", &["toy"]))
-        }
-        fn memory(&self, _p: &Profile, _workload: &str, _container: &str) -> BTreeMap<String, u64> {
-            BTreeMap::new()
-        }
-        fn explain_memory(&self, _key: &str, _name: &str, _p: &Profile) -> String {
-            String::new()
-        }
-        fn style(&self) -> Option<Style> {
-            None
-        }
-        fn replicas_key(&self, _name: &str) -> String {
-            "toy.replicas".into()
-        }
-        fn impact(&self, _kind: &str, _name: &str, _path: &str) -> Option<crate::change::Impact> {
-            None
-        }
-        fn migrate(&self, _from: &Profile, _to: &Profile, _opts: &Options, _steps: &mut Vec<Step>) {
-        }
-    }
+        },
+        monitor: |ctx| Some(crate::kube::scrape::pod_monitor(ctx, "toy", &["toy"])),
+        memory: c::none_memory,
+        explain_memory: c::none_explain,
+        style: None,
+        replicas_key: |_| "toy.replicas".into(),
+        impact: c::none_impact,
+        migrate: c::none_migrate,
+    };
 
     fn names(bundle: &Bundle, kind: &str) -> Vec<String> {
         bundle
@@ -129,9 +101,9 @@ mod tests {
         let opts = RenderOptions {
             namespace: "am".into(),
         };
-        let mut registry: Vec<&dyn Component> = components::ALL.to_vec();
+        let mut registry: Vec<&Component> = components::ALL.to_vec();
         let before = render_with(&registry, &loaded.profile, &opts).unwrap();
-        registry.push(&Toy);
+        registry.push(&TOY);
         let after = render_with(&registry, &loaded.profile, &opts).unwrap();
 
         // Its objects, its policy and its scrape target are in; nothing else was lost.

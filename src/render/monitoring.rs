@@ -148,13 +148,13 @@ pub fn rules(ctx: &Ctx) -> Vec<RuleGroup> {
 }
 
 /// Every component's scrape target and the PrometheusRule, with `full` monitoring.
-pub fn apply(registry: &[&dyn Component], ctx: &Ctx, bundle: &mut Bundle) {
+pub fn apply(registry: &[&Component], ctx: &Ctx, bundle: &mut Bundle) {
     if !ctx.full_monitoring() {
         return;
     }
     for c in registry {
-        if let Some(target) = c.monitor(ctx) {
-            bundle.push(c.id().name(), target);
+        if let Some(target) = (c.monitor)(ctx) {
+            bundle.push(c.id.name(), target);
         }
     }
     let name = "audience-manager-alerts";

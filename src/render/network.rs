@@ -6,14 +6,14 @@
 use crate::components::{self, Component};
 use crate::kube::{Bundle, Ctx};
 
-pub fn apply(registry: &[&dyn Component], ctx: &Ctx, bundle: &mut Bundle) {
+pub fn apply(registry: &[&Component], ctx: &Ctx, bundle: &mut Bundle) {
     if !ctx.profile.security.network_policies {
         return;
     }
-    let clients = |server| components::clients(registry, ctx, server);
     for c in registry {
-        for policy in c.network(ctx, &clients) {
-            bundle.push(c.id().name(), policy);
+        let clients = components::clients(registry, ctx, c.id);
+        for policy in (c.network)(ctx, &clients) {
+            bundle.push(c.id.name(), policy);
         }
     }
 }

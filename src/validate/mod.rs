@@ -28,7 +28,7 @@ pub(crate) fn validate_with_budget(
     let cx = Check::new(loaded, bundle);
     let b = budget::compute(&cx);
     for c in components::ALL {
-        c.check(&cx);
+        (c.check)(&cx);
     }
     let ctx = crate::kube::Ctx::new(&loaded.profile, &bundle.namespace);
     contracts::check(&cx, &components::contracts(&ctx));

@@ -62,6 +62,6 @@ pub fn check(cx: &Check) {
 /// The profile key that sets a workload's replica count.
 pub(crate) fn replicas_key(component: &str, name: &str) -> String {
     crate::components::by_name(component)
-        .map(|c| c.replicas_key(name))
+        .map(|c| (c.replicas_key)(name))
         .unwrap_or_else(|| format!("{component}.resources"))
 }
