@@ -599,7 +599,19 @@ fn de_error(e: DeError) -> Error {
             format!("[{path}]")
         };
         message = format!("{message} in {where_}");
-        help.push("every profile must set it (directly or through `extends`); see the README's profile reference".into());
+        let key = message.split('`').nth(1).map(|k| {
+            if path.is_empty() {
+                k.to_string()
+            } else {
+                format!("{path}.{k}")
+            }
+        });
+        help.push(match key {
+            Some(k) => format!(
+                "every profile must set it (directly or through `extends`, e.g. `extends = \"demo\"`); `amctl explain {k}` says what it takes"
+            ),
+            None => "every profile must set it (directly or through `extends`); docs/profile.md lists every key".into(),
+        });
     } else if !path.is_empty() {
         message = format!("`{path}`: {}", plain_types(&message));
     }
