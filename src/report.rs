@@ -121,7 +121,7 @@ pub(crate) fn budget_table(b: &Budget) -> String {
     out
 }
 
-/// The JSON document of `validate -o json` (schema `amctl.validate/v1`, documented in the README).
+/// The JSON document of `validate -o json` (schema `amctl.validate/v1`, documented in docs/validation.md).
 #[derive(Serialize)]
 pub(crate) struct JsonReport<'a> {
     pub schema: &'static str,

@@ -50,7 +50,7 @@ fn amounts(a: &Amounts) -> Res {
     Res::new(a.memory.bytes().max(0) as u64, a.cpu.millis().max(0) as u64)
 }
 
-/// Where each default number comes from, for `budget` and the README.
+/// Where each default number comes from, for `budget` and docs/validation.md.
 #[derive(Clone, Debug, Serialize)]
 pub struct NodeModel {
     pub distribution: Distribution,
@@ -105,7 +105,7 @@ fn managed_kube_reserved(capacity: Res) -> Res {
     Res::new(reserved as u64, (cpu * 1000.0).ceil() as u64)
 }
 
-/// The defaults per distribution (documented in the README).
+/// The defaults per distribution (documented in docs/validation.md).
 pub(crate) struct Defaults {
     pub kube_reserved: Res,
     pub system_reserved: Res,

@@ -1,5 +1,5 @@
 //! checkov waivers: the few checks amctl's manifests knowingly do not follow, each justified on
-//! the object itself (`checkov.io/skipN: CHECK=reason`) and in the README.
+//! the object itself (`checkov.io/skipN: CHECK=reason`) and in docs/rendered.md.
 
 use crate::kube::{Bundle, Object};
 use k8s_openapi::api::core::v1::PodTemplateSpec;
