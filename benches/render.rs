@@ -51,6 +51,7 @@ fn diff(c: &mut Criterion) {
     let opts = amctl::migrate::Options {
         namespace: "audience-manager".into(),
         allow_data_loss: false,
+        allow_data_migration: false,
         prune: false,
     };
     c.bench_function("plan demo prod", |bench| {

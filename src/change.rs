@@ -46,6 +46,48 @@ impl Impact {
     }
 }
 
+/// What a server's version change takes, by the server's own upgrade rules.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Upgrade {
+    /// The same version.
+    Same,
+    /// The data stays as it is: the pods are replaced one at a time (with the server's health
+    /// check between them where the component has one).
+    Rolling(String),
+    /// The server restarts under its work, which must be stopped and resumed (Flink jobs by
+    /// savepoint).
+    Procedure(String),
+    /// The data must be moved to the new version (PostgreSQL majors): only with
+    /// `--allow-data-migration`.
+    DataMigration(String),
+    /// The server does not support the change (a downgrade it cannot read back, a skipped major).
+    Refused(String),
+}
+
+impl Upgrade {
+    /// How `diff` labels the image change.
+    pub fn impact(&self) -> Impact {
+        match self {
+            Upgrade::Same => Impact::None,
+            Upgrade::Rolling(_) => Impact::RollingRestart,
+            Upgrade::Procedure(_) => Impact::Restart,
+            Upgrade::DataMigration(_) => Impact::DataMigration,
+            Upgrade::Refused(_) => Impact::DataLoss,
+        }
+    }
+
+    /// The rule that decided it.
+    pub fn why(&self) -> &str {
+        match self {
+            Upgrade::Same => "",
+            Upgrade::Rolling(w)
+            | Upgrade::Procedure(w)
+            | Upgrade::DataMigration(w)
+            | Upgrade::Refused(w) => w,
+        }
+    }
+}
+
 /// The object a change belongs to.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 pub struct ObjectKey {
@@ -118,6 +160,8 @@ impl Serialize for Phase {
 pub struct Command {
     pub argv: Vec<String>,
     pub stdin: Option<String>,
+    /// The file its standard output goes to, if any (a dump kept on the operator's machine).
+    pub stdout: Option<String>,
 }
 
 impl Command {
@@ -129,6 +173,7 @@ impl Command {
         Command {
             argv: argv.into_iter().map(Into::into).collect(),
             stdin: None,
+            stdout: None,
         }
     }
 
@@ -158,6 +203,12 @@ impl Command {
         self.stdin = Some(file.into());
         self
     }
+
+    /// Standard output to `file`.
+    pub fn stdout(mut self, file: impl Into<String>) -> Command {
+        self.stdout = Some(file.into());
+        self
+    }
 }
 
 impl std::fmt::Display for Command {
@@ -166,6 +217,9 @@ impl std::fmt::Display for Command {
         f.write_str(&words.join(" "))?;
         if let Some(file) = &self.stdin {
             write!(f, " < {}", sh_quote(file))?;
+        }
+        if let Some(file) = &self.stdout {
+            write!(f, " > {}", sh_quote(file))?;
         }
         Ok(())
     }
@@ -252,6 +306,9 @@ pub struct Step {
     pub data_risk: Option<String>,
     /// Left out because it loses data and --allow-data-loss was not given.
     pub refused: bool,
+    /// The flag that includes a refused step; `None` when no flag does (the server does not
+    /// support the change).
+    pub opt_in: Option<&'static str>,
     /// Part of the default `kubectl apply` stream.
     pub in_apply_stream: bool,
     /// The desired object (create, apply, recreate).
@@ -260,8 +317,11 @@ pub struct Step {
     pub patch: Option<Value>,
     /// Imperative commands (delete, resize, reassign, wait).
     pub commands: Vec<Command>,
-    /// The workload whose rollout this step comes right after (a command in its new pod).
+    /// The workload whose rollout this step comes right after (a command in its new pod), or
+    /// with a negative `seq`, right before.
     pub follows: Option<String>,
+    /// Order among the steps that follow the same workload.
+    pub seq: i16,
 }
 
 /// The plan's JSON (`amctl.migrate/v1`): the action by name, its payload (`replicas`, `files`)
@@ -311,17 +371,125 @@ impl Step {
             reason,
             data_risk: None,
             refused: false,
+            opt_in: Some("--allow-data-loss"),
             in_apply_stream: false,
             manifest: None,
             patch: None,
             commands: Vec::new(),
             follows: None,
+            seq: 0,
         }
     }
+
+    /// Placed right after `workload`'s rollout (`seq` ≥ 0) or right before it (`seq` < 0).
+    pub fn around(mut self, workload: &str, seq: i16) -> Step {
+        self.follows = Some(workload.to_string());
+        self.seq = seq;
+        self
+    }
+
+    /// Refused, with the flag that includes it (`None`: nothing does) and why.
+    pub fn refuse(&mut self, opt_in: Option<&'static str>, risk: impl Into<String>) {
+        self.refused = true;
+        self.in_apply_stream = false;
+        self.opt_in = opt_in;
+        self.data_risk = Some(risk.into());
+    }
+
+    /// Does it change the workload's pod template (a rollout), as its patch says?
+    pub fn rolls_pods(&self) -> bool {
+        matches!(self.action, Action::Apply | Action::Recreate)
+            && self
+                .patch
+                .as_ref()
+                .is_some_and(|p| !p["spec"]["template"].is_null())
+    }
+
+    /// Is this the step of object `kind`/`name` (its apply, scale or recreate, not its wait)?
+    pub fn changes(&self, kind: &str, name: &str) -> bool {
+        self.object.kind == kind
+            && self.object.name == name
+            && !matches!(self.action, Action::Wait | Action::Exec)
+    }
+}
+
+/// The StatefulSet's rollout held at the start: `updateStrategy.rollingUpdate.partition` =
+/// `replicas` in the manifest applied, so no pod changes until [`pod_by_pod`] releases them
+/// (apps/v1 StatefulSet: pods with an ordinal below the partition keep the old revision).
+pub fn hold_rollout(manifest: &mut Value, replicas: u32) {
+    manifest["spec"]["updateStrategy"] = serde_json::json!({
+        "type": "RollingUpdate",
+        "rollingUpdate": {"partition": replicas},
+    });
+}
+
+/// The steps that roll a held StatefulSet one pod at a time, highest ordinal first (the order
+/// the controller itself uses): release the pod (lower the partition), wait for it, then run the
+/// server's own `health` check of it before the next. `seq` numbers them after the workload.
+pub fn pod_by_pod(
+    ns: &str,
+    phase: Phase,
+    sts: &str,
+    replicas: u32,
+    what: &str,
+    health: impl Fn(u32) -> Command,
+    seq: i16,
+) -> Vec<Step> {
+    (0..replicas)
+        .rev()
+        .enumerate()
+        .map(|(n, i)| {
+            let mut s = Step::new(
+                phase,
+                ObjectKey {
+                    kind: "StatefulSet".into(),
+                    namespace: ns.to_string(),
+                    name: sts.to_string(),
+                },
+                Action::Exec,
+                Impact::RollingRestart,
+                format!("{sts}-{i} onto the new template, then wait until {what}"),
+            )
+            .around(sts, seq + n as i16);
+            let body = serde_json::json!({"spec": {"updateStrategy": {"rollingUpdate": {"partition": i}}}});
+            s.commands.push(Command::kubectl([
+                "patch",
+                "statefulset",
+                sts,
+                "-n",
+                ns,
+                "--type",
+                "merge",
+                "-p",
+                &body.to_string(),
+            ]));
+            s.commands.push(Command::kubectl([
+                "rollout",
+                "status",
+                &format!("statefulset/{sts}"),
+                "-n",
+                ns,
+                "--timeout=15m",
+            ]));
+            s.commands.push(health(i));
+            s
+        })
+        .collect()
+}
+
+/// A shell loop inside a pod: `check` until it succeeds, every `every` seconds, at most
+/// `tries` times; then the script stops with `failure`.
+pub fn until(check: &str, every: u32, tries: u32, failure: &str) -> String {
+    format!(
+        "n=0; while [ \"$n\" -lt {tries} ]; do if {check}; then exit 0; fi; n=$((n + 1)); sleep {every}; done; echo {} >&2; exit 1",
+        sh_quote(failure)
+    )
 }
 
 pub struct Options {
     pub namespace: String,
     pub allow_data_loss: bool,
+    /// Server upgrades that move the data (a PostgreSQL major version, Kafka's metadata version).
+    pub allow_data_migration: bool,
     pub prune: bool,
 }

@@ -261,9 +261,18 @@ pub struct MigrateCmd {
     #[arg(long)]
     pub allow_data_loss: bool,
 
+    /// Include server upgrades that move the data (a PostgreSQL major version: dump and
+    /// restore; Kafka's metadata version, which cannot be lowered again; a Flink major version).
+    #[arg(long)]
+    pub allow_data_migration: bool,
+
     /// Delete objects only FROM has (never PersistentVolumeClaims).
     #[arg(long)]
     pub prune: bool,
+
+    /// Plan toward a TO that fails validation (its errors are still printed).
+    #[arg(long)]
+    pub skip_validation: bool,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -435,7 +444,9 @@ pub fn run(cli: Cli) -> anyhow::Result<amctl::Exit> {
                 format,
                 phase: cmd.phase,
                 allow_data_loss: cmd.allow_data_loss,
+                allow_data_migration: cmd.allow_data_migration,
                 prune: cmd.prune,
+                skip_validation: cmd.skip_validation,
             })?)
         }
         Command::Explain { key, profile } => Ok(amctl::commands::explain::run(&key, &profile)?),

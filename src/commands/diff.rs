@@ -31,11 +31,11 @@ pub fn run(args: &DiffArgs) -> Result<Exit, Error> {
         return Err(Error::Usage(Usage::BothSidesStdin));
     }
     let what = "nothing was compared (fix them; to compare anyway, render it with --skip-validation into a file and diff that)";
-    let old = match super::side(&args.from, &args.namespace, &args.from_sets, what)? {
+    let old = match super::side(&args.from, &args.namespace, &args.from_sets, what, None)? {
         Ok(side) => side.objects,
         Err(exit) => return Ok(exit),
     };
-    let new = match super::side(&args.to, &args.namespace, &args.to_sets, what)? {
+    let new = match super::side(&args.to, &args.namespace, &args.to_sets, what, None)? {
         Ok(side) => side.objects,
         Err(exit) => return Ok(exit),
     };

@@ -24,16 +24,19 @@ pub struct MigrateArgs {
     pub format: Format,
     pub phase: Option<u8>,
     pub allow_data_loss: bool,
+    pub allow_data_migration: bool,
     pub prune: bool,
+    pub skip_validation: bool,
 }
 
 pub fn run(args: &MigrateArgs) -> Result<Exit, Error> {
     let what = "no step was planned (fix them, then migrate)";
-    let old = match super::side(&args.from, &args.namespace, &args.from_sets, what)? {
+    let old = match super::side(&args.from, &args.namespace, &args.from_sets, what, None)? {
         Ok(side) => side,
         Err(exit) => return Ok(exit),
     };
-    let new = match super::side(&args.to, &args.namespace, &args.to_sets, what)? {
+    let despite = args.skip_validation.then_some("--skip-validation");
+    let new = match super::side(&args.to, &args.namespace, &args.to_sets, what, despite)? {
         Ok(side) => side,
         Err(exit) => return Ok(exit),
     };
@@ -50,6 +53,7 @@ pub fn run(args: &MigrateArgs) -> Result<Exit, Error> {
         &Options {
             namespace: args.namespace.clone(),
             allow_data_loss: args.allow_data_loss,
+            allow_data_migration: args.allow_data_migration,
             prune: args.prune,
         },
     );

@@ -69,6 +69,7 @@ pub(crate) fn side(
     namespace: &str,
     sets: &[String],
     what: &str,
+    despite: Option<&str>,
 ) -> Result<Result<Side, Exit>, Error> {
     if !input::is_profile(arg) {
         return Ok(Ok(Side {
@@ -77,7 +78,7 @@ pub(crate) fn side(
         }));
     }
     let rendered = pipeline::render(arg, namespace, sets)?;
-    if let Err(exit) = gate(&rendered, arg, what, None) {
+    if let Err(exit) = gate(&rendered, arg, what, despite) {
         return Ok(Err(exit));
     }
     Ok(Ok(Side {

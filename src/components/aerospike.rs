@@ -1,11 +1,12 @@
 //! Aerospike: a StatefulSet with aerospike.conf in the syntax of the pinned server version.
 
-use crate::change::{Impact, Options, Step};
+use crate::change::{Action, Command, Impact, ObjectKey, Options, Phase, Step, Upgrade};
 use crate::error::Error;
 use crate::kube::k8s::{self, PodParts, StatefulSetParts};
 use crate::kube::{Bundle, Object};
 use crate::kube::{Ctx, image_tag, tls};
 use crate::profile::Profile;
+use crate::profile::Version;
 use crate::profile::{AsStorageEngine, Medium, StorageMode};
 use k8s_openapi::api::core::v1::Container;
 use serde::Serialize;
@@ -764,26 +765,175 @@ pub fn check(cx: &crate::rules::Check) {
     }
 }
 
-/// Fewer nodes or copies: records whose copies lived on the removed nodes are lost.
-pub(crate) fn migration_risks(from: &Profile, to: &Profile, opts: &Options, steps: &mut [Step]) {
-    let shrinks = to.aerospike.namespaces.iter().any(|n| {
+/// The cluster is whole again: `asinfo -v 'cluster-stable:size=N;ignore-migrations=false'`
+/// answers the cluster key only when the cluster has N nodes, one key and no migrations left,
+/// an `ERROR` otherwise (as/src/base/thr_info.c, cmd_cluster_stable, 8.0.0.9:1271-1384). asinfo
+/// ships in the image (releases/8.0/community/ubuntu24.04/Dockerfile:80-82, aerospike-tools).
+fn cluster_stable(ns: &str, pod: &str, size: u32) -> Command {
+    let check = format!(
+        "out=$(asinfo -v 'cluster-stable:size={size};ignore-migrations=false') && ! printf '%s' \"$out\" | grep -q ERROR"
+    );
+    Command::kubectl(["exec", "-n", ns, pod, "-c", NAME, "--", "sh", "-c"]).args([
+        crate::change::until(
+            &check,
+            10,
+            360,
+            &format!("the cluster is not stable at {size} nodes with no migrations after an hour"),
+        ),
+    ])
+}
+
+/// Node changes by Aerospike's rules: a version change rolls one node at a time, waiting until
+/// the cluster is stable with no migrations left before the next (refused where the server does
+/// not support it); added nodes are waited for the same way; nodes leave one at a time, each
+/// after the cluster has re-replicated the partitions it held, which keeps every record as long
+/// as each namespace has a replication factor of 2 or more. A lower replication factor, or
+/// nodes leaving a namespace with a single copy, loses records: only with --allow-data-loss.
+pub(crate) fn migration_steps(from: &Profile, to: &Profile, opts: &Options, steps: &mut Vec<Step>) {
+    let ns = &opts.namespace;
+    let (n0, n1) = (from.aerospike.replicas, to.aerospike.replicas);
+    let ours = |s: &Step| s.object.kind == "StatefulSet" && s.object.name == NAME;
+    let single_copy: Vec<&str> = from
+        .aerospike
+        .namespaces
+        .iter()
+        .filter(|n| n.replication_factor < 2)
+        .map(|n| n.name.as_str())
+        .collect();
+    let rf_down = to.aerospike.namespaces.iter().any(|n| {
         from.aerospike
             .namespaces
             .iter()
             .find(|o| o.name == n.name)
             .is_some_and(|o| n.replication_factor < o.replication_factor)
-    }) || to.aerospike.replicas < from.aerospike.replicas;
-    if !shrinks {
-        return;
-    }
-    for s in steps.iter_mut() {
-        if (s.object.kind == "StatefulSet" && s.object.name == NAME)
-            || (s.object.kind == "ConfigMap" && s.object.name == "aerospike-config")
-        {
-            s.data_risk = Some("fewer Aerospike nodes or replicas: records whose copies lived on the removed nodes are lost".into());
+    });
+    if rf_down {
+        for s in steps.iter_mut().filter(|s| {
+            (ours(s) && s.action != Action::Wait)
+                || (s.object.kind == "ConfigMap" && s.object.name == "aerospike-config")
+        }) {
+            s.data_risk = Some("a lower replication factor: records keep fewer copies, and a node lost before the cluster settles takes the last copy of some".into());
             if !opts.allow_data_loss {
                 s.refused = true;
                 s.in_apply_stream = false;
+            }
+        }
+    }
+    let rule = match (
+        Version::of_image(&from.aerospike.image),
+        Version::of_image(&to.aerospike.image),
+    ) {
+        (Some(vf), Some(vt)) => upgrade_rule(&vf, &vt),
+        _ => Upgrade::Same,
+    };
+    if let Upgrade::Refused(why) = &rule {
+        for s in steps
+            .iter_mut()
+            .filter(|s| ours(s) && s.action != Action::Wait)
+        {
+            s.refuse(None, why.clone());
+        }
+        steps.retain(|s| !(ours(s) && s.action == Action::Wait));
+        return;
+    }
+    // Any new pod template (a version, a config file, a size) rolls node by node: the
+    // StatefulSet controller would restart the next node while partitions still migrate.
+    if let Some(s) = steps
+        .iter_mut()
+        .find(|s| ours(s) && s.rolls_pods() && s.manifest.is_some())
+    {
+        let nodes = n0.min(n1);
+        let why = match &rule {
+            Upgrade::Rolling(why) => why.clone(),
+            _ => "a new pod template: one node at a time, waiting until the cluster is stable with no migrations left before the next".into(),
+        };
+        if let Some(m) = s.manifest.as_mut() {
+            crate::change::hold_rollout(m, nodes);
+        }
+        s.in_apply_stream = false;
+        s.reason = format!(
+            "{why}; applied with its rollout held (partition {nodes}), released node by node below"
+        );
+        steps.retain(|s| !(ours(s) && s.action == Action::Wait));
+        steps.extend(crate::change::pod_by_pod(
+            ns,
+            Phase::Resources,
+            NAME,
+            nodes,
+            &format!("the cluster is stable at {n1} nodes with no migrations left"),
+            |i| cluster_stable(ns, &format!("{NAME}-{i}"), n1),
+            1,
+        ));
+    }
+    if n1 > n0 {
+        let mut s = Step::new(
+            Phase::Resources,
+            ObjectKey { kind: "StatefulSet".into(), namespace: ns.clone(), name: NAME.into() },
+            Action::Exec,
+            Impact::DataMigration,
+            format!("nodes {n0} → {n1}: partitions migrate onto the new nodes; wait until the cluster is stable at {n1} with no migrations left"),
+        )
+        .around(NAME, 50);
+        s.commands
+            .push(cluster_stable(ns, &format!("{NAME}-0"), n1));
+        steps.push(s);
+    } else if n1 < n0 {
+        let gone: Vec<String> = (n1..n0).map(|i| format!("{NAME}-{i}")).collect();
+        let scale_step = steps
+            .iter()
+            .position(|s| ours(s) && s.action != Action::Wait);
+        let risk = (!single_copy.is_empty()).then(|| {
+            format!(
+                "namespace(s) {} keep one copy of each record: the records on {} are lost",
+                single_copy.join(", "),
+                gone.join(", ")
+            )
+        });
+        // One node at a time, each after the cluster has settled without it.
+        for (seq, n) in (-40..).zip((n1..n0).rev()) {
+            let mut s = Step::new(
+                Phase::Resources,
+                ObjectKey { kind: "StatefulSet".into(), namespace: ns.clone(), name: NAME.into() },
+                Action::Exec,
+                Impact::DataMigration,
+                format!("{NAME}-{n} leaves: scale to {n}, then wait until the cluster is stable at {n} nodes with no migrations left (its partitions re-replicated)"),
+            )
+            .around(NAME, seq);
+            s.commands.push(Command::kubectl([
+                "scale",
+                "statefulset",
+                NAME,
+                "-n",
+                ns,
+                &format!("--replicas={n}"),
+            ]));
+            s.commands.push(Command::kubectl([
+                "wait",
+                "--for=delete",
+                &format!("pod/{NAME}-{n}"),
+                "-n",
+                ns,
+                "--timeout=10m",
+            ]));
+            s.commands.push(cluster_stable(ns, &format!("{NAME}-0"), n));
+            if let Some(r) = &risk {
+                s.data_risk = Some(r.clone());
+                s.refused = !opts.allow_data_loss;
+            }
+            steps.push(s);
+        }
+        if let Some(i) = scale_step {
+            if matches!(steps[i].action, Action::Scale { .. }) {
+                // The steps above are the scale.
+                steps.remove(i);
+            } else {
+                let s = &mut steps[i];
+                s.in_apply_stream = false;
+                s.reason = format!("{}; after the nodes have left one at a time", s.reason);
+                if let Some(r) = risk {
+                    s.data_risk = Some(r);
+                    s.refused = !opts.allow_data_loss;
+                }
             }
         }
     }
@@ -808,7 +958,8 @@ pub const FACETS: super::Component = super::Component {
     }),
     replicas_key,
     impact,
-    migrate: |from, to, opts, steps| migration_risks(from, to, opts, steps),
+    upgrade,
+    migrate: migration_steps,
 };
 
 fn monitor(ctx: &Ctx) -> Option<Object> {
@@ -882,4 +1033,31 @@ fn network(ctx: &Ctx, clients: &[String]) -> Vec<Object> {
         rules = rules.from(scraper(ctx), &[EXPORTER_PORT]);
     }
     vec![policy(ctx, NAME, NAME, k8s::name_in(&[NAME]), rules)]
+}
+
+/// Aerospike's upgrade rules (its upgrade guide: rolling upgrades one node at a time, waiting
+/// for migrations; one major at a time; going back across a major is not supported once the
+/// new version has written its formats).
+pub(crate) fn upgrade_rule(from: &Version, to: &Version) -> Upgrade {
+    if from == to {
+        Upgrade::Same
+    } else if to.major() > from.major() + 1 {
+        Upgrade::Refused(format!(
+            "Aerospike upgrades one major version at a time: {from} → {to} skips {}; upgrade to the latest {}.x first",
+            from.major() + 1,
+            from.major() + 1
+        ))
+    } else if to.major() < from.major() {
+        Upgrade::Refused(format!(
+            "Aerospike {to} does not read what {from} has written (downgrades across a major are not supported)"
+        ))
+    } else {
+        Upgrade::Rolling(format!(
+            "Aerospike {from} → {to}: one node at a time, waiting until the cluster is stable with no migrations left before the next"
+        ))
+    }
+}
+
+fn upgrade(container: &str, from: &Version, to: &Version) -> Option<Upgrade> {
+    (container == NAME).then(|| upgrade_rule(from, to))
 }

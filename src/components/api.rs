@@ -600,6 +600,7 @@ pub const FACETS: super::Component = super::Component {
     }),
     replicas_key,
     impact: super::none_impact,
+    upgrade: super::none_upgrade,
     // Stateless Deployments: the object-level rollout is the whole migration.
     migrate: super::none_migrate,
 };

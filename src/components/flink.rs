@@ -2,11 +2,13 @@
 //! Flink 2.x config.yaml. With `[flink.high_availability]`, Kubernetes HA services and the RBAC
 //! they need.
 
+use crate::change::{Options, Step, Upgrade};
 use crate::components::kafka;
 use crate::error::Error;
 use crate::kube::k8s::{self, PodParts};
 use crate::kube::{Bundle, Object};
 use crate::kube::{Ctx, image_tag, tls};
+use crate::profile::Version;
 use crate::profile::{JvmOverhead, Medium, Setting};
 use k8s_openapi::api::core::v1::Container;
 use k8s_openapi::api::rbac::v1::{PolicyRule, Role, RoleBinding, RoleRef, Subject};
@@ -1048,10 +1050,128 @@ pub const FACETS: super::Component = super::Component {
     }),
     replicas_key,
     impact: super::none_impact,
-    // Its changes are object-level: a rollout of the new template (savepoints are the jobs'
-    // business, outside the platform).
-    migrate: super::none_migrate,
+    upgrade,
+    migrate: upgrade_steps,
 };
+
+/// Where the upgrade's savepoints go: beside the checkpoints, in the storage every Flink pod
+/// already reaches.
+pub(crate) fn savepoint_dir(f: &crate::profile::Flink) -> String {
+    format!("{}/savepoints", f.checkpoint_dir.trim_end_matches('/'))
+}
+
+/// The jobs' savepoints of an upgrade, as `JOB_ID SAVEPOINT_PATH` lines on the operator's
+/// machine.
+const SAVEPOINTS_FILE: &str = "flink-savepoints.txt";
+
+/// A version change by Flink's rules: before the new JobManager and TaskManagers roll, every
+/// running job stops with a savepoint (`flink stop --savepointPath`), which also ends it in the
+/// HA store so that the new JobManager does not recover it from its last checkpoint; after the
+/// rollout, each job is resubmitted from its savepoint (`flink run -s`), which amctl prints but
+/// cannot run (the jobs' jars are not the platform's). A major version needs
+/// --allow-data-migration; an older version is refused.
+fn upgrade_steps(
+    from: &crate::profile::Profile,
+    to: &crate::profile::Profile,
+    opts: &Options,
+    steps: &mut Vec<Step>,
+) {
+    use crate::change::{Action, Command, Impact, ObjectKey, Phase};
+    let (Some(vf), Some(vt)) = (
+        Version::of_image(&from.flink.image),
+        Version::of_image(&to.flink.image),
+    ) else {
+        return;
+    };
+    let ours =
+        |s: &Step| s.object.kind == "Deployment" && matches!(s.object.name.as_str(), JM | TM);
+    let rule = upgrade_rule(&vf, &vt);
+    let ns = &opts.namespace;
+    match &rule {
+        Upgrade::Same | Upgrade::Rolling(_) => {}
+        Upgrade::Refused(why) => {
+            for s in steps
+                .iter_mut()
+                .filter(|s| ours(s) && s.action != Action::Wait)
+            {
+                s.refuse(None, why.clone());
+            }
+            steps.retain(|s| !(ours(s) && s.action == Action::Wait));
+        }
+        Upgrade::Procedure(why) | Upgrade::DataMigration(why) => {
+            let dir = savepoint_dir(&from.flink);
+            let key = ObjectKey {
+                kind: "FlinkJobs".into(),
+                namespace: ns.clone(),
+                name: NAME.into(),
+            };
+            let jm = format!("deployment/{JM}");
+            let stop = format!(
+                "/opt/flink/bin/flink list -r | sed -n 's/.* : \\([0-9a-f]\\{{32\\}}\\) : .*(RUNNING)$/\\1/p' | while read -r id; do path=$(/opt/flink/bin/flink stop --savepointPath {} \"$id\" | sed -n 's/^Savepoint completed\\. Path: //p'); [ -n \"$path\" ] || {{ echo \"job $id: no savepoint\" >&2; exit 1; }}; echo \"$id $path\"; done",
+                crate::change::sh_quote(&dir)
+            );
+            let mut save = Step::new(
+                Phase::Resources,
+                key.clone(),
+                Action::Exec,
+                Impact::Restart,
+                format!("{why}. Stop every running job with a savepoint in {dir} (the list of job ids and savepoints goes to {SAVEPOINTS_FILE} on this machine)"),
+            )
+            .around(JM, -10);
+            save.commands.push(
+                Command::kubectl([
+                    "exec",
+                    "-n",
+                    ns,
+                    &jm,
+                    "-c",
+                    "jobmanager",
+                    "--",
+                    "sh",
+                    "-c",
+                    &stop,
+                ])
+                .stdout(SAVEPOINTS_FILE),
+            );
+            let resume_sh = "while read -r id path; do echo \"flink run -d -s $path <the jar of job $id>\"; done";
+            let mut resume = Step::new(
+                Phase::Resources,
+                key,
+                Action::Exec,
+                Impact::None,
+                format!(
+                    "resume each job from its savepoint on {vt}: `kubectl exec -n {ns} {jm} -c jobmanager -- /opt/flink/bin/flink run -d -s SAVEPOINT JAR` for each line of {SAVEPOINTS_FILE}; the commands are printed here (the jobs' jars are yours)"
+                ),
+            )
+            .around(TM, 10);
+            resume
+                .commands
+                .push(Command::new(["sh", "-c", resume_sh]).stdin(SAVEPOINTS_FILE));
+            let mut new = vec![save, resume];
+            for s in steps.iter_mut().filter(|s| ours(s)) {
+                // After the savepoints: not in the apply stream.
+                s.in_apply_stream = false;
+                if s.action != Action::Wait {
+                    s.reason = format!("{}; after the savepoints", s.reason);
+                }
+            }
+            if matches!(rule, Upgrade::DataMigration(_)) && !opts.allow_data_migration {
+                let risk = format!("the jobs' state may not restore on Flink {vt}: {why}");
+                for s in new.iter_mut() {
+                    s.refuse(Some("--allow-data-migration"), risk.clone());
+                }
+                for s in steps
+                    .iter_mut()
+                    .filter(|s| ours(s) && s.action != Action::Wait)
+                {
+                    s.refuse(Some("--allow-data-migration"), risk.clone());
+                }
+                steps.retain(|s| !(ours(s) && s.action == Action::Wait));
+            }
+            steps.extend(new);
+        }
+    }
+}
 
 fn clients_of(_ctx: &Ctx, server: super::ComponentId) -> Vec<String> {
     match server {
@@ -1160,4 +1280,29 @@ fn network(ctx: &Ctx, _clients: &[String]) -> Vec<Object> {
         policy(ctx, JM, NAME, k8s::name_in(&[JM]), jm),
         policy(ctx, TM, NAME, k8s::name_in(&[TM]), tm),
     ]
+}
+
+/// Flink's upgrade rules (docs/ops/upgrading.md: jobs are stopped with a savepoint and resumed
+/// from it on the new version; savepoints restore on the same or a later version only; 2.0's
+/// release notes: state compatibility with 1.x is not guaranteed).
+pub(crate) fn upgrade_rule(from: &Version, to: &Version) -> Upgrade {
+    if from == to {
+        Upgrade::Same
+    } else if to.major() != from.major() && to > from {
+        Upgrade::DataMigration(format!(
+            "Flink {to} does not guarantee restoring {from}'s savepoints (state compatibility across major versions is not guaranteed): test each job's savepoint on {to} first"
+        ))
+    } else if to < from && to.series() != from.series() {
+        Upgrade::Refused(format!(
+            "a savepoint taken by Flink {from} cannot be restored by the older {to}"
+        ))
+    } else {
+        Upgrade::Procedure(format!(
+            "Flink {from} → {to}: running jobs stop with a savepoint, the cluster is upgraded, the jobs resume from their savepoints"
+        ))
+    }
+}
+
+fn upgrade(container: &str, from: &Version, to: &Version) -> Option<Upgrade> {
+    matches!(container, "jobmanager" | "taskmanager").then(|| upgrade_rule(from, to))
 }

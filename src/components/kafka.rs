@@ -1,12 +1,13 @@
 //! Kafka: a KRaft StatefulSet on the official image (every broker is also a controller), plus a
 //! Job that creates the profile's topics.
 
-use crate::change::{Action, Command, Impact, ObjectKey, Options, Phase, Step};
+use crate::change::{Action, Command, Impact, ObjectKey, Options, Phase, Step, Upgrade};
 use crate::error::Error;
 use crate::kube::k8s::{self, PodParts, StatefulSetParts};
 use crate::kube::{Bundle, Object};
 use crate::kube::{Ctx, hex, image_tag, tls};
 use crate::profile::Profile;
+use crate::profile::Version;
 use crate::profile::{Medium, Setting};
 use k8s_openapi::api::batch::v1::{Job, JobSpec};
 use serde::Serialize;
@@ -14,6 +15,7 @@ use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 
 pub(crate) const NAME: &str = "kafka";
+pub(crate) const CONTROLLER: &str = "kafka-controller";
 pub(crate) const CLIENT_PORT: i32 = 9092;
 pub(crate) const CONTROLLER_PORT: i32 = 9093;
 pub(crate) const TLS_SECRET: &str = "kafka-tls";
@@ -121,6 +123,7 @@ pub(crate) fn bootstrap(ctx: &Ctx) -> String {
 #[derive(Serialize)]
 struct PropsContext<'a> {
     namespace: &'a str,
+    combined: bool,
     voters: String,
     headless: String,
     client_port: i32,
@@ -141,18 +144,64 @@ struct PropsContext<'a> {
     settings: Vec<(String, String)>,
 }
 
+/// Node ids of the dedicated controllers start here (brokers keep their ordinals), so that the
+/// two sets never meet however many brokers are added.
+pub(crate) const CONTROLLER_ID_BASE: u32 = 1000;
+
+/// `controller.quorum.voters`: the dedicated controllers, or in combined mode every broker.
+pub(crate) fn voters(ctx: &Ctx) -> String {
+    let k = &ctx.profile.kafka;
+    let (pod, headless, base, count) = match &k.controllers {
+        Some(c) => (
+            CONTROLLER,
+            format!("{CONTROLLER}-headless"),
+            CONTROLLER_ID_BASE,
+            c.replicas,
+        ),
+        None => (NAME, "kafka-headless".to_string(), 0, k.brokers),
+    };
+    (0..count)
+        .map(|i| {
+            format!(
+                "{}@{pod}-{i}.{headless}.{}.svc:{CONTROLLER_PORT}",
+                base + i,
+                ctx.ns
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// The dedicated controllers' metadata log directory, inside their volume.
+const METADATA_DIR: &str = "/var/lib/kafka/data/metadata";
+
+pub(crate) fn controller_properties(ctx: &Ctx) -> Result<String, Error> {
+    let tls = tls::enabled(ctx);
+    ctx.template(
+        "kafka/controller.properties.j2",
+        serde_json::json!({
+            "namespace": ctx.ns,
+            "node_id_base": CONTROLLER_ID_BASE,
+            "voters": voters(ctx),
+            "controller_port": CONTROLLER_PORT,
+            "protocol": if tls { "SSL" } else { "PLAINTEXT" },
+            "tls": tls,
+            "tls_dir": TLS_DIR,
+            "work_dir": WORK_DIR,
+            "log_dirs": METADATA_DIR,
+        }),
+    )
+}
+
 pub(crate) fn server_properties(ctx: &Ctx) -> Result<String, Error> {
     let k = &ctx.profile.kafka;
     let headless = format!("kafka-headless.{}.svc", ctx.ns);
-    let voters = (0..k.brokers)
-        .map(|i| format!("{i}@{NAME}-{i}.{headless}:{CONTROLLER_PORT}"))
-        .collect::<Vec<_>>()
-        .join(",");
     ctx.template(
         "kafka/server.properties.j2",
         PropsContext {
             namespace: ctx.ns,
-            voters,
+            combined: k.controllers.is_none(),
+            voters: voters(ctx),
             headless,
             client_port: CLIENT_PORT,
             controller_port: CONTROLLER_PORT,
@@ -275,28 +324,78 @@ pub(crate) fn kafka_exporter(ctx: &Ctx, bundle: &mut Bundle, tls_ca: Option<(&st
     );
 }
 
+/// A StatefulSet of Kafka nodes: the brokers (in combined mode also the controllers), or the
+/// dedicated controllers.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Role {
+    Broker,
+    Controller,
+}
+
+impl Role {
+    fn name(self) -> &'static str {
+        match self {
+            Role::Broker => NAME,
+            Role::Controller => CONTROLLER,
+        }
+    }
+}
+
 pub fn render(ctx: &Ctx, bundle: &mut Bundle) -> Result<(), Error> {
     let k = &ctx.profile.kafka;
-    let ns = ctx.ns;
     let labels = ctx.labels(NAME, "messaging", image_tag(&k.image));
-    let selector = ctx.selector(NAME);
-
     bundle.push(NAME, ctx.service_account(NAME, labels.clone(), false));
+    node_set(ctx, bundle, Role::Broker)?;
+    if k.controllers.is_some() {
+        node_set(ctx, bundle, Role::Controller)?;
+    }
+    if !k.topics.is_empty() {
+        bundle.push(NAME, Object::Job(Box::new(topics_job(ctx, &labels)?)));
+    }
+    if ctx.full_monitoring() {
+        let ca = tls::enabled(ctx).then_some(("kafka-ca", TLS_DIR));
+        kafka_exporter(ctx, bundle, ca);
+    }
+    Ok(())
+}
+
+fn node_set(ctx: &Ctx, bundle: &mut Bundle, role: Role) -> Result<(), Error> {
+    let k = &ctx.profile.kafka;
+    let ns = ctx.ns;
+    let name = role.name();
+    let labels = ctx.labels(name, "messaging", image_tag(&k.image));
+    let selector = ctx.selector(name);
+    let headless = format!("{name}-headless");
+    let combined = k.controllers.is_none();
+    let controller = k.controllers.as_ref().filter(|_| role == Role::Controller);
+    let (config_file, properties, node_id_base, log_dirs_list) = match role {
+        Role::Broker => ("server.properties", server_properties(ctx)?, 0, log_dirs(k)),
+        Role::Controller => (
+            "controller.properties",
+            controller_properties(ctx)?,
+            CONTROLLER_ID_BASE,
+            vec![METADATA_DIR.to_string()],
+        ),
+    };
+    let config_map = format!("{name}-config");
     let mut files = BTreeMap::from([
-        ("server.properties".to_string(), server_properties(ctx)?),
+        (config_file.to_string(), properties),
         (
             "start.sh".to_string(),
             ctx.template(
                 "kafka/start.sh.j2",
                 serde_json::json!({
+                    "role": if role == Role::Broker { "broker" } else { "controller" },
                     "config_dir": CONFIG_DIR,
+                    "config_file": config_file,
+                    "node_id_base": node_id_base,
                     "work_dir": WORK_DIR,
                     "tls": tls::enabled(ctx),
                     "tls_dir": TLS_DIR,
                     "data_dir": DATA_DIR,
-                    "log_dirs": log_dirs(k).join(","),
-                    "log_dir_list": log_dirs(k),
-                    "migrate_from_root": !k.settings.contains_key("log.dirs"),
+                    "log_dirs": log_dirs_list.join(","),
+                    "log_dir_list": log_dirs_list,
+                    "migrate_from_root": role == Role::Broker && !k.settings.contains_key("log.dirs"),
                 }),
             )?,
         ),
@@ -305,34 +404,58 @@ pub fn render(ctx: &Ctx, bundle: &mut Bundle) -> Result<(), Error> {
             ctx.template("kafka/log4j2.yaml.j2", serde_json::json!({}))?,
         ),
     ]);
-    if tls::enabled(ctx) {
+    if tls::enabled(ctx) && role == Role::Broker {
         files.insert("client.properties".into(), client_properties());
     }
-    let config = ctx.config_map("kafka-config", labels.clone(), files);
+    let config = ctx.config_map(&config_map, labels.clone(), files);
     let annotations = ctx.pod_annotations(&[&config], None);
     bundle.push(NAME, Object::ConfigMap(config));
 
-    for svc in k8s::stateful_services(
-        NAME,
+    // Brokers: peers on both ports in combined mode; controllers: the controller port only.
+    let (peer_ports, container_ports) = match (role, combined) {
+        (Role::Broker, true) => (
+            vec![
+                k8s::service_port("client", CLIENT_PORT),
+                k8s::service_port("controller", CONTROLLER_PORT),
+            ],
+            vec![
+                k8s::container_port("client", CLIENT_PORT),
+                k8s::container_port("controller", CONTROLLER_PORT),
+            ],
+        ),
+        (Role::Broker, false) => (
+            vec![k8s::service_port("client", CLIENT_PORT)],
+            vec![k8s::container_port("client", CLIENT_PORT)],
+        ),
+        (Role::Controller, _) => (
+            vec![k8s::service_port("controller", CONTROLLER_PORT)],
+            vec![k8s::container_port("controller", CONTROLLER_PORT)],
+        ),
+    };
+    let [headless_svc, client_svc] = k8s::stateful_services(
+        name,
         ns,
         &labels,
         &selector,
-        vec![
-            k8s::service_port("client", CLIENT_PORT),
-            k8s::service_port("controller", CONTROLLER_PORT),
-        ],
+        peer_ports,
         vec![k8s::service_port("client", CLIENT_PORT)],
-    ) {
-        bundle.push(NAME, Object::Service(svc));
+    );
+    bundle.push(NAME, Object::Service(headless_svc));
+    if role == Role::Broker {
+        bundle.push(NAME, Object::Service(client_svc));
     }
 
-    let storage = k.storage.effective(&ctx.profile.storage);
+    let (heap_opts, jvm_opts, resources, storage) = match controller {
+        Some(c) => (&c.heap_opts, &c.jvm_opts, &c.resources, &c.storage),
+        None => (&k.heap_opts, &k.jvm_opts, &k.resources, &k.storage),
+    };
+    let storage = storage.effective(&ctx.profile.storage);
     let (data_volume, claim) = k8s::data_volume("data", &storage, &labels);
-    let mut container = k8s::container(NAME, &k.image, k8s::resources(&k.resources), true);
+    let mut container = k8s::container(name, &k.image, k8s::resources(resources), true);
     container.command = Some(vec!["/bin/sh".into(), format!("{CONFIG_DIR}/start.sh")]);
     let mut env = vec![
         k8s::env_field("POD_NAME", "metadata.name"),
-        k8s::env("KAFKA_HEAP_OPTS", k.heap_opts.as_str()),
+        k8s::env("KAFKA_HEAP_OPTS", heap_opts.as_str()),
         k8s::env("CLUSTER_ID", cluster_id(ctx)),
         k8s::env("LOG_DIR", LOG_DIR),
         // kafka-server-start.sh defaults to config/log4j2.yaml (six files, never deleted).
@@ -342,16 +465,28 @@ pub fn render(ctx: &Ctx, bundle: &mut Bundle) -> Result<(), Error> {
         ),
         k8s::env("KAFKA_GC_LOG_OPTS", gc_log_opts()),
     ];
-    if let Some(opts) = &k.jvm_opts {
+    if let Some(opts) = jvm_opts {
         env.push(k8s::env("KAFKA_JVM_PERFORMANCE_OPTS", opts.as_str()));
     }
     container.env = Some(env);
-    container.ports = Some(vec![
-        k8s::container_port("client", CLIENT_PORT),
-        k8s::container_port("controller", CONTROLLER_PORT),
-    ]);
-    container.readiness_probe = Some(k8s::tcp_probe("client", 10, 10, 3));
-    container.liveness_probe = Some(k8s::tcp_probe("controller", 60, 15, 6));
+    container.ports = Some(container_ports);
+    match (role, combined) {
+        (Role::Broker, true) => {
+            container.readiness_probe = Some(k8s::tcp_probe("client", 10, 10, 3));
+            container.liveness_probe = Some(k8s::tcp_probe("controller", 60, 15, 6));
+        }
+        (Role::Broker, false) => {
+            // The client port opens only after the broker has loaded its logs (a recovery
+            // after an unclean stop can take minutes): liveness waits for the startup probe.
+            container.startup_probe = Some(k8s::tcp_probe("client", 10, 10, BROKER_STARTUP_PROBES));
+            container.readiness_probe = Some(k8s::tcp_probe("client", 0, 10, 3));
+            container.liveness_probe = Some(k8s::tcp_probe("client", 0, 15, 6));
+        }
+        (Role::Controller, _) => {
+            container.readiness_probe = Some(k8s::tcp_probe("controller", 10, 10, 3));
+            container.liveness_probe = Some(k8s::tcp_probe("controller", 60, 15, 6));
+        }
+    }
     container.volume_mounts = Some(vec![
         k8s::mount("config", CONFIG_DIR, true),
         k8s::mount("data", DATA_DIR, false),
@@ -360,7 +495,7 @@ pub fn render(ctx: &Ctx, bundle: &mut Bundle) -> Result<(), Error> {
         k8s::mount("tmp", "/tmp", false),
     ]);
     let mut volumes = k8s::volumes([
-        k8s::config_volume("config", "kafka-config", None),
+        k8s::config_volume("config", &config_map, None),
         k8s::empty_dir("work", Medium::Disk, "16Mi"),
         k8s::empty_dir("logs", Medium::Disk, LOG_VOLUME),
         k8s::empty_dir("tmp", Medium::Disk, "128Mi"),
@@ -371,14 +506,15 @@ pub fn render(ctx: &Ctx, bundle: &mut Bundle) -> Result<(), Error> {
             m.push(k8s::mount("tls", TLS_DIR, true));
         }
         volumes.push(tls::volume("tls", TLS_SECRET));
-        tls::certificate(
-            ctx,
-            bundle,
-            NAME,
-            TLS_SECRET,
-            tls::service_names(ctx, NAME, Some("kafka-headless")),
-            true,
-        );
+        if role == Role::Broker {
+            let mut names = tls::service_names(ctx, NAME, Some("kafka-headless"));
+            if k.controllers.is_some() {
+                // The controllers present the same certificate on their headless names.
+                names.push(format!("*.{CONTROLLER}-headless.{ns}.svc"));
+                names.push(format!("*.{CONTROLLER}-headless.{ns}.svc.cluster.local"));
+            }
+            tls::certificate(ctx, bundle, NAME, TLS_SECRET, names, true);
+        }
     }
 
     let template = k8s::pod_template(PodParts {
@@ -395,26 +531,24 @@ pub fn render(ctx: &Ctx, bundle: &mut Bundle) -> Result<(), Error> {
     bundle.push(
         NAME,
         Object::StatefulSet(k8s::stateful_set(StatefulSetParts {
-            meta: k8s::meta(NAME, ns, labels.clone()),
+            meta: k8s::meta(name, ns, labels.clone()),
             selector,
-            replicas: k.brokers,
-            service_name: "kafka-headless".into(),
+            replicas: match controller {
+                Some(c) => c.replicas,
+                None => k.brokers,
+            },
+            service_name: headless,
             // Controllers need a quorum before any broker is Ready: start them together.
             parallel: true,
             template,
             claims: claim.into_iter().collect(),
         })),
     );
-
-    if !k.topics.is_empty() {
-        bundle.push(NAME, Object::Job(Box::new(topics_job(ctx, &labels)?)));
-    }
-    if ctx.full_monitoring() {
-        let ca = tls::enabled(ctx).then_some(("kafka-ca", TLS_DIR));
-        kafka_exporter(ctx, bundle, ca);
-    }
     Ok(())
 }
+
+/// Startup probes (every 10 s) a broker-only pod gets to load its logs: 15 minutes.
+const BROKER_STARTUP_PROBES: i32 = 90;
 
 /// A Job that creates the topics (idempotent). Its name carries a hash of the script: a Job's pod
 /// template is immutable, so a changed topic list is a new Job, never a rejected update.
@@ -478,12 +612,27 @@ fn topics_job(ctx: &Ctx, labels: &k8s::Labels) -> Result<Job, Error> {
 /// The broker JVM: heap from KAFKA_HEAP_OPTS (Kafka's default is 1G), other pools from
 /// `jvm_opts` (KAFKA_JVM_PERFORMANCE_OPTS).
 pub fn jvm(k: &crate::profile::Kafka) -> Result<crate::model::jvm::JvmBreakdown, String> {
+    jvm_of(&k.heap_opts, k.jvm_opts.as_deref(), &k.resources)
+}
+
+/// A dedicated controller's JVM, by the same rules as a broker's.
+pub fn controller_jvm(
+    c: &crate::profile::KafkaControllers,
+) -> Result<crate::model::jvm::JvmBreakdown, String> {
+    jvm_of(&c.heap_opts, c.jvm_opts.as_deref(), &c.resources)
+}
+
+fn jvm_of(
+    heap_opts: &str,
+    jvm_opts: Option<&str>,
+    resources: &crate::profile::Resources,
+) -> Result<crate::model::jvm::JvmBreakdown, String> {
     use crate::model::jvm::{JvmApp, JvmBreakdown, JvmFlags};
-    let mut flags = JvmFlags::parse(k.jvm_opts.as_deref().unwrap_or(""))?;
-    let heap = JvmFlags::parse(&k.heap_opts)?;
+    let mut flags = JvmFlags::parse(jvm_opts.unwrap_or(""))?;
+    let heap = JvmFlags::parse(heap_opts)?;
     flags.xmx = heap.xmx.or(Some(1 << 30));
     flags.xms = heap.xms.or(Some(1 << 30));
-    let limit = k.resources.limits.memory.bytes().max(0) as u64;
+    let limit = resources.limits.memory.bytes().max(0) as u64;
     Ok(JvmBreakdown::compute(&flags, limit, JvmApp::kafka()))
 }
 
@@ -550,7 +699,36 @@ pub fn contract(ctx: &Ctx) -> Vec<crate::contract::Contract> {
         "the JVM's performance data",
         "kafka",
     ));
-    vec![Contract {
+    let mut all = Vec::new();
+    if let Some(c) = &k.controllers {
+        let metadata = c
+            .storage
+            .effective(&ctx.profile.storage)
+            .size
+            .bytes()
+            .max(0) as u64;
+        let mut controller_writes = vec![Path::new(
+            METADATA_DIR,
+            metadata,
+            "the metadata log",
+            "kafka.controllers.storage.size|kafka.controllers.storage",
+        )];
+        controller_writes.extend(writes[writes.len() - 3..].iter().cloned());
+        all.push(Contract {
+            workload: CONTROLLER.into(),
+            container: CONTROLLER.into(),
+            user: UID,
+            config: ["controller.properties", "start.sh", "log4j2.yaml"]
+                .map(|f| format!("{CONFIG_DIR}/{f}"))
+                .to_vec(),
+            directories: vec![],
+            writes: controller_writes,
+            open_files: None,
+            startup_seconds: 60,
+            key: "kafka.controllers".into(),
+        });
+    }
+    all.insert(0, Contract {
         workload: NAME.into(),
         container: NAME.into(),
         user: UID,
@@ -565,10 +743,12 @@ pub fn contract(ctx: &Ctx) -> Vec<crate::contract::Contract> {
             why: "three per log segment and one per connection; Kafka's operations guide asks for 100000".into(),
             key: String::new(),
         }),
-        // The controller port (the liveness probe's) opens before the broker loads its logs.
+        // The controller port (the liveness probe's) opens before the broker loads its logs; a
+        // broker-only pod has a startup probe of its own.
         startup_seconds: 60,
         key: "kafka".into(),
-    }]
+    });
+    all
 }
 
 pub fn check(cx: &crate::rules::Check) {
@@ -694,13 +874,62 @@ pub fn check(cx: &crate::rules::Check) {
             );
         }
     }
-    if brokers > 1 && brokers.is_multiple_of(2) {
-        cx.warn(
+    match &k.controllers {
+        None if brokers > 1 && brokers.is_multiple_of(2) => cx.warn(
             "kafka.controllers.odd",
             "kafka.brokers",
             format!("{brokers} KRaft controllers (every broker is one): an even count tolerates no more failures than one fewer ({} of {brokers})", (brokers - 1) / 2),
-            format!("use an odd number of brokers: {} or {}", brokers - 1, brokers + 1),
-        );
+            "add [kafka.controllers] with replicas = 3 (the brokers then scale freely), or use an odd number of brokers",
+        ),
+        None if brokers > 1 => cx.warn(
+            "kafka.controllers.combined",
+            "kafka.brokers",
+            format!("{brokers} brokers that are also the KRaft controllers (combined mode): Kafka advises dedicated controllers in production, and a static quorum's voters cannot change on a running cluster, so these brokers can never be added or removed"),
+            "add [kafka.controllers] with replicas = 3 before the first deploy",
+        ),
+        None => {}
+        Some(c) if c.replicas == 0 => cx.error(
+            "kafka.controllers.count",
+            "kafka.controllers.replicas",
+            "kafka.controllers.replicas is 0: there is no quorum, no broker can start",
+            "use 3 (or 1 for a test cluster); remove [kafka.controllers] for combined mode",
+        ),
+        Some(c) if c.replicas.is_multiple_of(2) => cx.warn(
+            "kafka.controllers.odd",
+            "kafka.controllers.replicas",
+            format!("{} KRaft controllers: an even count tolerates no more failures than one fewer ({} of {})", c.replicas, (c.replicas - 1) / 2, c.replicas),
+            format!("use {} or {}", c.replicas - 1, c.replicas + 1),
+        ),
+        Some(c) => {
+            let storage = c.storage.effective(&p.storage);
+            if c.replicas > 1 && storage.mode == crate::profile::StorageMode::Ephemeral {
+                cx.warn(
+                    "topology.ephemeral-replicated",
+                    "kafka.controllers.storage",
+                    "the KRaft controllers keep the cluster's metadata on ephemeral storage: restarting a majority of them at once loses every topic's metadata",
+                    "use storage mode \"persistent\" for the controllers",
+                );
+            }
+            match controller_jvm(c) {
+                Err(e) => cx.error(
+                    "kafka.jvm.syntax",
+                    "kafka.controllers.heap_opts",
+                    e,
+                    "JVM sizes look like -Xmx1g",
+                ),
+                Ok(b) => {
+                    let limit = c.resources.limits.memory.bytes().max(0) as u64;
+                    if b.total() > limit {
+                        cx.error(
+                            "jvm.memory",
+                            "kafka.controllers.heap_opts|kafka.controllers.jvm_opts|kafka.controllers.resources.limits.memory|kafka.controllers.resources",
+                            format!("kafka-controller: {} exceeds the {} memory limit: the controller is OOMKilled", b.describe(), c.resources.limits.memory),
+                            format!("lower the heap, bound the other pools in kafka.controllers.jvm_opts, or raise the limit to {}Mi", b.total().div_ceil(1 << 20)),
+                        );
+                    }
+                }
+            }
+        }
     }
     for (i, t) in k.topics.iter().enumerate() {
         if t.partitions == Some(0) {
@@ -967,27 +1196,44 @@ pub(crate) fn migration_steps(from: &Profile, to: &Profile, opts: &Options) -> V
         s.data_risk =
             Some("fewer replicas: one broker failure can lose acknowledged messages".into());
         s.refused = !opts.allow_data_loss;
-        out.push(s);
-    }
-    if to.kafka.brokers < from.kafka.brokers {
-        let gone: Vec<String> = (to.kafka.brokers..from.kafka.brokers)
-            .map(|i| format!("kafka-{i}"))
+        let topics: Vec<(String, u32, u32)> = after
+            .iter()
+            .filter(|(n, _, rf)| before.iter().any(|(b, _, rf0)| b == n && rf < rf0))
+            .map(|(n, p, rf)| {
+                let p0 = before
+                    .iter()
+                    .find(|(b, _, _)| b == n)
+                    .map_or(*p, |(_, p0, _)| *p0);
+                (n.clone(), *p.max(&p0), *rf)
+            })
             .collect();
-        let mut s = step(
-            Action::reassign(),
-            Impact::DataLoss,
-            format!(
-                "brokers {} → {}: {} leave the cluster",
-                from.kafka.brokers,
-                to.kafka.brokers,
-                gone.join(", ")
-            ),
+        s.action = Action::Reassign {
+            files: vec![("shrink-rf.json".into(), reassignment_json(&topics, brokers))],
+        };
+        s.commands.push(
+            Command::kubectl([
+                "exec",
+                "-i",
+                "-n",
+                ns,
+                "kafka-0",
+                "--",
+                "sh",
+                "-c",
+                "cat > /tmp/shrink-rf.json",
+            ])
+            .stdin("shrink-rf.json"),
         );
-        s.data_risk = Some(format!(
-            "partition replicas on {} are lost unless reassigned away first, and a controller quorum that loses voters must be re-formed",
-            gone.join(", ")
-        ));
-        s.refused = !opts.allow_data_loss;
+        s.commands.push(reassign(&[
+            "--reassignment-json-file",
+            "/tmp/shrink-rf.json",
+            "--execute",
+        ]));
+        s.commands.push(reassign(&[
+            "--reassignment-json-file",
+            "/tmp/shrink-rf.json",
+            "--verify",
+        ]));
         out.push(s);
     }
     out
@@ -1022,6 +1268,7 @@ pub const FACETS: super::Component = super::Component {
     }),
     replicas_key,
     impact,
+    upgrade,
     migrate,
 };
 
@@ -1040,10 +1287,10 @@ fn monitor(ctx: &Ctx) -> Option<Object> {
 }
 
 fn memory(p: &Profile, _workload: &str, container: &str) -> BTreeMap<String, u64> {
-    if container == NAME {
-        jvm(&p.kafka).map(|b| b.to_map()).unwrap_or_default()
-    } else {
-        BTreeMap::new()
+    match (container, &p.kafka.controllers) {
+        (NAME, _) => jvm(&p.kafka).map(|b| b.to_map()).unwrap_or_default(),
+        (CONTROLLER, Some(c)) => controller_jvm(c).map(|b| b.to_map()).unwrap_or_default(),
+        _ => BTreeMap::new(),
     }
 }
 
@@ -1087,8 +1334,476 @@ fn impact(kind: &str, name: &str, path: &str) -> Option<Impact> {
 }
 
 fn migrate(from: &Profile, to: &Profile, opts: &Options, steps: &mut Vec<Step>) {
+    if quorum_steps(from, to, opts, steps) {
+        // A new cluster: nothing of the old one is upgraded, drained or reassigned.
+        return;
+    }
+    upgrade_steps(from, to, opts, steps);
     steps.extend(migration_steps(from, to, opts));
+    broker_count_steps(from, to, opts, steps);
 }
+
+/// The quorum's voters as a profile sets them: dedicated controllers, or every broker.
+fn quorum(p: &Profile) -> (bool, u32) {
+    match &p.kafka.controllers {
+        Some(c) => (true, c.replicas),
+        None => (false, p.kafka.brokers),
+    }
+}
+
+/// A change of the controller quorum (combined ↔ dedicated, or another voter count). Kafka
+/// reads `controller.quorum.voters` at start, and every node's metadata log records the voter
+/// set it was formatted with: a running static quorum cannot change its voters (KIP-853's
+/// dynamic quorum, `controller.quorum.bootstrap.servers`, is what could; amctl renders a static
+/// one). Rewriting the config would split the cluster, so the change is refused; only an
+/// installation whose Kafka data is ephemeral (a demo) may start over, with --allow-data-loss.
+/// Returns whether the quorum changes.
+fn quorum_steps(from: &Profile, to: &Profile, opts: &Options, steps: &mut Vec<Step>) -> bool {
+    let (before, after) = (quorum(from), quorum(to));
+    if before == after {
+        return false;
+    }
+    let describe = |(dedicated, n): (bool, u32)| {
+        if dedicated {
+            format!("{n} dedicated controller(s)")
+        } else {
+            format!("{n} combined broker-controller(s)")
+        }
+    };
+    let ephemeral = |p: &Profile| {
+        let brokers =
+            p.kafka.storage.effective(&p.storage).mode == crate::profile::StorageMode::Ephemeral;
+        let controllers = p.kafka.controllers.as_ref().is_none_or(|c| {
+            c.storage.effective(&p.storage).mode == crate::profile::StorageMode::Ephemeral
+        });
+        brokers && controllers
+    };
+    let what = format!(
+        "the KRaft quorum changes from {} to {}: a static quorum's voters cannot change on a running cluster (every node's metadata log holds the voter set it was formatted with)",
+        describe(before),
+        describe(after)
+    );
+    let ns = &opts.namespace;
+    let mut recreated = false;
+    for s in steps.iter_mut() {
+        let ours = matches!(s.object.name.as_str(), NAME | CONTROLLER)
+            && s.object.kind == "StatefulSet"
+            && s.action != Action::Wait;
+        if !ours {
+            continue;
+        }
+        if ephemeral(from) && matches!(s.action, Action::Delete | Action::Keep) {
+            // The old controllers go (with --prune) as the new cluster forms without them.
+            s.reason = format!("{what}; {}", s.reason);
+        } else if ephemeral(from) && s.action == Action::Create {
+            s.reason = format!("{what}; part of the new cluster");
+            s.data_risk = Some("every topic and message of the current Kafka cluster is lost (its volumes are ephemeral)".into());
+            s.refused = !opts.allow_data_loss;
+            s.in_apply_stream = false;
+        } else if ephemeral(from) {
+            s.reason = format!(
+                "{what}; Kafka's data is ephemeral here, so it starts over as a new cluster: every pod is deleted and re-created with the new quorum"
+            );
+            s.action = Action::Recreate;
+            s.in_apply_stream = false;
+            s.commands = vec![Command::kubectl([
+                "delete",
+                "statefulset",
+                &s.object.name,
+                "-n",
+                ns,
+                "--ignore-not-found",
+                "--wait=true",
+            ])];
+            s.data_risk = Some("every topic and message of the current Kafka cluster is lost (its volumes are ephemeral)".into());
+            s.refused = !opts.allow_data_loss;
+            recreated = true;
+        } else {
+            s.refuse(
+                None,
+                format!("{what}. Keep FROM's quorum ([kafka.controllers] as it is; brokers scale freely with dedicated controllers), or build the new topology as a new cluster in another namespace and mirror the topics into it (MirrorMaker 2)"),
+            );
+        }
+    }
+    if !recreated {
+        // Nothing of the brokers changes while the quorum step is refused.
+        for s in steps.iter_mut() {
+            if s.object.kind == "StatefulSet"
+                && matches!(s.object.name.as_str(), NAME | CONTROLLER)
+                && s.action == Action::Wait
+            {
+                s.refused = true;
+                s.opt_in = None;
+            }
+        }
+        steps.retain(|s| !(s.refused && s.action == Action::Wait));
+    }
+    true
+}
+
+/// The server's own check between two pods of a rolling change: no partition under-replicated
+/// (kafka-topics.sh --describe --under-replicated-partitions prints nothing), asked of `pod`.
+fn no_under_replicated(ns: &str, tls: bool, pod: &str) -> Command {
+    let admin = admin_args(ns, tls).join(" ");
+    let check = format!(
+        "out=$(/opt/kafka/bin/kafka-topics.sh {admin} --describe --under-replicated-partitions) && [ -z \"$out\" ]"
+    );
+    Command::kubectl(["exec", "-n", ns, pod, "-c", NAME, "--", "sh", "-c"]).args([
+        crate::change::until(
+            &check,
+            10,
+            180,
+            "partitions are still under-replicated after 30 minutes",
+        ),
+    ])
+}
+
+/// A restarted controller has caught up: every voter's lag is 0 (kafka-metadata-quorum.sh
+/// describe --replication, column `Lag`), asked through a broker.
+fn quorum_caught_up(ns: &str, tls: bool) -> Command {
+    let admin = admin_args(ns, tls).join(" ");
+    let check = format!(
+        "out=$(/opt/kafka/bin/kafka-metadata-quorum.sh {admin} describe --replication) && printf '%s\\n' \"$out\" | awk 'NR==1{{for(i=1;i<=NF;i++) if($i==\"Lag\") c=i; next}} !c || $c+0 > 0 {{bad=1}} END{{exit bad}}'"
+    );
+    Command::kubectl([
+        "exec",
+        "-n",
+        ns,
+        &format!("{NAME}-0"),
+        "-c",
+        NAME,
+        "--",
+        "sh",
+        "-c",
+    ])
+    .args([crate::change::until(
+        &check,
+        5,
+        120,
+        "the controller quorum has not caught up after 10 minutes",
+    )])
+}
+
+/// A version change: refused where Kafka does not support it; otherwise the controllers, then
+/// the brokers, one pod at a time with Kafka's own health check between pods, then the
+/// metadata version raised as its own step (kafka-features.sh upgrade --release-version; it
+/// cannot be lowered again, so it needs --allow-data-migration).
+fn upgrade_steps(from: &Profile, to: &Profile, opts: &Options, steps: &mut Vec<Step>) {
+    let (Some(vf), Some(vt)) = (
+        Version::of_image(&from.kafka.image),
+        Version::of_image(&to.kafka.image),
+    ) else {
+        return;
+    };
+    let rule = upgrade_rule(&vf, &vt);
+    let ns = &opts.namespace;
+    let tls = to.security.tls;
+    match &rule {
+        Upgrade::Refused(why) => {
+            for s in steps
+                .iter_mut()
+                .filter(|s| s.changes("StatefulSet", NAME) || s.changes("StatefulSet", CONTROLLER))
+            {
+                s.refuse(None, why.clone());
+            }
+            steps.retain(|s| {
+                !(s.object.kind == "StatefulSet"
+                    && matches!(s.object.name.as_str(), NAME | CONTROLLER)
+                    && s.action == Action::Wait)
+            });
+        }
+        _ => {
+            let mut seq = 1;
+            let sets: Vec<(&str, u32)> = match (&from.kafka.controllers, &to.kafka.controllers) {
+                (Some(_), Some(c)) => vec![
+                    (CONTROLLER, c.replicas),
+                    (NAME, to.kafka.brokers.min(from.kafka.brokers)),
+                ],
+                _ => vec![(NAME, to.kafka.brokers.min(from.kafka.brokers))],
+            };
+            // Everything hangs off the first StatefulSet rolled: the controllers when they roll.
+            let mut after: Option<&str> = None;
+            for (sts, replicas) in sets {
+                // Any new pod template (a version, a setting, a size) rolls pod by pod.
+                let Some(i) = steps.iter().position(|s| {
+                    s.changes("StatefulSet", sts) && s.rolls_pods() && s.manifest.is_some()
+                }) else {
+                    continue;
+                };
+                steps.retain(|s| {
+                    !(s.object.kind == "StatefulSet"
+                        && s.object.name == sts
+                        && s.action == Action::Wait)
+                });
+                let i = steps
+                    .iter()
+                    .position(|s| s.changes("StatefulSet", sts))
+                    .unwrap_or(i);
+                let s = &mut steps[i];
+                if let Some(m) = s.manifest.as_mut() {
+                    crate::change::hold_rollout(m, replicas);
+                }
+                s.in_apply_stream = false;
+                let why = match &rule {
+                    Upgrade::Same => "a new pod template: one pod at a time, with no under-replicated partition left before the next".to_string(),
+                    other => other.why().to_string(),
+                };
+                s.reason = format!(
+                    "{why}; applied with its rollout held (partition {replicas}), released pod by pod below"
+                );
+                if let Some(first) = after {
+                    s.follows = Some(first.into());
+                    s.seq = seq;
+                    seq += 1;
+                }
+                let anchor = *after.get_or_insert(sts);
+                let pods = if sts == CONTROLLER {
+                    crate::change::pod_by_pod(
+                        ns,
+                        Phase::Resources,
+                        sts,
+                        replicas,
+                        "every voter has caught up",
+                        |_| quorum_caught_up(ns, tls),
+                        seq,
+                    )
+                } else {
+                    crate::change::pod_by_pod(
+                        ns,
+                        Phase::Resources,
+                        sts,
+                        replicas,
+                        "no partition is under-replicated",
+                        |i| no_under_replicated(ns, tls, &format!("{NAME}-{i}")),
+                        seq,
+                    )
+                };
+                seq += pods.len() as i16;
+                steps.extend(pods.into_iter().map(|p| {
+                    let seq = p.seq;
+                    p.around(anchor, seq)
+                }));
+            }
+            if vt.series() > vf.series() {
+                let mut s = Step::new(
+                    Phase::Resources,
+                    ObjectKey { kind: "KafkaFeatures".into(), namespace: ns.clone(), name: NAME.into() },
+                    Action::Exec,
+                    Impact::DataMigration,
+                    format!(
+                        "raise the metadata version to {}.{} once every node runs {vt} (kafka-features.sh upgrade --release-version); until then the cluster runs the new binaries with the old metadata version and can still go back to {vf}",
+                        vt.major(),
+                        vt.minor()
+                    ),
+                )
+                .around(after.unwrap_or(NAME), 200);
+                s.commands.push(
+                    Command::kubectl([
+                        "exec",
+                        "-n",
+                        ns,
+                        &format!("{NAME}-0"),
+                        "-c",
+                        NAME,
+                        "--",
+                        "/opt/kafka/bin/kafka-features.sh",
+                    ])
+                    .args(admin_args(ns, tls))
+                    .args([
+                        "upgrade",
+                        "--release-version",
+                        &format!("{}.{}", vt.major(), vt.minor()),
+                    ]),
+                );
+                if !opts.allow_data_migration {
+                    s.refuse(
+                        Some("--allow-data-migration"),
+                        format!("irreversible: the metadata version cannot be lowered again, and Kafka {vf} no longer starts on this cluster afterwards"),
+                    );
+                } else {
+                    s.data_risk = Some(format!(
+                        "irreversible: Kafka {vf} no longer starts on this cluster afterwards"
+                    ));
+                }
+                steps.push(s);
+            }
+        }
+    }
+}
+
+/// Brokers added or removed (dedicated controllers only; in combined mode that is a quorum
+/// change). New brokers get partitions by a reassignment of every topic over all brokers; a
+/// broker leaves only after a reassignment has moved its replicas away, and is then
+/// unregistered (kafka-cluster.sh unregister). Refused while a topic's replication factor is
+/// more than the brokers left.
+fn broker_count_steps(from: &Profile, to: &Profile, opts: &Options, steps: &mut Vec<Step>) {
+    let (b0, b1) = (from.kafka.brokers, to.kafka.brokers);
+    if b0 == b1 || to.kafka.controllers.is_none() {
+        return;
+    }
+    let ns = &opts.namespace;
+    let tls = to.security.tls;
+    let key = ObjectKey {
+        kind: "KafkaTopics".into(),
+        namespace: ns.clone(),
+        name: NAME.into(),
+    };
+    let topics: Vec<(String, u32, u32)> = topic_specs(to)
+        .into_iter()
+        .map(|(name, parts, rf)| {
+            let p0 = topic_specs(from)
+                .into_iter()
+                .find(|(n, _, _)| *n == name)
+                .map(|(_, p, _)| p)
+                .unwrap_or(parts);
+            (name, parts.max(p0), rf)
+        })
+        .collect();
+    let reassign_cmds = |file: &str| -> Vec<Command> {
+        let tool = "/opt/kafka/bin/kafka-reassign-partitions.sh";
+        let admin = admin_args(ns, tls).join(" ");
+        let verify = format!(
+            "out=$({tool} {admin} --reassignment-json-file /tmp/{file} --verify) && ! printf '%s' \"$out\" | grep -q 'in progress'"
+        );
+        vec![
+            Command::kubectl([
+                "exec",
+                "-i",
+                "-n",
+                ns,
+                "kafka-0",
+                "-c",
+                NAME,
+                "--",
+                "sh",
+                "-c",
+                &format!("cat > /tmp/{file}"),
+            ])
+            .stdin(file),
+            Command::kubectl(["exec", "-n", ns, "kafka-0", "-c", NAME, "--", tool])
+                .args(admin_args(ns, tls))
+                .args([
+                    "--reassignment-json-file",
+                    &format!("/tmp/{file}"),
+                    "--execute",
+                    "--throttle",
+                    REASSIGN_THROTTLE,
+                ]),
+            // --verify also lifts the throttle once every move is done.
+            Command::kubectl(["exec", "-n", ns, "kafka-0", "-c", NAME, "--", "sh", "-c"]).args([
+                crate::change::until(
+                    &verify,
+                    30,
+                    2880,
+                    "the reassignment has not finished after 24 hours",
+                ),
+            ]),
+        ]
+    };
+    if b1 > b0 {
+        let file = "scale-out.json";
+        let mut s = Step::new(
+            Phase::Resources,
+            key,
+            Action::Reassign { files: vec![(file.into(), reassignment_json(&topics, b1))] },
+            Impact::DataMigration,
+            format!("brokers {b0} → {b1}: new brokers start empty; every topic's partitions are reassigned over all {b1} brokers (throttled to {REASSIGN_THROTTLE} B/s), leaders move with them"),
+        )
+        .around(NAME, 150);
+        s.commands = reassign_cmds(file);
+        steps.push(s);
+        return;
+    }
+    // Scale-in: drain first.
+    // The drain places every partition with TO's replication factor: a lower one only with
+    // --allow-data-loss (then the drain is also the decrease, and the decrease step goes).
+    let rf_of = |p: &Profile, name: &str| {
+        topic_specs(p)
+            .into_iter()
+            .find(|(n, _, _)| n == name)
+            .map(|(_, _, rf)| rf)
+    };
+    let short: Vec<String> = topic_specs(from)
+        .into_iter()
+        .filter_map(|(n, _, rf0)| {
+            let rf = if opts.allow_data_loss {
+                rf_of(to, &n).unwrap_or(rf0)
+            } else {
+                rf0
+            };
+            (rf > b1).then(|| format!("{n} (replication factor {rf})"))
+        })
+        .collect();
+    if short.is_empty() && opts.allow_data_loss {
+        steps.retain(|s| {
+            !(s.object.kind == "KafkaTopics"
+                && s.impact == Impact::DataLoss
+                && matches!(s.action, Action::Reassign { .. }))
+        });
+    }
+    let gone: Vec<String> = (b1..b0).map(|i| format!("{NAME}-{i}")).collect();
+    let file = "drain.json";
+    let mut drain = Step::new(
+        Phase::Resources,
+        key.clone(),
+        Action::Reassign { files: vec![(file.into(), reassignment_json(&topics, b1))] },
+        Impact::DataMigration,
+        format!("brokers {b0} → {b1}: move every replica off {} before they stop (the brokers {} keep every partition)", gone.join(", "), (0..b1).map(|i| i.to_string()).collect::<Vec<_>>().join(", ")),
+    )
+    .around(NAME, -20);
+    drain.commands = reassign_cmds(file);
+    let mut unregister = Step::new(
+        Phase::Resources,
+        key,
+        Action::Exec,
+        Impact::None,
+        format!(
+            "{} left: remove their registrations from the cluster metadata",
+            gone.join(", ")
+        ),
+    )
+    .around(NAME, 150);
+    for i in b1..b0 {
+        unregister.commands.push(
+            Command::kubectl([
+                "exec",
+                "-n",
+                ns,
+                "kafka-0",
+                "-c",
+                NAME,
+                "--",
+                "/opt/kafka/bin/kafka-cluster.sh",
+                "unregister",
+            ])
+            .args(admin_args(ns, tls))
+            .args(["--id", &i.to_string()]),
+        );
+    }
+    if !short.is_empty() {
+        let why = format!(
+            "{} would lose a replica on {b1} broker(s); lower their replication factor first (a data-loss step of its own) or keep {} brokers",
+            short.join(", "),
+            b0
+        );
+        drain.refuse(None, why.clone());
+        unregister.refuse(None, why.clone());
+        for s in steps.iter_mut().filter(|s| s.changes("StatefulSet", NAME)) {
+            s.refuse(None, why.clone());
+        }
+    } else {
+        for s in steps.iter_mut().filter(|s| s.changes("StatefulSet", NAME)) {
+            // The scale-down waits for the drain: not in the apply stream.
+            s.in_apply_stream = false;
+            s.reason = format!("{}; after the drain above", s.reason);
+        }
+    }
+    steps.push(drain);
+    steps.push(unregister);
+}
+
+/// Replication traffic of a reassignment, bytes per second per broker.
+const REASSIGN_THROTTLE: &str = "50000000";
 
 /// Clients in on the client port; brokers and controllers peer; the exporter (scraped) and the
 /// topic Job out to the brokers.
@@ -1106,17 +1821,42 @@ fn network(ctx: &Ctx, clients: &[String]) -> Vec<Object> {
                 .to(vec![pods(&[NAME])], &[CLIENT_PORT]),
         ));
     }
-    let peer_ports = [CLIENT_PORT, CONTROLLER_PORT];
-    out.push(policy(
-        ctx,
-        NAME,
-        NAME,
-        k8s::name_in(&[NAME]),
-        Rules::new()
-            .from(vec![pods(clients)], &[CLIENT_PORT])
-            .from(vec![pods(&[NAME])], &peer_ports)
-            .to(vec![pods(&[NAME])], &peer_ports),
-    ));
+    if ctx.profile.kafka.controllers.is_some() {
+        // Brokers fetch the metadata from the controllers; the controllers talk among
+        // themselves and never to the brokers.
+        out.push(policy(
+            ctx,
+            NAME,
+            NAME,
+            k8s::name_in(&[NAME]),
+            Rules::new()
+                .from(vec![pods(clients)], &[CLIENT_PORT])
+                .from(vec![pods(&[NAME])], &[CLIENT_PORT])
+                .to(vec![pods(&[NAME])], &[CLIENT_PORT])
+                .to(vec![pods(&[CONTROLLER])], &[CONTROLLER_PORT]),
+        ));
+        out.push(policy(
+            ctx,
+            CONTROLLER,
+            NAME,
+            k8s::name_in(&[CONTROLLER]),
+            Rules::new()
+                .from(vec![pods(&[NAME, CONTROLLER])], &[CONTROLLER_PORT])
+                .to(vec![pods(&[CONTROLLER])], &[CONTROLLER_PORT]),
+        ));
+    } else {
+        let peer_ports = [CLIENT_PORT, CONTROLLER_PORT];
+        out.push(policy(
+            ctx,
+            NAME,
+            NAME,
+            k8s::name_in(&[NAME]),
+            Rules::new()
+                .from(vec![pods(clients)], &[CLIENT_PORT])
+                .from(vec![pods(&[NAME])], &peer_ports)
+                .to(vec![pods(&[NAME])], &peer_ports),
+        ));
+    }
     out.push(policy(
         ctx,
         TOPICS_JOB,
@@ -1125,6 +1865,43 @@ fn network(ctx: &Ctx, clients: &[String]) -> Vec<Object> {
         Rules::new().to(vec![pods(&[NAME])], &[CLIENT_PORT]),
     ));
     out
+}
+
+/// Kafka's upgrade rules (docs/upgrade.html of 4.1: brokers are upgraded one at a time, then
+/// `kafka-features.sh upgrade` raises the metadata version, which cannot be lowered again
+/// without losing metadata; 4.0 runs KRaft only and upgrades from 3.3 or later).
+pub(crate) fn upgrade_rule(from: &Version, to: &Version) -> Upgrade {
+    if from == to {
+        return Upgrade::Same;
+    }
+    if to < from {
+        return if from.series() == to.series() {
+            Upgrade::Rolling(format!(
+                "Kafka {from} → {to}: a patch release of the same metadata versions; brokers one at a time"
+            ))
+        } else {
+            Upgrade::Refused(format!(
+                "Kafka {to} cannot run a metadata version {from} may have finalized (kafka-features.sh cannot lower it); stay on {}.{} or later",
+                from.major(),
+                from.minor()
+            ))
+        };
+    }
+    let skips =
+        to.major() > from.major() + 1 || (to.major() == 4 && from.major() == 3 && from.minor() < 3);
+    if skips {
+        Upgrade::Refused(format!(
+            "Kafka {to} does not upgrade from {from}: 4.x upgrades from KRaft clusters on 3.3 or later; upgrade to 3.9 first"
+        ))
+    } else {
+        Upgrade::Rolling(format!(
+            "Kafka {from} → {to}: controllers, then brokers, one at a time with no under-replicated partition left before the next; the metadata version is raised afterwards as its own step"
+        ))
+    }
+}
+
+fn upgrade(container: &str, from: &Version, to: &Version) -> Option<Upgrade> {
+    matches!(container, NAME | CONTROLLER).then(|| upgrade_rule(from, to))
 }
 
 #[cfg(test)]

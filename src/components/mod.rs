@@ -30,11 +30,11 @@ pub mod kafka;
 pub mod namespace;
 pub mod postgres;
 
-use crate::change::{Impact, Options, Step};
+use crate::change::{Impact, Options, Step, Upgrade};
 use crate::contract::Contract;
 use crate::error::Error;
 use crate::kube::{Bundle, Ctx, Object};
-use crate::profile::Profile;
+use crate::profile::{Profile, Version};
 use crate::rules::Check;
 use crate::secrets::SecretSpec;
 use std::collections::BTreeMap;
@@ -111,6 +111,9 @@ pub struct Component {
     /// better than the Kubernetes rules (which settings need a restart, which counts move
     /// data); `None` leaves it to them.
     pub impact: fn(&str, &str, &str) -> Option<Impact>,
+    /// What a version change of its server takes (container name, from, to), by the server's
+    /// own upgrade rules; `None` for a container that is not its server's.
+    pub upgrade: fn(&str, &Version, &Version) -> Option<Upgrade>,
     /// Its steps of a migration from one profile to another (upgrade and scaling rules, data
     /// risks), added to the object-level steps.
     pub migrate: fn(&Profile, &Profile, &Options, &mut Vec<Step>),
@@ -165,6 +168,16 @@ pub(crate) fn none_impact(_: &str, _: &str, _: &str) -> Option<Impact> {
     None
 }
 
+/// No server with upgrade rules (the API services roll like any Deployment).
+pub(crate) fn none_upgrade(_: &str, _: &Version, _: &Version) -> Option<Upgrade> {
+    None
+}
+
+/// The upgrade rules of the component whose container `container` is.
+pub(crate) fn upgrade(container: &str, from: &Version, to: &Version) -> Option<Upgrade> {
+    ALL.iter().find_map(|c| (c.upgrade)(container, from, to))
+}
+
 /// The object-level steps are the whole migration.
 pub(crate) fn none_migrate(_: &Profile, _: &Profile, _: &Options, _: &mut Vec<Step>) {}
 
@@ -196,6 +209,49 @@ pub fn secrets(ctx: &Ctx) -> Vec<SecretSpec> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Each server's upgrade rules, by the kind of change they decide.
+    #[test]
+    fn upgrade_rules_per_server() {
+        let v = |s: &str| Version(s.split('.').map(|p| p.parse().unwrap()).collect());
+        let kind = |u: Upgrade| match u {
+            Upgrade::Same => "same",
+            Upgrade::Rolling(_) => "rolling",
+            Upgrade::Procedure(_) => "procedure",
+            Upgrade::DataMigration(_) => "data-migration",
+            Upgrade::Refused(_) => "refused",
+        };
+        type Rule = fn(&Version, &Version) -> Upgrade;
+        let cases: &[(Rule, &str, &str, &str)] = &[
+            (postgres::upgrade_rule, "17.6", "17.6", "same"),
+            (postgres::upgrade_rule, "17.6", "17.7", "rolling"),
+            (postgres::upgrade_rule, "17.7", "17.6", "rolling"),
+            (postgres::upgrade_rule, "17.6", "18.1", "data-migration"),
+            (postgres::upgrade_rule, "16.4", "18.1", "data-migration"),
+            (postgres::upgrade_rule, "18.1", "17.6", "refused"),
+            (kafka::upgrade_rule, "4.1.1", "4.2.0", "rolling"),
+            (kafka::upgrade_rule, "3.9.1", "4.1.1", "rolling"),
+            (kafka::upgrade_rule, "3.2.3", "4.1.1", "refused"),
+            (kafka::upgrade_rule, "2.8.2", "4.1.1", "refused"),
+            (kafka::upgrade_rule, "4.1.2", "4.1.1", "rolling"),
+            (kafka::upgrade_rule, "4.1.1", "4.0.0", "refused"),
+            (aerospike::upgrade_rule, "8.0.0.10", "8.1.0.0", "rolling"),
+            (aerospike::upgrade_rule, "7.2.0.4", "8.0.0.10", "rolling"),
+            (aerospike::upgrade_rule, "6.4.0.0", "8.0.0.10", "refused"),
+            (aerospike::upgrade_rule, "8.0.0.10", "7.2.0.4", "refused"),
+            (flink::upgrade_rule, "2.1.1", "2.2.0", "procedure"),
+            (flink::upgrade_rule, "2.1.1", "2.1.0", "procedure"),
+            (flink::upgrade_rule, "1.20.1", "2.1.1", "data-migration"),
+            (flink::upgrade_rule, "2.2.0", "2.1.1", "refused"),
+        ];
+        for (rule, from, to, want) in cases {
+            assert_eq!(kind(rule(&v(from), &v(to))), *want, "{from} → {to}");
+        }
+        // The container decides whose rules apply.
+        assert!(upgrade("postgres", &v("17.6"), &v("18.1")).is_some());
+        assert!(upgrade("kafka-controller", &v("4.1.1"), &v("4.2.0")).is_some());
+        assert!(upgrade("segment-api", &v("1.0"), &v("2.0")).is_none());
+    }
 
     #[test]
     fn registry_ids_are_unique_and_in_enum_order() {

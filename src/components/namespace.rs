@@ -95,6 +95,7 @@ pub const FACETS: super::Component = super::Component {
     style: None,
     replicas_key,
     impact: super::none_impact,
+    upgrade: super::none_upgrade,
     migrate: super::none_migrate,
 };
 

@@ -1,12 +1,13 @@
 //! PostgreSQL: a StatefulSet on the official image with the profile's postgresql.conf.
 
-use crate::change::{Action, Command, Impact, ObjectKey, Options, Phase, Step};
+use crate::change::{Action, Command, Impact, ObjectKey, Options, Phase, Step, Upgrade};
 use crate::error::Error;
 use crate::kube::k8s::{self, PodParts, StatefulSetParts};
 use crate::kube::placement as availability;
 use crate::kube::{Bundle, Object};
 use crate::kube::{Ctx, image_tag, tls};
 use crate::profile::Profile;
+use crate::profile::Version;
 use crate::profile::{Medium, Setting};
 use k8s_openapi::api::core::v1::Container;
 use serde::Serialize;
@@ -231,7 +232,7 @@ pub fn render(ctx: &Ctx, bundle: &mut Bundle) -> Result<(), Error> {
             k8s::env("POSTGRES_DB", pg.database.as_str()),
             // The image reads the password from a file: no secret in the environment.
             k8s::env("POSTGRES_PASSWORD_FILE", format!("{SECRETS_DIR}/password")),
-            k8s::env("PGDATA", format!("{DATA_DIR}/pgdata")),
+            k8s::env("PGDATA", pgdata_of(&pg.image)),
         ];
         container.env = Some(env.clone());
         container.ports = Some(vec![k8s::container_port("postgres", PORT)]);
@@ -357,7 +358,7 @@ pub fn render(ctx: &Ctx, bundle: &mut Bundle) -> Result<(), Error> {
             bundle.push(NAME, Object::Service(svc));
         }
         let claim = claim.map(|mut c| {
-            c.metadata.labels = Some(r_labels.clone());
+            c.metadata.labels = Some(k8s::claim_labels(&r_labels));
             c
         });
         bundle.push(
@@ -649,7 +650,7 @@ pub fn contract(ctx: &Ctx) -> Vec<crate::contract::Contract> {
         directories: vec![],
         writes: vec![
             Path::new(
-                format!("{DATA_DIR}/pgdata"),
+                pgdata_of(&pg.image),
                 data,
                 "the database (PGDATA)",
                 "postgres.storage.size|postgres.storage",
@@ -1039,6 +1040,7 @@ pub(crate) fn cron_schedule(s: &str) -> Result<(), String> {
 /// primary's own step is refused, the role and the standbys wait with it: they need the new
 /// primary, not the old one.
 pub(crate) fn migration_steps(from: &Profile, to: &Profile, opts: &Options, steps: &mut Vec<Step>) {
+    upgrade_steps(from, to, opts, steps);
     let primary_refused = steps
         .iter()
         .any(|s| s.refused && s.object.kind == "StatefulSet" && s.object.name == NAME);
@@ -1117,6 +1119,7 @@ pub const FACETS: super::Component = super::Component {
     }),
     replicas_key,
     impact,
+    upgrade,
     migrate: migration_steps,
 };
 
@@ -1206,6 +1209,305 @@ fn network(ctx: &Ctx, clients: &[String]) -> Vec<Object> {
         out.push(policy(ctx, BACKUP, NAME, k8s::name_in(&[BACKUP]), rules));
     }
     out
+}
+
+/// PGDATA for a server version: major 17 keeps `pgdata`, the directory every render before
+/// major upgrades used; every other major gets its own (`18/docker`, the layout of the image's
+/// 18: 18/trixie/Dockerfile `ENV PGDATA /var/lib/postgresql/18/docker`), so that a new major
+/// initializes beside the old one on the same claim and the old directory stays for a rollback.
+/// The image's check for an old directory (18/trixie/docker-entrypoint.sh:248, only when PGDATA
+/// is its default) does not apply to this path.
+pub(crate) fn pgdata(v: &Version) -> String {
+    match v.major() {
+        17 => format!("{DATA_DIR}/pgdata"),
+        major => format!("{DATA_DIR}/{major}/docker"),
+    }
+}
+
+/// PGDATA for an image (an untagged one as 17).
+pub(crate) fn pgdata_of(image: &str) -> String {
+    Version::of_image(image)
+        .map(|v| pgdata(&v))
+        .unwrap_or_else(|| format!("{DATA_DIR}/pgdata"))
+}
+
+/// PostgreSQL's upgrade rules (the release notes of every minor: "a dump/restore is not
+/// required"; a major version's server refuses another major's data directory, checking
+/// PG_VERSION in ValidatePgVersion, src/backend/utils/init/miscinit.c).
+pub(crate) fn upgrade_rule(from: &Version, to: &Version) -> Upgrade {
+    if from == to {
+        Upgrade::Same
+    } else if from.major() == to.major() {
+        Upgrade::Rolling(format!(
+            "PostgreSQL {from} → {to}: minor releases share the data directory format; standbys first, then the primary"
+        ))
+    } else if to.major() > from.major() {
+        Upgrade::DataMigration(format!(
+            "PostgreSQL {} refuses a {} data directory: the data moves by pg_dump and pg_restore into a new directory ({}) beside the old one",
+            to.major(),
+            from.major(),
+            pgdata(to)
+        ))
+    } else {
+        Upgrade::Refused(format!(
+            "PostgreSQL {to} cannot read a {} data directory. To roll back an upgrade amctl planned, apply FROM's render again (`amctl render PROFILE | kubectl apply -f -`): the {} server starts from its directory ({}), still on the claims",
+            from.major(),
+            to.major(),
+            pgdata(to)
+        ))
+    }
+}
+
+fn upgrade(container: &str, from: &Version, to: &Version) -> Option<Upgrade> {
+    (container == NAME).then(|| upgrade_rule(from, to))
+}
+
+/// Exact row counts of every table of the database, one `schema.table count` line each, sorted:
+/// what the major upgrade compares on both sides.
+pub(crate) const ROW_COUNTS_SQL: &str = "SELECT table_schema || '.' || table_name || ' ' || (xpath('/row/c/text()', query_to_xml(format('SELECT count(*) AS c FROM %I.%I', table_schema, table_name), false, true, '')))[1]::text FROM information_schema.tables WHERE table_type = 'BASE TABLE' AND table_schema NOT IN ('pg_catalog', 'information_schema') ORDER BY 1";
+
+/// A command in the primary's `postgres` container.
+fn in_primary(ns: &str, stdin: bool) -> Command {
+    let mut argv = vec!["exec"];
+    if stdin {
+        argv.push("-i");
+    }
+    Command::kubectl(argv).args(["-n", ns, &format!("{NAME}-0"), "-c", NAME, "--"])
+}
+
+/// Every standby streams from the primary again (pg_stat_wal_receiver.status = streaming).
+fn standbys_stream(ns: &str, to: &Profile) -> Vec<Command> {
+    let pg = &to.postgres;
+    let check = format!(
+        "psql -At -U {} -d {} -c 'SELECT status FROM pg_stat_wal_receiver' | grep -qx streaming",
+        crate::change::sh_quote(&pg.user),
+        crate::change::sh_quote(&pg.database)
+    );
+    (0..pg.replicas.saturating_sub(1))
+        .map(|i| {
+            Command::kubectl([
+                "exec",
+                "-n",
+                ns,
+                &format!("{REPLICA}-{i}"),
+                "-c",
+                NAME,
+                "--",
+                "sh",
+                "-c",
+            ])
+            .args([crate::change::until(
+                &check,
+                5,
+                120,
+                "the standby does not stream from the primary after 10 minutes",
+            )])
+        })
+        .collect()
+}
+
+/// A version change by PostgreSQL's rules: a minor release rolls the standbys first, then the
+/// primary, each checked by the server (the standbys streaming again); a major release moves the
+/// data by dump and restore into the new major's own directory, only with
+/// --allow-data-migration; a downgrade across majors is refused.
+fn upgrade_steps(from: &Profile, to: &Profile, opts: &Options, steps: &mut Vec<Step>) {
+    let (Some(vf), Some(vt)) = (
+        Version::of_image(&from.postgres.image),
+        Version::of_image(&to.postgres.image),
+    ) else {
+        return;
+    };
+    let ns = &opts.namespace;
+    let ours = |s: &Step| {
+        s.object.kind == "StatefulSet" && matches!(s.object.name.as_str(), NAME | REPLICA)
+    };
+    let rule = upgrade_rule(&vf, &vt);
+    match &rule {
+        Upgrade::Same | Upgrade::Procedure(_) => {}
+        Upgrade::Refused(why) => {
+            for s in steps
+                .iter_mut()
+                .filter(|s| ours(s) && s.action != Action::Wait)
+            {
+                s.refuse(None, why.clone());
+            }
+            steps.retain(|s| !(ours(s) && s.action == Action::Wait));
+        }
+        Upgrade::Rolling(why) => {
+            let with_standbys = from.postgres.replicas > 1 && to.postgres.replicas > 1;
+            for s in steps.iter_mut().filter(|s| ours(s)) {
+                if s.action != Action::Wait {
+                    s.reason = format!("{why}; {}", s.reason);
+                }
+                if with_standbys && s.object.name == NAME {
+                    // After the standbys (and out of the apply stream, which cannot order it).
+                    let seq = if s.action == Action::Wait { 11 } else { 10 };
+                    s.follows = Some(REPLICA.into());
+                    s.seq = seq;
+                    s.in_apply_stream = false;
+                }
+            }
+            if with_standbys {
+                let key = ObjectKey {
+                    kind: "StatefulSet".into(),
+                    namespace: ns.clone(),
+                    name: REPLICA.into(),
+                };
+                let mut check = Step::new(Phase::Resources, key.clone(), Action::Exec, Impact::None, format!("the standbys run {vt} and stream from the {vf} primary again before the primary restarts")).around(REPLICA, 1);
+                check.commands = standbys_stream(ns, to);
+                let mut after = Step::new(
+                    Phase::Resources,
+                    key,
+                    Action::Exec,
+                    Impact::None,
+                    format!("the primary runs {vt}: every standby streams from it again"),
+                )
+                .around(REPLICA, 12);
+                after.commands = standbys_stream(ns, to);
+                steps.push(check);
+                steps.push(after);
+            }
+        }
+        Upgrade::DataMigration(why) => {
+            let pg = &to.postgres;
+            let (user, db) = (pg.user.as_str(), pg.database.as_str());
+            let (old_dir, new_dir) = (pgdata(&vf), pgdata(&vt));
+            let dump = format!("postgres-{vf}.dump");
+            let (rows_before, rows_after) = (
+                format!("postgres-{vf}-rows.txt"),
+                format!("postgres-{vt}-rows.txt"),
+            );
+            let key = ObjectKey {
+                kind: "PostgresUpgrade".into(),
+                namespace: ns.clone(),
+                name: NAME.into(),
+            };
+            let step = |seq: i16, impact: Impact, reason: String, commands: Vec<Command>| {
+                let mut s = Step::new(Phase::Resources, key.clone(), Action::Exec, impact, reason)
+                    .around(NAME, seq);
+                s.commands = commands;
+                s
+            };
+            let psql = |c: Command, sql: &str| {
+                c.args([
+                    "psql",
+                    "-v",
+                    "ON_ERROR_STOP=1",
+                    "-At",
+                    "-U",
+                    user,
+                    "-d",
+                    db,
+                    "-c",
+                    sql,
+                ])
+            };
+            let room = format!(
+                "need=$(du -sk \"$PGDATA\" | cut -f1); free=$(df -Pk {DATA_DIR} | awk 'NR==2 {{print $4}}'); if [ \"$free\" -le \"$need\" ]; then echo \"the volume has ${{free}}K free, the new directory needs about ${{need}}K: grow postgres.storage.size first\" >&2; exit 1; fi"
+            );
+            let mut new = vec![
+                step(
+                    -50,
+                    Impact::None,
+                    format!(
+                        "{why}. First: the volume has room for the {} directory beside the {} one",
+                        vt.major(),
+                        vf.major()
+                    ),
+                    vec![in_primary(ns, false).args(["sh", "-c", &room])],
+                ),
+                step(
+                    -40,
+                    Impact::Restart,
+                    format!(
+                        "writes stop here: new transactions on the {vf} primary are read-only until {vt} serves (the dump then holds every committed write)"
+                    ),
+                    vec![
+                        psql(
+                            in_primary(ns, false),
+                            "ALTER SYSTEM SET default_transaction_read_only = on",
+                        ),
+                        psql(in_primary(ns, false), "SELECT pg_reload_conf()"),
+                    ],
+                ),
+                step(
+                    -30,
+                    Impact::None,
+                    format!("count every table's rows on {vf} ({rows_before})"),
+                    vec![psql(in_primary(ns, false), ROW_COUNTS_SQL).stdout(&rows_before)],
+                ),
+                step(
+                    -20,
+                    Impact::DataMigration,
+                    format!(
+                        "dump the database `{db}` from {vf} into {dump} on this machine (custom format; also the backup of this upgrade)"
+                    ),
+                    vec![
+                        in_primary(ns, false)
+                            .args(["pg_dump", "-Fc", "-U", user, "-d", db])
+                            .stdout(&dump),
+                    ],
+                ),
+                step(
+                    10,
+                    Impact::DataMigration,
+                    format!(
+                        "restore {dump} into {vt}, which initialized an empty {new_dir} beside {old_dir}"
+                    ),
+                    vec![
+                        in_primary(ns, true)
+                            .args(["pg_restore", "--exit-on-error", "-U", user, "-d", db])
+                            .stdin(&dump),
+                    ],
+                ),
+                step(
+                    11,
+                    Impact::None,
+                    format!("count the rows again on {vt}: the two counts must be the same"),
+                    vec![
+                        psql(in_primary(ns, false), ROW_COUNTS_SQL).stdout(&rows_after),
+                        Command::new(["diff", "-u", &rows_before, &rows_after]),
+                    ],
+                ),
+            ];
+            let mut keep = Step::new(
+                Phase::Resources,
+                key.clone(),
+                Action::Keep,
+                Impact::None,
+                format!(
+                    "the {} directory stays on every claim ({old_dir}). Rollback: `amctl render FROM | kubectl apply -f -` starts {vf} on it again, then `ALTER SYSTEM RESET default_transaction_read_only; SELECT pg_reload_conf();` on it; writes made on {vt} are not carried back. Once {vt} has proven itself, free the space: `kubectl exec -n {ns} {NAME}-0 -c {NAME} -- rm -rf {old_dir}` (and on each standby)",
+                    vf.major()
+                ),
+            )
+            .around(NAME, 12);
+            keep.opt_in = None;
+            new.push(keep);
+            for s in steps.iter_mut().filter(|s| ours(s)) {
+                s.in_apply_stream = false;
+                if s.action != Action::Wait {
+                    s.reason = format!("{why}; {}", s.reason);
+                }
+            }
+            if !opts.allow_data_migration {
+                let risk = format!(
+                    "PostgreSQL {vt} cannot start on the {vf} data: a dump and restore (read-only while it runs)"
+                );
+                for s in new.iter_mut().filter(|s| s.action != Action::Keep) {
+                    s.refuse(Some("--allow-data-migration"), risk.clone());
+                }
+                for s in steps
+                    .iter_mut()
+                    .filter(|s| ours(s) && s.action != Action::Wait)
+                {
+                    s.refuse(Some("--allow-data-migration"), risk.clone());
+                }
+                steps.retain(|s| !(ours(s) && s.action == Action::Wait));
+                new.retain(|s| s.action != Action::Keep);
+            }
+            steps.extend(new);
+        }
+    }
 }
 
 #[cfg(test)]

@@ -15,6 +15,9 @@ pub fn impact(
     if path.starts_with("metadata.") || path == "metadata" {
         return Impact::None;
     }
+    if let Some(i) = version_impact(kind, path, old, new) {
+        return i;
+    }
     if let Some(i) = crate::components::ALL
         .iter()
         .find_map(|c| (c.impact)(kind, name, path))
@@ -32,7 +35,12 @@ pub fn impact(
             } else if path.starts_with("spec.volumeClaimTemplates") {
                 // A smaller template does not shrink existing claims (they are reused by
                 // name); removing the templates leaves the data behind.
-                if new.is_none() {
+                let whole_template =
+                    path.strip_prefix("spec.volumeClaimTemplates")
+                        .is_some_and(|rest| {
+                            rest.is_empty() || (rest.ends_with(']') && !rest.contains('.'))
+                        });
+                if new.is_none() && whole_template {
                     Impact::DataLoss
                 } else {
                     Impact::Recreate
@@ -88,6 +96,38 @@ pub fn impact(
         "StorageClass" if path != "allowVolumeExpansion" => Impact::Recreate,
         _ => Impact::None,
     }
+}
+
+/// A server's image changing version: its own upgrade rules decide (a PostgreSQL major moves
+/// the data, a Flink upgrade stops the jobs, a downgrade the server cannot read back).
+fn version_impact(
+    kind: &str,
+    path: &str,
+    old: Option<&serde_json::Value>,
+    new: Option<&serde_json::Value>,
+) -> Option<Impact> {
+    upgrade_of(kind, path, old, new).map(|u| u.impact())
+}
+
+/// The upgrade rule for an image change at `path` of a workload, if a component's server runs
+/// in that container.
+pub fn upgrade_of(
+    kind: &str,
+    path: &str,
+    old: Option<&serde_json::Value>,
+    new: Option<&serde_json::Value>,
+) -> Option<crate::change::Upgrade> {
+    if !matches!(kind, "StatefulSet" | "Deployment") {
+        return None;
+    }
+    let container = path
+        .strip_prefix("spec.template.spec.containers[name=")?
+        .strip_suffix("].image")?;
+    let version = |v: Option<&serde_json::Value>| {
+        v.and_then(|v| v.as_str())
+            .and_then(crate::profile::Version::of_image)
+    };
+    crate::components::upgrade(container, &version(old)?, &version(new)?)
 }
 
 fn template_impact(

@@ -99,7 +99,7 @@ impl<'a> Ctx<'a> {
         l.insert("app.kubernetes.io/part-of".into(), PART_OF.into());
         l.insert("app.kubernetes.io/managed-by".into(), "amctl".into());
         if !version.is_empty() {
-            l.insert("app.kubernetes.io/version".into(), label_value(version));
+            l.insert(super::k8s::VERSION_LABEL.into(), label_value(version));
         }
         l
     }

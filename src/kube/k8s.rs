@@ -261,7 +261,7 @@ pub(crate) fn data_volume(
             Some(PersistentVolumeClaim {
                 metadata: ObjectMeta {
                     name: Some(name.to_string()),
-                    labels: Some(labels.clone()),
+                    labels: Some(claim_labels(labels)),
                     ..Default::default()
                 },
                 spec: Some(PersistentVolumeClaimSpec {
@@ -281,6 +281,21 @@ pub(crate) fn data_volume(
         ),
     }
 }
+
+/// The labels of a StatefulSet's claim template: its workload's, but for the version. The
+/// templates are immutable (apps/validation.go ValidateStatefulSetUpdate allows only replicas,
+/// ordinals, template, updateStrategy, minReadySeconds and the claim retention policy to change),
+/// so a label that follows the image would re-create the StatefulSet on every upgrade.
+pub(crate) fn claim_labels(labels: &Labels) -> Labels {
+    labels
+        .iter()
+        .filter(|(k, _)| k.as_str() != VERSION_LABEL)
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
+/// The label that carries a workload's version (its image tag).
+pub(crate) const VERSION_LABEL: &str = "app.kubernetes.io/version";
 
 /// A container with the fields every amctl container sets.
 pub fn container(name: &str, image: &str, res: ResourceRequirements, read_only: bool) -> Container {

@@ -71,7 +71,12 @@ pub(crate) fn left_out_note(plan: &Plan) -> String {
     for s in left {
         let why = if s.refused {
             match &s.data_risk {
-                Some(r) => format!("refused: {r} (--allow-data-loss to include it)"),
+                Some(r) => match s.opt_in {
+                    Some(flag) => format!("refused: {r} ({flag} to include it)"),
+                    None => format!(
+                        "refused: {r} (no flag includes it: the server does not support it)"
+                    ),
+                },
                 None => format!("refused: {}", s.reason),
             }
         } else {
@@ -101,6 +106,11 @@ pub fn script(plan: &Plan) -> String {
         out,
         "# Review it before running: every step says why it is there."
     );
+    let _ = writeln!(
+        out,
+        "# Commands run inside pods are single-quoted: their $ expands there, not here."
+    );
+    let _ = writeln!(out, "# shellcheck disable=SC2016");
     let _ = writeln!(out, "set -euo pipefail");
     let _ = writeln!(out);
     let _ = writeln!(out, "banner() {{ printf '\\n==== %s ====\\n' \"$*\"; }}");
@@ -132,10 +142,16 @@ pub fn script(plan: &Plan) -> String {
             let _ = writeln!(out, "# DATA RISK: {r}");
         }
         if s.refused {
-            let _ = writeln!(
-                out,
-                "# REFUSED: rerun `amctl migrate` with --allow-data-loss (or --prune for deletions) to include this step."
-            );
+            let _ = match s.opt_in {
+                Some(flag) => writeln!(
+                    out,
+                    "# REFUSED: rerun `amctl migrate` with {flag} to include this step."
+                ),
+                None => writeln!(
+                    out,
+                    "# REFUSED: the server does not support this change; no flag includes it."
+                ),
+            };
             let _ = writeln!(out, ": # skipped");
             continue;
         }

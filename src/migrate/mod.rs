@@ -132,6 +132,7 @@ pub fn plan(
                     s.reason =
                         format!("only in {from_name}; left in place (pass --prune to delete it)");
                     s.refused = true;
+                    s.opt_in = Some("--prune");
                 } else {
                     s.commands.push(Command::kubectl([
                         "delete",
@@ -182,14 +183,21 @@ pub fn plan(
                         .filter(|c| is_immutable(kind, c))
                         .map(|c| c.path.as_str())
                         .collect();
-                    let mut s = base(
-                        Action::Recreate,
-                        d.impact(),
+                    let labels_only = fields.iter().all(|f| {
+                        f.starts_with("spec.volumeClaimTemplates") && f.contains(".metadata.labels")
+                    });
+                    let why = if labels_only {
+                        format!(
+                            "once: the claim templates no longer carry the version label ({}); they are immutable, so the {kind} is deleted without its pods (--cascade=orphan) and re-created. The pods are adopted and the claims reused by name; later upgrades change the template only",
+                            fields.join(", ")
+                        )
+                    } else {
                         format!(
                             "immutable field(s) changed ({}): delete the {kind} without its pods (--cascade=orphan) and re-create it; the pods are adopted and rolled",
                             fields.join(", ")
-                        ),
-                    );
+                        )
+                    };
+                    let mut s = base(Action::Recreate, d.impact(), why);
                     s.commands.push(Command::kubectl([
                         "delete",
                         &kind.to_ascii_lowercase(),
@@ -264,7 +272,9 @@ pub fn plan(
                         ));
                         s.refused = !opts.allow_data_loss;
                     } else if !old_claims.is_empty() && !new_claims.is_empty() {
-                        s.reason.push_str("; existing claims are reused by name (grown by the resize step; a smaller template never shrinks them)");
+                        if !s.reason.starts_with("once:") {
+                            s.reason.push_str("; existing claims are reused by name (grown by the resize step; a smaller template never shrinks them)");
+                        }
                         // Claims that grow are resized in place.
                         let mut resize = Vec::new();
                         for (claim, size) in &new_claims {
@@ -342,13 +352,25 @@ pub fn plan(
             (component.migrate)(from, to, opts, &mut steps);
         }
     }
+    hold_back_steps_around_refused_workloads(&mut steps);
     hold_back_config_of_refused_workloads(&mut steps);
     // Stable order: phase, then dependency rank, then the wait right after its workload.
-    let order = |s: &Step| -> (Phase, u8, String, u8) {
-        // The replication role goes right after the primary's rollout (whose pod mounts the
-        // script) and before the standbys, whose rollout waits for their clone.
+    // The kind of each workload a step may be placed around.
+    let workload_kinds: std::collections::BTreeMap<String, String> = steps
+        .iter()
+        .filter(|s| matches!(s.object.kind.as_str(), "StatefulSet" | "Deployment"))
+        .map(|s| (s.object.name.clone(), s.object.kind.clone()))
+        .collect();
+    let order = |s: &Step| -> (Phase, u8, String, u8, i16) {
+        // A step placed around a workload's rollout: the replication role right after the
+        // primary's (whose pod mounts the script) and before the standbys, an upgrade's dump
+        // right before it, its pod-by-pod releases and health checks right after.
         if let Some(workload) = &s.follows {
-            return (s.phase, rank("StatefulSet"), workload.clone(), 3);
+            let sub = if s.seq < 0 { 0 } else { 3 };
+            let kind = workload_kinds
+                .get(workload)
+                .map_or("StatefulSet", String::as_str);
+            return (s.phase, rank(kind), workload.clone(), sub, s.seq);
         }
         let r = match s.action {
             Action::Reassign { .. } | Action::AlterPartitions => 20,
@@ -359,7 +381,7 @@ pub fn plan(
             Action::Wait => 2,
             _ => 1,
         };
-        (s.phase, r, s.object.name.clone(), sub)
+        (s.phase, r, s.object.name.clone(), sub, 0)
     };
     steps.sort_by_key(|s| order(s));
     Plan {
@@ -404,12 +426,40 @@ fn segments(path: &str) -> Vec<&str> {
     out
 }
 
+/// A workload's procedure goes with the workload: when its step is refused, the steps placed
+/// around its rollout (a dump, a node leaving, a pod released, a health check) are held back
+/// too, under the same flag.
+fn hold_back_steps_around_refused_workloads(steps: &mut [Step]) {
+    let refused: Vec<(String, String, Option<&'static str>)> = steps
+        .iter()
+        .filter(|s| {
+            s.refused
+                && matches!(s.object.kind.as_str(), "StatefulSet" | "Deployment")
+                && !matches!(s.action, Action::Wait | Action::Exec)
+        })
+        .map(|s| (s.object.name.clone(), s.object.display(), s.opt_in))
+        .collect();
+    for s in steps.iter_mut().filter(|s| !s.refused) {
+        let around = s.follows.as_deref().or(match s.action {
+            Action::Exec if matches!(s.object.kind.as_str(), "StatefulSet" | "Deployment") => {
+                Some(s.object.name.as_str())
+            }
+            _ => None,
+        });
+        if let Some((_, by, opt_in)) = around.and_then(|w| refused.iter().find(|(n, _, _)| n == w))
+        {
+            let risk = format!("held back with {by}, which is refused");
+            s.refuse(*opt_in, risk);
+        }
+    }
+}
+
 /// What changes, in a few words: config keys for ConfigMaps, the top of each path otherwise.
 /// A workload's config and the workload go together: if a StatefulSet's step is refused, the
 /// ConfigMaps it mounts are held back too (a new config for the old pods could break them at
 /// their next restart).
 fn hold_back_config_of_refused_workloads(steps: &mut [Step]) {
-    let mut held: Vec<(String, String)> = Vec::new();
+    let mut held: Vec<(String, String, Option<&'static str>)> = Vec::new();
     for s in steps.iter() {
         if !s.refused || !matches!(s.object.kind.as_str(), "StatefulSet" | "Deployment") {
             continue;
@@ -424,6 +474,7 @@ fn hold_back_config_of_refused_workloads(steps: &mut [Step]) {
                     held.push((
                         cm.to_string(),
                         format!("{} {}", s.object.kind, s.object.name),
+                        s.opt_in,
                     ));
                 }
             }
@@ -433,9 +484,10 @@ fn hold_back_config_of_refused_workloads(steps: &mut [Step]) {
         if s.object.kind == "ConfigMap"
             && !s.refused
             && matches!(s.action, Action::Apply)
-            && let Some((_, by)) = held.iter().find(|(cm, _)| *cm == s.object.name)
+            && let Some((_, by, opt_in)) = held.iter().find(|(cm, _, _)| *cm == s.object.name)
         {
             s.refused = true;
+            s.opt_in = *opt_in;
             s.in_apply_stream = false;
             s.data_risk = Some(format!(
                 "held back with {by}, which mounts it and is refused"

@@ -58,6 +58,9 @@ pub(crate) fn structure(loaded: &Loaded) -> Result<(), Error> {
             u64::from(p.kafka.num_partitions),
         ),
     ];
+    if let Some(c) = &p.kafka.controllers {
+        counts.push(("kafka.controllers.replicas".into(), u64::from(c.replicas)));
+    }
     if let Some(a) = &p.api.autoscaling {
         counts.push((
             "api.autoscaling.max_replicas".into(),

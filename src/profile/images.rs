@@ -3,6 +3,62 @@
 
 use serde::Serialize;
 
+/// A server's version as its image tag gives it: `17.6` of `postgres:17.6`, `2.1.1` of
+/// `flink:2.1.1-scala_2.12-java17`, `8.0.0.10` of `aerospike/aerospike-server:8.0.0.10_1`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Version(pub Vec<u32>);
+
+impl Version {
+    /// The version in an image reference's tag; `None` for an untagged or non-numeric tag
+    /// (`latest`), which amctl cannot reason about.
+    pub fn of_image(image: &str) -> Option<Version> {
+        let image = image.split('@').next().unwrap_or(image);
+        let (_, tag) = image.rsplit_once(':').filter(|(_, t)| !t.contains('/'))?;
+        let numeric = tag.split(['_', '-']).next().unwrap_or(tag);
+        let parts: Option<Vec<u32>> = numeric.split('.').map(|p| p.parse().ok()).collect();
+        parts.filter(|p| !p.is_empty()).map(Version)
+    }
+
+    pub fn major(&self) -> u32 {
+        self.0.first().copied().unwrap_or(0)
+    }
+
+    pub fn minor(&self) -> u32 {
+        self.0.get(1).copied().unwrap_or(0)
+    }
+
+    /// `major.minor`.
+    pub fn series(&self) -> (u32, u32) {
+        (self.major(), self.minor())
+    }
+}
+
+impl PartialOrd for Version {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+/// `17.6` and `17.6.0` are the same version.
+impl Ord for Version {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        let n = self.0.len().max(other.0.len());
+        let pad = |v: &[u32]| {
+            let mut v = v.to_vec();
+            v.resize(n, 0);
+            v
+        };
+        pad(&self.0).cmp(&pad(&other.0))
+    }
+}
+
+impl std::fmt::Display for Version {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let parts: Vec<String> = self.0.iter().map(u32::to_string).collect();
+        f.write_str(&parts.join("."))
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Edition {
@@ -85,6 +141,29 @@ impl Server {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn versions_from_image_tags() {
+        let v = |i: &str| Version::of_image(i).map(|v| v.to_string());
+        assert_eq!(v("postgres:17.6").as_deref(), Some("17.6"));
+        assert_eq!(v("flink:2.1.1-scala_2.12-java17").as_deref(), Some("2.1.1"));
+        assert_eq!(
+            v("aerospike/aerospike-server:8.0.0.10_1").as_deref(),
+            Some("8.0.0.10")
+        );
+        assert_eq!(
+            v("registry:5000/apache/kafka:4.1.1").as_deref(),
+            Some("4.1.1")
+        );
+        assert_eq!(v("postgres:18.1@sha256:abc").as_deref(), Some("18.1"));
+        assert_eq!(v("registry:5000/postgres"), None);
+        assert_eq!(v("postgres:latest"), None);
+        assert_eq!(v("postgres"), None);
+        let of = |i: &str| Version::of_image(i).unwrap();
+        assert!(of("p:17.6") == of("p:17.6.0").max(of("p:17.6")));
+        assert!(of("p:17.10") > of("p:17.9"));
+        assert!(of("p:18.0") > of("p:17.10"));
+    }
 
     #[test]
     fn reads_edition_and_version_from_the_image() {

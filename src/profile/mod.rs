@@ -15,6 +15,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
+pub use images::Version;
 pub use load::{LoadOptions, Loaded, load};
 
 #[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
@@ -500,8 +501,13 @@ pub struct AerospikeNamespace {
 pub struct Kafka {
     /// Pinned image, e.g. `apache/kafka:4.1.1`.
     pub image: String,
-    /// Brokers; each is also a KRaft controller (combined mode).
+    /// Brokers. With `[kafka.controllers]` they are brokers only; without, each is also a KRaft
+    /// controller (combined mode, for a one-broker demo).
     pub brokers: u32,
+    /// Dedicated KRaft controllers: controller-only pods whose quorum adding or removing
+    /// brokers never touches. Unset: combined mode.
+    #[serde(default)]
+    pub controllers: Option<KafkaControllers>,
     /// KAFKA_HEAP_OPTS, e.g. "-Xmx800m -Xms800m".
     pub heap_opts: String,
     /// KAFKA_JVM_PERFORMANCE_OPTS (GC and non-heap bounds); unset: Kafka's own defaults.
@@ -540,6 +546,23 @@ pub struct Kafka {
 
 fn yes() -> bool {
     true
+}
+
+/// The controller quorum (`[kafka.controllers]`): a static voter set of `replicas` pods.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct KafkaControllers {
+    /// Voters: 3 tolerates one failure, 5 two. Fixed once the cluster runs (a static quorum).
+    pub replicas: u32,
+    /// KAFKA_HEAP_OPTS of a controller, e.g. "-Xmx1g -Xms1g".
+    pub heap_opts: String,
+    /// KAFKA_JVM_PERFORMANCE_OPTS of a controller; unset: Kafka's own defaults.
+    #[serde(default)]
+    pub jvm_opts: Option<String>,
+    /// Container requests and limits.
+    pub resources: Resources,
+    /// The metadata log's volume.
+    pub storage: ComponentStorage,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]

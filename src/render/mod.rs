@@ -83,6 +83,7 @@ mod tests {
         style: None,
         replicas_key: |_| "toy.replicas".into(),
         impact: c::none_impact,
+        upgrade: c::none_upgrade,
         migrate: c::none_migrate,
     };
 

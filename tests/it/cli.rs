@@ -175,7 +175,11 @@ fn set_overrides_are_typed_by_the_schema() {
         .unwrap();
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).unwrap();
-    assert!(text.contains("4@kafka-4.kafka-headless.audience-manager.svc:9093"));
+    let brokers = text
+        .split("\n---\n")
+        .find(|doc| doc.contains("kind: StatefulSet") && doc.contains("\n  name: kafka\n"))
+        .unwrap();
+    assert!(brokers.contains("\n  replicas: 5\n"), "{brokers}");
 
     // A string-typed key takes a value TOML would read as a number.
     let out = amctl()

@@ -11,4 +11,5 @@ mod properties;
 mod render;
 mod secrets;
 mod startup;
+mod upgrade;
 mod validate;

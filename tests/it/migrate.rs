@@ -92,7 +92,14 @@ fn config_comes_before_workloads_and_each_statefulset_is_waited_for() {
         index("StatefulSet", "kafka", "wait"),
         index("StatefulSet", "kafka", "recreate") + 1
     );
-    assert!(index("StatefulSet", "kafka", "wait") < index("KafkaTopics", "kafka", "reassign"));
+    // The demo's one combined node becomes three dedicated controllers: a new quorum, so a new
+    // cluster (its data was ephemeral), every pod deleted with its StatefulSet.
+    let recreate = &all[index("StatefulSet", "kafka", "recreate")];
+    assert_eq!(
+        recreate["commands"][0],
+        "kubectl delete statefulset kafka -n audience-manager --ignore-not-found --wait=true"
+    );
+    assert!(recreate["reason"].as_str().unwrap().contains("quorum"));
     let wait = &all[index("StatefulSet", "kafka", "wait")];
     assert_eq!(
         wait["commands"][0],
@@ -126,7 +133,16 @@ fn storage_mode_switch_is_an_orphan_delete_and_recreate() {
 
 #[test]
 fn kafka_replication_increase_emits_a_reassignment() {
-    let p = plan(&["demo", "prod", "--allow-data-loss"]);
+    let p = plan(&[
+        "prod",
+        "prod",
+        "--from-set",
+        "kafka.default_replication_factor=2",
+        "--from-set",
+        "kafka.min_insync_replicas=1",
+        "--from-set",
+        "kafka.num_partitions=6",
+    ]);
     let r = steps(&p, "KafkaTopics", "kafka");
     let reassign = r.iter().find(|s| s["action"] == "reassign").unwrap();
     let files = reassign["files"].as_array().unwrap();
@@ -137,8 +153,8 @@ fn kafka_replication_increase_emits_a_reassignment() {
         .find(|p| p["topic"] == "events" && p["partition"] == 0)
         .unwrap();
     assert_eq!(events0["replicas"], serde_json::json!([0, 1, 2]));
-    // 48 partitions of events, 12 + 24 of the others, 50 + 50 internal.
-    assert_eq!(parts.len(), 48 + 12 + 24 + 50 + 50);
+    // 48 partitions of events, 12 of segment-updates (from 6), 24 of profile-updates.
+    assert_eq!(parts.len(), 48 + 12 + 24);
     assert!(
         reassign["commands"][1]
             .as_str()
@@ -163,16 +179,14 @@ fn data_loss_is_refused_unless_asked() {
         .iter()
         .filter(|s| s["refused"] == true)
         .collect();
+    // Three dedicated controllers to the demo's one combined node: Kafka cannot change a
+    // running static quorum, and prod's data is persistent: no flag includes it.
     assert!(refused.iter().any(|s| {
         s["object"]["name"] == "kafka"
             && s["data_risk"]
                 .as_str()
-                .is_some_and(|r| r.contains("PersistentVolumeClaims"))
+                .is_some_and(|r| r.contains("quorum"))
     }));
-    assert!(
-        refused.iter().any(|s| s["object"]["kind"] == "KafkaTopics"),
-        "partition shrink / broker loss"
-    );
     let (code, script, _) = amctl(&["migrate", "prod", "demo", "--format", "script"]);
     assert_eq!(code, 3);
     assert!(script.contains("# REFUSED"));
@@ -185,13 +199,15 @@ fn data_loss_is_refused_unless_asked() {
         "--allow-data-loss",
         "--prune",
     ]);
-    assert_eq!(code, 0);
+    // What the flags include is in; Kafka's quorum change is not a flag's to include.
+    assert_eq!(code, 3);
     assert!(
         !script.contains("# REFUSED: rerun `amctl migrate` with --allow-data-loss"),
         "{script}"
     );
+    assert!(script.contains("# REFUSED: the server does not support this change"));
     assert!(
-        script.contains("kubectl delete statefulset kafka -n audience-manager --cascade=orphan")
+        script.contains("kubectl delete statefulset postgres -n audience-manager --cascade=orphan")
     );
 }
 

@@ -207,7 +207,14 @@ fn kafka_voters_and_aerospike_seeds_list_every_pod() {
     let b = bundle("prod", &[]);
     let yaml = amctl::output::bundle_yaml(&b).unwrap();
     assert!(yaml.contains(
-        "controller.quorum.voters=0@kafka-0.kafka-headless.audience-manager.svc:9093,1@kafka-1.kafka-headless.audience-manager.svc:9093,2@kafka-2.kafka-headless.audience-manager.svc:9093"
+        "controller.quorum.voters=1000@kafka-controller-0.kafka-controller-headless.audience-manager.svc:9093,1001@kafka-controller-1.kafka-controller-headless.audience-manager.svc:9093,1002@kafka-controller-2.kafka-controller-headless.audience-manager.svc:9093"
+    ));
+    // Brokers only, whatever their count: the quorum is the controllers'.
+    assert!(yaml.contains("process.roles=broker\n"));
+    assert!(yaml.contains("process.roles=controller\n"));
+    let demo = amctl::output::bundle_yaml(&bundle("demo", &[])).unwrap();
+    assert!(demo.contains(
+        "process.roles=broker,controller\n    node.id=@NODE_ID@\n    controller.quorum.voters=0@kafka-0.kafka-headless.audience-manager.svc:9093\n"
     ));
     for i in 0..3 {
         assert!(yaml.contains(&format!(

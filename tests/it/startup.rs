@@ -4,6 +4,7 @@
 //! Kafka). PostgreSQL and Flink also run for real in tests/conformance.sh.
 
 use serde_json::Value;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 fn render(profile: &str, sets: &[&str]) -> Vec<Value> {
@@ -777,4 +778,141 @@ fn flink_log_files_fit_their_volume() {
             "{profile}: RocksDB's info logs beside its files"
         );
     }
+}
+
+/// The properties a Kafka node starts with: its role's rendered start.sh run in a sandbox (its
+/// node id from the pod's ordinal), with the file it hands kafka-server-start.sh printed.
+fn kafka_node_properties(
+    items: &[Value],
+    map: &str,
+    file: &str,
+    pod: &str,
+) -> BTreeMap<String, String> {
+    let sb = Sandbox::new(&format!("kafka-role-{pod}"));
+    let roots = [
+        "/var/lib/kafka/data",
+        "/var/run/kafka",
+        "/etc/kafka/amctl",
+        "/etc/kafka-tls",
+    ];
+    let props = config_file(items, map, file);
+    sb.write(
+        &format!("/etc/kafka/amctl/{file}"),
+        &sb.relocate(&props, &roots),
+    );
+    let start = config_file(items, map, "start.sh");
+    let script = sb.write(
+        "start.sh",
+        &sb.relocate(&start, &roots)
+            .replace("/opt/kafka/bin/kafka-storage.sh", "kafka-storage-stub")
+            .replace("/opt/kafka/bin/kafka-server-start.sh", "cat"),
+    );
+    sb.stub("kafka-storage-stub", "exit 0\n");
+    for d in ["/etc/kafka-tls", "/var/run/kafka", "/var/lib/kafka/data"] {
+        std::fs::create_dir_all(sb.path(d)).unwrap();
+    }
+    std::fs::write(sb.path("/etc/kafka-tls/tls.key"), "k").unwrap();
+    std::fs::write(sb.path("/etc/kafka-tls/tls.crt"), "c").unwrap();
+    let (ok, out) = sb.sh(&script, "", &[("POD_NAME", pod), ("CLUSTER_ID", "x")]);
+    assert!(ok, "{pod}: {out}");
+    out.lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+/// Dedicated controllers and broker-only nodes start: KafkaConfig's role checks, restated
+/// (apache/kafka core/src/main/scala/kafka/server/KafkaConfig.scala, `validateValues`, lines
+/// 910-946 of trunk at 1eb7644, unchanged in 4.1): a broker-only node's id is not a voter, its
+/// `controller.listener.names` are set, absent from `listeners` and mapped in
+/// `listener.security.protocol.map`; a controller-only node listens on controller listeners only,
+/// is a voter itself, and its controller listener names appear in `listeners`; every broker
+/// advertises `inter.broker.listener.name` among its listeners (lines 977-987).
+#[test]
+fn kafka_brokers_and_dedicated_controllers_pass_kafkas_role_checks() {
+    let items = render("prod", &["kafka.brokers=5", "cluster.nodes=12"]);
+    let names = |v: &str| -> Vec<String> {
+        v.split(',')
+            .filter(|l| !l.is_empty())
+            .map(|l| l.split_once("://").map_or(l, |(n, _)| n).to_string())
+            .collect()
+    };
+    let voters = |p: &BTreeMap<String, String>| -> Vec<String> {
+        p["controller.quorum.voters"]
+            .split(',')
+            .map(|v| v.split_once('@').unwrap().0.to_string())
+            .collect()
+    };
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        let p = kafka_node_properties(
+            &items,
+            "kafka-config",
+            "server.properties",
+            &format!("kafka-{i}"),
+        );
+        assert_eq!(p["process.roles"], "broker");
+        let id = &p["node.id"];
+        assert_eq!(id, &i.to_string());
+        assert!(
+            !voters(&p).contains(id),
+            "a broker-only node is not a voter"
+        );
+        let controller = names(&p["controller.listener.names"]);
+        assert!(!controller.is_empty());
+        assert!(
+            controller
+                .iter()
+                .all(|c| !names(&p["listeners"]).contains(c))
+        );
+        let map: Vec<String> = p["listener.security.protocol.map"]
+            .split(',')
+            .map(|m| m.split(':').next().unwrap().to_string())
+            .collect();
+        assert!(controller.iter().all(|c| map.contains(c)), "{map:?}");
+        let advertised = names(&p["advertised.listeners"]);
+        assert!(advertised.contains(&p["inter.broker.listener.name"]));
+        assert!(
+            advertised
+                .iter()
+                .all(|a| names(&p["listeners"]).contains(a))
+        );
+        ids.push(id.clone());
+    }
+    for i in 0..3 {
+        let p = kafka_node_properties(
+            &items,
+            "kafka-controller-config",
+            "controller.properties",
+            &format!("kafka-controller-{i}"),
+        );
+        assert_eq!(p["process.roles"], "controller");
+        let id = &p["node.id"];
+        assert_eq!(id, &(1000 + i).to_string());
+        assert!(voters(&p).contains(id), "a controller is one of the voters");
+        let controller = names(&p["controller.listener.names"]);
+        assert!(
+            names(&p["listeners"])
+                .iter()
+                .all(|l| controller.contains(l)),
+            "only controller listeners"
+        );
+        assert!(
+            controller
+                .iter()
+                .all(|c| names(&p["listeners"]).contains(c))
+        );
+        assert!(!ids.contains(id), "node ids never collide");
+        ids.push(id.clone());
+    }
+    // The brokers know the same voters as the controllers.
+    let b = kafka_node_properties(&items, "kafka-config", "server.properties", "kafka-0");
+    let c = kafka_node_properties(
+        &items,
+        "kafka-controller-config",
+        "controller.properties",
+        "kafka-controller-0",
+    );
+    assert_eq!(b["controller.quorum.voters"], c["controller.quorum.voters"]);
 }

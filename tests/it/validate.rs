@@ -265,11 +265,27 @@ const CASES: &[Case] = &[
     },
     Case {
         name: "kafka-even-controllers",
-        profile: "extends = \"prod\"\n[kafka]\nbrokers = 4\n",
+        profile: "extends = \"prod\"\n[kafka.controllers]\nreplicas = 4\n",
         rule: "kafka.controllers.odd",
         severity: "warning",
         line: 3,
         exit: 0,
+    },
+    Case {
+        name: "kafka-combined-brokers",
+        profile: "extends = \"demo\"\n[cluster]\nnodes = 3\n[kafka]\nbrokers = 3\n",
+        rule: "kafka.controllers.combined",
+        severity: "warning",
+        line: 5,
+        exit: 1,
+    },
+    Case {
+        name: "kafka-no-controllers",
+        profile: "extends = \"prod\"\n[kafka.controllers]\nreplicas = 0\n",
+        rule: "kafka.controllers.count",
+        severity: "error",
+        line: 3,
+        exit: 1,
     },
     Case {
         name: "kafka-cluster-id",
