@@ -1298,6 +1298,20 @@ fn explain_memory(key: &str, name: &str, p: &Profile) -> String {
     if key.split('.').next() != Some(NAME) {
         return String::new();
     }
+    if key == "kafka.controllers" || key.starts_with("kafka.controllers.") {
+        let Some(c) = &p.kafka.controllers else {
+            return String::new();
+        };
+        let Ok(b) = controller_jvm(c) else {
+            return String::new();
+        };
+        return crate::model::limit_table(
+            "Kafka controller JVM",
+            name,
+            &c.resources.limits.memory,
+            &b.to_map(),
+        );
+    }
     let Ok(b) = jvm(&p.kafka) else {
         return String::new();
     };

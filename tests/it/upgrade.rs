@@ -691,3 +691,19 @@ fn migrate_refuses_an_invalid_target_unless_told_to_skip_validation() {
     assert_eq!(code, 1);
     assert!(err.contains("nothing was compared"), "{err}");
 }
+
+#[test]
+fn explain_shows_the_controllers_own_jvm() {
+    let (code, out, _) = amctl(&[
+        "explain",
+        "kafka.controllers.heap_opts",
+        "--profile",
+        "prod",
+    ]);
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("Kafka controller JVM in `prod` (limit 2Gi"),
+        "{out}"
+    );
+    assert!(!out.contains("Kafka broker JVM"), "{out}");
+}
