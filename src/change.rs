@@ -272,11 +272,6 @@ pub enum Action {
 }
 
 impl Action {
-    /// A reassignment, its files not attached yet.
-    pub fn reassign() -> Action {
-        Action::Reassign { files: Vec::new() }
-    }
-
     pub fn as_str(&self) -> &'static str {
         match self {
             Action::Create => "create",
@@ -413,6 +408,49 @@ impl Step {
     }
 }
 
+/// Refuses every step of the workloads `ours` picks (with the flag that includes them, or none),
+/// and drops their waits: a refused rollout has nothing to wait for.
+pub fn refuse_workloads(
+    steps: &mut Vec<Step>,
+    ours: impl Fn(&Step) -> bool,
+    opt_in: Option<&'static str>,
+    why: &str,
+) {
+    steps.retain(|s| !(ours(s) && s.action == Action::Wait));
+    for s in steps.iter_mut().filter(|s| ours(s)) {
+        s.refuse(opt_in, why);
+    }
+}
+
+/// `kubectl exec -n NS POD -c CONTAINER -- sh -c '<check, retried>'`: a server's own health
+/// check inside its pod, retried every `every` seconds at most `tries` times (see [`until`]).
+pub fn exec_until(
+    ns: &str,
+    pod: &str,
+    container: &str,
+    check: &str,
+    (every, tries): (u32, u32),
+    failure: &str,
+) -> Command {
+    Command::kubectl(["exec", "-n", ns, pod, "-c", container, "--", "sh", "-c"])
+        .args([until(check, every, tries, failure)])
+}
+
+/// `kubectl patch KIND NAME -n NS --type merge -p BODY`.
+pub fn merge_patch(kind: &str, name: &str, ns: &str, body: &Value) -> Command {
+    Command::kubectl([
+        "patch",
+        kind,
+        name,
+        "-n",
+        ns,
+        "--type",
+        "merge",
+        "-p",
+        &body.to_string(),
+    ])
+}
+
 /// The StatefulSet's rollout held at the start: `updateStrategy.rollingUpdate.partition` =
 /// `replicas` in the manifest applied, so no pod changes until [`pod_by_pod`] releases them
 /// (apps/v1 StatefulSet: pods with an ordinal below the partition keep the old revision).
@@ -452,17 +490,7 @@ pub fn pod_by_pod(
             )
             .around(sts, seq + n as i16);
             let body = serde_json::json!({"spec": {"updateStrategy": {"rollingUpdate": {"partition": i}}}});
-            s.commands.push(Command::kubectl([
-                "patch",
-                "statefulset",
-                sts,
-                "-n",
-                ns,
-                "--type",
-                "merge",
-                "-p",
-                &body.to_string(),
-            ]));
+            s.commands.push(merge_patch("statefulset", sts, ns, &body));
             s.commands.push(Command::kubectl([
                 "rollout",
                 "status",

@@ -773,14 +773,14 @@ fn cluster_stable(ns: &str, pod: &str, size: u32) -> Command {
     let check = format!(
         "out=$(asinfo -v 'cluster-stable:size={size};ignore-migrations=false') && ! printf '%s' \"$out\" | grep -q ERROR"
     );
-    Command::kubectl(["exec", "-n", ns, pod, "-c", NAME, "--", "sh", "-c"]).args([
-        crate::change::until(
-            &check,
-            10,
-            360,
-            &format!("the cluster is not stable at {size} nodes with no migrations after an hour"),
-        ),
-    ])
+    crate::change::exec_until(
+        ns,
+        pod,
+        NAME,
+        &check,
+        (10, 360),
+        &format!("the cluster is not stable at {size} nodes with no migrations after an hour"),
+    )
 }
 
 /// Node changes by Aerospike's rules: a version change rolls one node at a time, waiting until
@@ -827,13 +827,7 @@ pub(crate) fn migration_steps(from: &Profile, to: &Profile, opts: &Options, step
         _ => Upgrade::Same,
     };
     if let Upgrade::Refused(why) = &rule {
-        for s in steps
-            .iter_mut()
-            .filter(|s| ours(s) && s.action != Action::Wait)
-        {
-            s.refuse(None, why.clone());
-        }
-        steps.retain(|s| !(ours(s) && s.action == Action::Wait));
+        crate::change::refuse_workloads(steps, ours, None, why);
         return;
     }
     // Any new pod template (a version, a config file, a size) rolls node by node: the

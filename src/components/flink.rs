@@ -1090,13 +1090,7 @@ fn upgrade_steps(
     match &rule {
         Upgrade::Same | Upgrade::Rolling(_) => {}
         Upgrade::Refused(why) => {
-            for s in steps
-                .iter_mut()
-                .filter(|s| ours(s) && s.action != Action::Wait)
-            {
-                s.refuse(None, why.clone());
-            }
-            steps.retain(|s| !(ours(s) && s.action == Action::Wait));
+            crate::change::refuse_workloads(steps, ours, None, why);
         }
         Upgrade::Procedure(why) | Upgrade::DataMigration(why) => {
             let dir = savepoint_dir(&from.flink);
@@ -1160,13 +1154,7 @@ fn upgrade_steps(
                 for s in new.iter_mut() {
                     s.refuse(Some("--allow-data-migration"), risk.clone());
                 }
-                for s in steps
-                    .iter_mut()
-                    .filter(|s| ours(s) && s.action != Action::Wait)
-                {
-                    s.refuse(Some("--allow-data-migration"), risk.clone());
-                }
-                steps.retain(|s| !(ours(s) && s.action == Action::Wait));
+                crate::change::refuse_workloads(steps, ours, Some("--allow-data-migration"), &risk);
             }
             steps.extend(new);
         }

@@ -1083,7 +1083,6 @@ pub(crate) fn migration_steps(from: &Profile, to: &Profile, opts: &Options) -> V
             .args(args.iter().copied())
     };
     let topics = |args: &[&str]| admin("/opt/kafka/bin/kafka-topics.sh", args);
-    let reassign = |args: &[&str]| admin("/opt/kafka/bin/kafka-reassign-partitions.sh", args);
     let mut out = Vec::new();
     let mut grow_rf = Vec::new();
     let mut shrink_rf = Vec::new();
@@ -1095,7 +1094,7 @@ pub(crate) fn migration_steps(from: &Profile, to: &Profile, opts: &Options) -> V
         if rf > rf0 {
             grow_rf.push((name.clone(), *parts.max(p0), *rf, *rf0));
         } else if rf < rf0 {
-            shrink_rf.push(format!("{name} {rf0} → {rf}"));
+            shrink_rf.push((name.clone(), *parts.max(p0), *rf, *rf0));
         }
         if parts > p0 && !name.starts_with("__") {
             more_partitions.push((name.clone(), *p0, *parts));
@@ -1144,9 +1143,11 @@ pub(crate) fn migration_steps(from: &Profile, to: &Profile, opts: &Options) -> V
             .iter()
             .map(|(n, p, rf, _)| (n.clone(), *p, *rf))
             .collect();
-        let json = reassignment_json(&topics, brokers);
+        let file = "reassign.json";
         let mut s = step(
-            Action::reassign(),
+            Action::Reassign {
+                files: vec![(file.into(), reassignment_json(&topics, brokers))],
+            },
             Impact::DataMigration,
             format!(
                 "raising default.replication.factor does not touch existing topics: reassign {} to {} replicas across {brokers} brokers",
@@ -1158,82 +1159,33 @@ pub(crate) fn migration_steps(from: &Profile, to: &Profile, opts: &Options) -> V
                 grow_rf.iter().map(|(_, _, rf, _)| *rf).max().unwrap_or(1)
             ),
         );
-        if let Action::Reassign { files } = &mut s.action {
-            files.push(("reassign.json".into(), json));
-        }
-        s.commands.push(
-            Command::kubectl([
-                "exec",
-                "-i",
-                "-n",
-                ns,
-                "kafka-0",
-                "--",
-                "sh",
-                "-c",
-                "cat > /tmp/reassign.json",
-            ])
-            .stdin("reassign.json"),
-        );
-        s.commands.push(reassign(&[
-            "--reassignment-json-file",
-            "/tmp/reassign.json",
-            "--execute",
-        ]));
-        s.commands.push(reassign(&[
-            "--reassignment-json-file",
-            "/tmp/reassign.json",
-            "--verify",
-        ]));
+        s.commands = reassign_commands(ns, to.security.tls, file);
         out.push(s);
     }
     if !shrink_rf.is_empty() {
+        let topics: Vec<(String, u32, u32)> = shrink_rf
+            .iter()
+            .map(|(n, p, rf, _)| (n.clone(), *p, *rf))
+            .collect();
+        let file = "shrink-rf.json";
         let mut s = step(
-            Action::reassign(),
+            Action::Reassign {
+                files: vec![(file.into(), reassignment_json(&topics, brokers))],
+            },
             Impact::DataLoss,
-            format!("replication factor decrease: {}", shrink_rf.join(", ")),
+            format!(
+                "replication factor decrease: {}",
+                shrink_rf
+                    .iter()
+                    .map(|(n, _, rf, rf0)| format!("{n} {rf0} → {rf}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
         );
         s.data_risk =
             Some("fewer replicas: one broker failure can lose acknowledged messages".into());
         s.refused = !opts.allow_data_loss;
-        let topics: Vec<(String, u32, u32)> = after
-            .iter()
-            .filter(|(n, _, rf)| before.iter().any(|(b, _, rf0)| b == n && rf < rf0))
-            .map(|(n, p, rf)| {
-                let p0 = before
-                    .iter()
-                    .find(|(b, _, _)| b == n)
-                    .map_or(*p, |(_, p0, _)| *p0);
-                (n.clone(), *p.max(&p0), *rf)
-            })
-            .collect();
-        s.action = Action::Reassign {
-            files: vec![("shrink-rf.json".into(), reassignment_json(&topics, brokers))],
-        };
-        s.commands.push(
-            Command::kubectl([
-                "exec",
-                "-i",
-                "-n",
-                ns,
-                "kafka-0",
-                "--",
-                "sh",
-                "-c",
-                "cat > /tmp/shrink-rf.json",
-            ])
-            .stdin("shrink-rf.json"),
-        );
-        s.commands.push(reassign(&[
-            "--reassignment-json-file",
-            "/tmp/shrink-rf.json",
-            "--execute",
-        ]));
-        s.commands.push(reassign(&[
-            "--reassignment-json-file",
-            "/tmp/shrink-rf.json",
-            "--verify",
-        ]));
+        s.commands = reassign_commands(ns, to.security.tls, file);
         out.push(s);
     }
     out
@@ -1440,17 +1392,12 @@ fn quorum_steps(from: &Profile, to: &Profile, opts: &Options, steps: &mut Vec<St
         }
     }
     if !recreated {
-        // Nothing of the brokers changes while the quorum step is refused.
-        for s in steps.iter_mut() {
-            if s.object.kind == "StatefulSet"
+        // Nothing of the brokers changes while the quorum step is refused: no rollout to wait for.
+        steps.retain(|s| {
+            !(s.object.kind == "StatefulSet"
                 && matches!(s.object.name.as_str(), NAME | CONTROLLER)
-                && s.action == Action::Wait
-            {
-                s.refused = true;
-                s.opt_in = None;
-            }
-        }
-        steps.retain(|s| !(s.refused && s.action == Action::Wait));
+                && s.action == Action::Wait)
+        });
     }
     true
 }
@@ -1462,14 +1409,14 @@ fn no_under_replicated(ns: &str, tls: bool, pod: &str) -> Command {
     let check = format!(
         "out=$(/opt/kafka/bin/kafka-topics.sh {admin} --describe --under-replicated-partitions) && [ -z \"$out\" ]"
     );
-    Command::kubectl(["exec", "-n", ns, pod, "-c", NAME, "--", "sh", "-c"]).args([
-        crate::change::until(
-            &check,
-            10,
-            180,
-            "partitions are still under-replicated after 30 minutes",
-        ),
-    ])
+    crate::change::exec_until(
+        ns,
+        pod,
+        NAME,
+        &check,
+        (10, 180),
+        "partitions are still under-replicated after 30 minutes",
+    )
 }
 
 /// A restarted controller has caught up: every voter's lag is 0 (kafka-metadata-quorum.sh
@@ -1479,23 +1426,14 @@ fn quorum_caught_up(ns: &str, tls: bool) -> Command {
     let check = format!(
         "out=$(/opt/kafka/bin/kafka-metadata-quorum.sh {admin} describe --replication) && printf '%s\\n' \"$out\" | awk 'NR==1{{for(i=1;i<=NF;i++) if($i==\"Lag\") c=i; next}} !c || $c+0 > 0 {{bad=1}} END{{exit bad}}'"
     );
-    Command::kubectl([
-        "exec",
-        "-n",
+    crate::change::exec_until(
         ns,
         &format!("{NAME}-0"),
-        "-c",
         NAME,
-        "--",
-        "sh",
-        "-c",
-    ])
-    .args([crate::change::until(
         &check,
-        5,
-        120,
+        (5, 120),
         "the controller quorum has not caught up after 10 minutes",
-    )])
+    )
 }
 
 /// A version change: refused where Kafka does not support it; otherwise the controllers, then
@@ -1514,17 +1452,11 @@ fn upgrade_steps(from: &Profile, to: &Profile, opts: &Options, steps: &mut Vec<S
     let tls = to.security.tls;
     match &rule {
         Upgrade::Refused(why) => {
-            for s in steps
-                .iter_mut()
-                .filter(|s| s.changes("StatefulSet", NAME) || s.changes("StatefulSet", CONTROLLER))
-            {
-                s.refuse(None, why.clone());
-            }
-            steps.retain(|s| {
-                !(s.object.kind == "StatefulSet"
+            let ours = |s: &Step| {
+                s.object.kind == "StatefulSet"
                     && matches!(s.object.name.as_str(), NAME | CONTROLLER)
-                    && s.action == Action::Wait)
-            });
+            };
+            crate::change::refuse_workloads(steps, ours, None, why);
         }
         _ => {
             let mut seq = 1;
@@ -1662,58 +1594,21 @@ fn broker_count_steps(from: &Profile, to: &Profile, opts: &Options, steps: &mut 
         namespace: ns.clone(),
         name: NAME.into(),
     };
-    let topics: Vec<(String, u32, u32)> = topic_specs(to)
-        .into_iter()
+    let (before, after) = (topic_specs(from), topic_specs(to));
+    let find = |specs: &[(String, u32, u32)], name: &str| {
+        specs
+            .iter()
+            .find(|(n, _, _)| n == name)
+            .map(|(_, p, rf)| (*p, *rf))
+    };
+    // Every topic as TO has it, with no fewer partitions than it has now.
+    let topics: Vec<(String, u32, u32)> = after
+        .iter()
         .map(|(name, parts, rf)| {
-            let p0 = topic_specs(from)
-                .into_iter()
-                .find(|(n, _, _)| *n == name)
-                .map(|(_, p, _)| p)
-                .unwrap_or(parts);
-            (name, parts.max(p0), rf)
+            let p0 = find(&before, name).map_or(*parts, |(p, _)| p);
+            (name.clone(), (*parts).max(p0), *rf)
         })
         .collect();
-    let reassign_cmds = |file: &str| -> Vec<Command> {
-        let tool = "/opt/kafka/bin/kafka-reassign-partitions.sh";
-        let admin = admin_args(ns, tls).join(" ");
-        let verify = format!(
-            "out=$({tool} {admin} --reassignment-json-file /tmp/{file} --verify) && ! printf '%s' \"$out\" | grep -q 'in progress'"
-        );
-        vec![
-            Command::kubectl([
-                "exec",
-                "-i",
-                "-n",
-                ns,
-                "kafka-0",
-                "-c",
-                NAME,
-                "--",
-                "sh",
-                "-c",
-                &format!("cat > /tmp/{file}"),
-            ])
-            .stdin(file),
-            Command::kubectl(["exec", "-n", ns, "kafka-0", "-c", NAME, "--", tool])
-                .args(admin_args(ns, tls))
-                .args([
-                    "--reassignment-json-file",
-                    &format!("/tmp/{file}"),
-                    "--execute",
-                    "--throttle",
-                    REASSIGN_THROTTLE,
-                ]),
-            // --verify also lifts the throttle once every move is done.
-            Command::kubectl(["exec", "-n", ns, "kafka-0", "-c", NAME, "--", "sh", "-c"]).args([
-                crate::change::until(
-                    &verify,
-                    30,
-                    2880,
-                    "the reassignment has not finished after 24 hours",
-                ),
-            ]),
-        ]
-    };
     if b1 > b0 {
         let file = "scale-out.json";
         let mut s = Step::new(
@@ -1724,26 +1619,20 @@ fn broker_count_steps(from: &Profile, to: &Profile, opts: &Options, steps: &mut 
             format!("brokers {b0} → {b1}: new brokers start empty; every topic's partitions are reassigned over all {b1} brokers (throttled to {REASSIGN_THROTTLE} B/s), leaders move with them"),
         )
         .around(NAME, 150);
-        s.commands = reassign_cmds(file);
+        s.commands = reassign_commands(ns, tls, file);
         steps.push(s);
         return;
     }
     // Scale-in: drain first.
     // The drain places every partition with TO's replication factor: a lower one only with
     // --allow-data-loss (then the drain is also the decrease, and the decrease step goes).
-    let rf_of = |p: &Profile, name: &str| {
-        topic_specs(p)
-            .into_iter()
-            .find(|(n, _, _)| n == name)
-            .map(|(_, _, rf)| rf)
-    };
-    let short: Vec<String> = topic_specs(from)
-        .into_iter()
+    let short: Vec<String> = before
+        .iter()
         .filter_map(|(n, _, rf0)| {
             let rf = if opts.allow_data_loss {
-                rf_of(to, &n).unwrap_or(rf0)
+                find(&after, n).map_or(*rf0, |(_, rf)| rf)
             } else {
-                rf0
+                *rf0
             };
             (rf > b1).then(|| format!("{n} (replication factor {rf})"))
         })
@@ -1765,7 +1654,7 @@ fn broker_count_steps(from: &Profile, to: &Profile, opts: &Options, steps: &mut 
         format!("brokers {b0} → {b1}: move every replica off {} before they stop (the brokers {} keep every partition)", gone.join(", "), (0..b1).map(|i| i.to_string()).collect::<Vec<_>>().join(", ")),
     )
     .around(NAME, -20);
-    drain.commands = reassign_cmds(file);
+    drain.commands = reassign_commands(ns, tls, file);
     let mut unregister = Step::new(
         Phase::Resources,
         key,
@@ -1814,6 +1703,40 @@ fn broker_count_steps(from: &Profile, to: &Profile, opts: &Options, steps: &mut 
     }
     steps.push(drain);
     steps.push(unregister);
+}
+
+/// A reassignment on the running cluster: the JSON `file` (from this machine) into `kafka-0`,
+/// `kafka-reassign-partitions.sh --execute` throttled, then `--verify` until no move is in
+/// progress (the verify also lifts the throttle once every move is done).
+fn reassign_commands(ns: &str, tls: bool, file: &str) -> Vec<Command> {
+    let tool = "/opt/kafka/bin/kafka-reassign-partitions.sh";
+    let admin = admin_args(ns, tls).join(" ");
+    let verify = format!(
+        "out=$({tool} {admin} --reassignment-json-file /tmp/{file} --verify) && ! printf '%s' \"$out\" | grep -q 'in progress'"
+    );
+    let pod = format!("{NAME}-0");
+    vec![
+        Command::kubectl(["exec", "-i", "-n", ns, &pod, "-c", NAME, "--", "sh", "-c"])
+            .args([format!("cat > /tmp/{file}")])
+            .stdin(file),
+        Command::kubectl(["exec", "-n", ns, &pod, "-c", NAME, "--", tool])
+            .args(admin_args(ns, tls))
+            .args([
+                "--reassignment-json-file",
+                &format!("/tmp/{file}"),
+                "--execute",
+                "--throttle",
+                REASSIGN_THROTTLE,
+            ]),
+        crate::change::exec_until(
+            ns,
+            &pod,
+            NAME,
+            &verify,
+            (30, 2880),
+            "the reassignment has not finished after 24 hours",
+        ),
+    ]
 }
 
 /// Replication traffic of a reassignment, bytes per second per broker.

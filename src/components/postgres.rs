@@ -1285,23 +1285,14 @@ fn standbys_stream(ns: &str, to: &Profile) -> Vec<Command> {
     );
     (0..pg.replicas.saturating_sub(1))
         .map(|i| {
-            Command::kubectl([
-                "exec",
-                "-n",
+            crate::change::exec_until(
                 ns,
                 &format!("{REPLICA}-{i}"),
-                "-c",
                 NAME,
-                "--",
-                "sh",
-                "-c",
-            ])
-            .args([crate::change::until(
                 &check,
-                5,
-                120,
+                (5, 120),
                 "the standby does not stream from the primary after 10 minutes",
-            )])
+            )
         })
         .collect()
 }
@@ -1325,13 +1316,7 @@ fn upgrade_steps(from: &Profile, to: &Profile, opts: &Options, steps: &mut Vec<S
     match &rule {
         Upgrade::Same | Upgrade::Procedure(_) => {}
         Upgrade::Refused(why) => {
-            for s in steps
-                .iter_mut()
-                .filter(|s| ours(s) && s.action != Action::Wait)
-            {
-                s.refuse(None, why.clone());
-            }
-            steps.retain(|s| !(ours(s) && s.action == Action::Wait));
+            crate::change::refuse_workloads(steps, ours, None, why);
         }
         Upgrade::Rolling(why) => {
             let with_standbys = from.postgres.replicas > 1 && to.postgres.replicas > 1;
@@ -1496,13 +1481,7 @@ fn upgrade_steps(from: &Profile, to: &Profile, opts: &Options, steps: &mut Vec<S
                 for s in new.iter_mut().filter(|s| s.action != Action::Keep) {
                     s.refuse(Some("--allow-data-migration"), risk.clone());
                 }
-                for s in steps
-                    .iter_mut()
-                    .filter(|s| ours(s) && s.action != Action::Wait)
-                {
-                    s.refuse(Some("--allow-data-migration"), risk.clone());
-                }
-                steps.retain(|s| !(ours(s) && s.action == Action::Wait));
+                crate::change::refuse_workloads(steps, ours, Some("--allow-data-migration"), &risk);
                 new.retain(|s| s.action != Action::Keep);
             }
             steps.extend(new);

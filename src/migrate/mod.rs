@@ -235,17 +235,8 @@ pub fn plan(
                         .map(|n| n["spec"]["ports"].clone())
                         .unwrap_or_default();
                     let body = serde_json::json!({"spec": {"type": "ClusterIP", "ports": ports}});
-                    s.commands.push(Command::kubectl([
-                        "patch",
-                        "service",
-                        name,
-                        "-n",
-                        ns,
-                        "--type",
-                        "merge",
-                        "-p",
-                        &body.to_string(),
-                    ]));
+                    s.commands
+                        .push(crate::change::merge_patch("service", name, ns, &body));
                     s
                 } else {
                     let mut s = base(Action::Apply, d.impact(), summarize(d));
