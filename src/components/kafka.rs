@@ -550,13 +550,12 @@ fn node_set(ctx: &Ctx, bundle: &mut Bundle, role: Role) -> Result<(), Error> {
 /// Startup probes (every 10 s) a broker-only pod gets to load its logs: 15 minutes.
 const BROKER_STARTUP_PROBES: i32 = 90;
 
-/// A Job that creates the topics (idempotent). Its name carries a hash of the script: a Job's pod
-/// template is immutable, so a changed topic list is a new Job, never a rejected update.
+/// A Job that creates the topics (idempotent). Its name carries a hash of its whole pod template
+/// (the script, the image, TLS, resources): a Job's template is immutable (batch/validation.go
+/// ValidateJobSpecUpdate), so any change is a new Job, never a rejected update or a deletion.
 fn topics_job(ctx: &Ctx, labels: &k8s::Labels) -> Result<Job, Error> {
     let k = &ctx.profile.kafka;
     let script = topics_script(ctx)?;
-    let hash = hex(&Sha256::digest(script.as_bytes()))[..8].to_string();
-    let name = format!("kafka-topics-{hash}");
     let mut job_labels = labels.clone();
     job_labels.insert("app.kubernetes.io/name".into(), TOPICS_JOB.into());
     let mut container = k8s::container("create-topics", &k.image, k8s::helper_resources(), true);
@@ -596,6 +595,12 @@ fn topics_job(ctx: &Ctx, labels: &k8s::Labels) -> Result<Job, Error> {
     if let Some(spec) = template.spec.as_mut() {
         spec.restart_policy = Some("OnFailure".into());
     }
+    let rendered = serde_json::to_string(&template).map_err(|e| Error::Serialize {
+        what: "the topic Job's pod template",
+        detail: e.to_string(),
+    })?;
+    let hash = hex(&Sha256::digest(rendered.as_bytes()))[..8].to_string();
+    let name = format!("kafka-topics-{hash}");
     Ok(Job {
         metadata: k8s::meta(&name, ctx.ns, job_labels),
         spec: Some(JobSpec {

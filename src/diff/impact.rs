@@ -24,76 +24,35 @@ pub fn impact(
     {
         return i;
     }
+    // The fields the API server refuses to change in place (kube::server::RULES).
+    let forbidden = crate::kube::server::forbidding(kind, path, &serde_json::Value::Null).is_some();
     match kind {
         "ConfigMap" => config_impact(path),
-        "StatefulSet" => {
-            if path.starts_with("spec.selector")
-                || path.starts_with("spec.serviceName")
-                || path.starts_with("spec.podManagementPolicy")
-            {
+        "StatefulSet" if path.starts_with("spec.volumeClaimTemplates") => {
+            // A smaller template does not shrink existing claims (they are reused by name);
+            // removing the templates leaves the data behind.
+            let whole_template =
+                path.strip_prefix("spec.volumeClaimTemplates")
+                    .is_some_and(|rest| {
+                        rest.is_empty() || (rest.ends_with(']') && !rest.contains('.'))
+                    });
+            if new.is_none() && whole_template {
+                Impact::DataLoss
+            } else {
                 Impact::Recreate
-            } else if path.starts_with("spec.volumeClaimTemplates") {
-                // A smaller template does not shrink existing claims (they are reused by
-                // name); removing the templates leaves the data behind.
-                let whole_template =
-                    path.strip_prefix("spec.volumeClaimTemplates")
-                        .is_some_and(|rest| {
-                            rest.is_empty() || (rest.ends_with(']') && !rest.contains('.'))
-                        });
-                if new.is_none() && whole_template {
-                    Impact::DataLoss
-                } else {
-                    Impact::Recreate
-                }
-            } else if path.starts_with("spec.template") {
-                template_impact(path, old, new)
+            }
+        }
+        "PersistentVolumeClaim" if path.ends_with("resources.requests.storage") => {
+            if shrinks(old, new) {
+                Impact::DataLoss
             } else {
                 Impact::None
             }
         }
-        "Deployment" => {
-            if path.starts_with("spec.selector") {
-                Impact::Recreate
-            } else if path.starts_with("spec.template") {
-                template_impact(path, old, new)
-            } else {
-                Impact::None
-            }
+        _ if forbidden => Impact::Recreate,
+        "StatefulSet" | "Deployment" if path.starts_with("spec.template") => {
+            template_impact(path, old, new)
         }
-        "Job" => {
-            if path.starts_with("spec.template") || path.starts_with("spec.selector") {
-                Impact::Recreate
-            } else {
-                Impact::None
-            }
-        }
-        "Service" => {
-            let external =
-                |v: Option<&serde_json::Value>| v.and_then(|v| v.as_str()) == Some("ExternalName");
-            if path.starts_with("spec.clusterIP")
-                || (path == "spec.type" && (external(old) || external(new)))
-            {
-                Impact::Recreate
-            } else {
-                Impact::None
-            }
-        }
-        "PersistentVolumeClaim" => {
-            if path.ends_with("resources.requests.storage") {
-                if shrinks(old, new) {
-                    Impact::DataLoss
-                } else {
-                    Impact::None
-                }
-            } else if path.starts_with("spec") {
-                Impact::Recreate
-            } else {
-                Impact::None
-            }
-        }
-        "RoleBinding" if path.starts_with("roleRef") => Impact::Recreate,
-        // A StorageClass is immutable but for allowVolumeExpansion; existing volumes keep theirs.
-        "StorageClass" if path != "allowVolumeExpansion" => Impact::Recreate,
         _ => Impact::None,
     }
 }

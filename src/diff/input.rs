@@ -31,6 +31,7 @@ pub fn objects(bundle: &crate::kube::Bundle) -> Result<Vec<Obj>, Error> {
                 name: i.object.name().to_string(),
                 value,
                 live: false,
+                status: None,
             })
         })
         .collect()
@@ -181,9 +182,11 @@ fn object(
         .into());
     };
     let live = is_live(&value);
-    if live {
-        strip_server_fields(&mut value);
-    }
+    let status = if live {
+        strip_server_fields(&mut value)
+    } else {
+        None
+    };
     let namespace = value["metadata"]["namespace"]
         .as_str()
         .unwrap_or("")
@@ -194,5 +197,6 @@ fn object(
         name,
         value,
         live,
+        status,
     })
 }

@@ -21,6 +21,9 @@ pub struct Obj {
     pub value: Value,
     /// Read back from a cluster (server fields present): server defaults are ignored.
     pub live: bool,
+    /// The object's `status` as the server reported it (read-back objects only); never
+    /// compared, but a claim's phase decides whether it may grow.
+    pub status: Option<Value>,
 }
 
 pub use crate::change::ObjectKey;
@@ -135,10 +138,11 @@ const DEFAULTED: &[&str] = &[
 /// Keys whose values are Kubernetes quantities: compared by value.
 const QUANTITY_KEYS: &[&str] = &["cpu", "memory", "storage", "ephemeral-storage", "sizeLimit"];
 
-/// Strips what the server adds to a live object.
-pub(crate) fn strip_server_fields(v: &mut Value) {
+/// Strips what the server adds to a live object; returns its status.
+pub(crate) fn strip_server_fields(v: &mut Value) -> Option<Value> {
+    let mut status = None;
     if let Some(obj) = v.as_object_mut() {
-        obj.remove("status");
+        status = obj.remove("status");
         if let Some(meta) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
             for k in SERVER_METADATA {
                 meta.remove(*k);
@@ -153,6 +157,7 @@ pub(crate) fn strip_server_fields(v: &mut Value) {
             }
         }
     }
+    status
 }
 
 pub(crate) fn is_live(v: &Value) -> bool {
@@ -197,33 +202,46 @@ fn item_id(item: &Value, key: &str) -> String {
 
 /// Drops from `live` what only the server put there and makes quantities that are equal by value
 /// spell the same, so the comparison and the unified view see real differences only.
-pub(crate) fn prune_live(live: &mut Value, desired: &Value) {
+pub(crate) fn prune_live(kind: &str, live: &mut Value, desired: &Value) {
+    prune_at(kind, &mut Vec::new(), live, desired);
+}
+
+fn prune_at(kind: &str, path: &mut Vec<String>, live: &mut Value, desired: &Value) {
     match (live, desired) {
         (Value::Object(l), Value::Object(d)) => {
-            l.retain(|k, v| d.contains_key(k) || !(is_empty(v) || DEFAULTED.contains(&k.as_str())));
+            l.retain(|k, v| {
+                d.contains_key(k)
+                    || !(is_empty(v)
+                        || DEFAULTED.contains(&k.as_str())
+                        || populated_at(kind, path, k))
+            });
             for (k, lv) in l.iter_mut() {
                 if let Some(dv) = d.get(k) {
                     if QUANTITY_KEYS.contains(&k.as_str()) && quantity_eq(lv, dv) {
                         *lv = dv.clone();
                     } else {
-                        prune_live(lv, dv);
+                        path.push(k.clone());
+                        prune_at(kind, path, lv, dv);
+                        path.pop();
                     }
                 }
             }
         }
         (Value::Array(l), Value::Array(d)) => {
+            path.push("*".into());
             if let Some(key) = list_key(l, d) {
                 for item in l.iter_mut() {
                     let id = item_id(item, key);
                     if let Some(di) = d.iter().find(|x| item_id(x, key) == id) {
-                        prune_live(item, di);
+                        prune_at(kind, path, item, di);
                     }
                 }
             } else {
                 for (li, di) in l.iter_mut().zip(d.iter()) {
-                    prune_live(li, di);
+                    prune_at(kind, path, li, di);
                 }
             }
+            path.pop();
         }
         (l, d) => {
             // kubectl prints some numbers as strings and vice versa (`port: "8080"`).
@@ -232,6 +250,13 @@ pub(crate) fn prune_live(live: &mut Value, desired: &Value) {
             }
         }
     }
+}
+
+/// Is `path.key` a field the API server fills in on `kind` ([`crate::kube::server::POPULATED`])?
+fn populated_at(kind: &str, path: &[String], key: &str) -> bool {
+    let mut full: Vec<&str> = path.iter().map(String::as_str).collect();
+    full.push(key);
+    crate::kube::server::populated(kind, &full)
 }
 
 fn quantity_eq(a: &Value, b: &Value) -> bool {
@@ -387,10 +412,10 @@ pub fn diff(old: Vec<Obj>, new: Vec<Obj>) -> Vec<ObjectDiff> {
             Some(o) => {
                 let (mut ov, mut nv) = (o.value, n.value);
                 if o.live {
-                    prune_live(&mut ov, &nv);
+                    prune_live(&n.kind, &mut ov, &nv);
                 }
                 if n.live {
-                    prune_live(&mut nv, &ov);
+                    prune_live(&n.kind, &mut nv, &ov);
                 }
                 let changes = compare(&n.kind, &n.name, &ov, &nv);
                 if !changes.is_empty() {

@@ -8,6 +8,7 @@ pub mod k8s;
 pub(crate) mod netpol;
 pub mod placement;
 pub mod scrape;
+pub mod server;
 pub mod tls;
 
 pub use bundle::{Bundle, Item, Object, SecretRef, selects};

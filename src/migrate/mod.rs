@@ -8,6 +8,7 @@ pub mod patch;
 
 pub use crate::change::{Action, Command, Impact, ObjectKey, Options, Phase, Step};
 use crate::diff::{self, ObjectDiff, Status};
+use crate::kube::server::Resize;
 use crate::profile::Profile;
 use serde::Serialize;
 use serde_json::Value;
@@ -104,6 +105,7 @@ pub fn plan(
     opts: &Options,
 ) -> Plan {
     let ns = &opts.namespace;
+    let storage = Storage::of(&old, &new);
     let diffs = diff::diff(old, new);
     let mut steps: Vec<Step> = Vec::new();
     for d in &diffs {
@@ -123,6 +125,13 @@ pub fn plan(
             Status::Removed => {
                 let mut s = base(Action::Delete, d.impact(), format!("only in {from_name}"));
                 s.manifest = None;
+                if kind == "PersistentVolumeClaim"
+                    && storage.owned.iter().any(|p| owned_by(name, p))
+                {
+                    // A claim a StatefulSet's template made (read back with the workload): it
+                    // stays the workload's, nothing to do.
+                    continue;
+                }
                 if kind == "PersistentVolumeClaim" {
                     s.action = Action::Keep;
                     s.reason = format!(
@@ -166,7 +175,8 @@ pub fn plan(
                     steps.push(s);
                     continue;
                 }
-                let immutable = has(d, |c| is_immutable(kind, c));
+                let now = d.old.clone().unwrap_or_default();
+                let immutable = has(d, |c| is_immutable(kind, c, &now));
                 let data_loss: Vec<&diff::Change> = d
                     .changes
                     .iter()
@@ -180,9 +190,13 @@ pub fn plan(
                     let fields: Vec<&str> = d
                         .changes
                         .iter()
-                        .filter(|c| is_immutable(kind, c))
+                        .filter(|c| is_immutable(kind, c, &now))
                         .map(|c| c.path.as_str())
                         .collect();
+                    let rule = d
+                        .changes
+                        .iter()
+                        .find_map(|c| crate::kube::server::forbidding(kind, &c.path, &now));
                     let labels_only = fields.iter().all(|f| {
                         f.starts_with("spec.volumeClaimTemplates") && f.contains(".metadata.labels")
                     });
@@ -193,20 +207,39 @@ pub fn plan(
                         )
                     } else {
                         format!(
-                            "immutable field(s) changed ({}): delete the {kind} without its pods (--cascade=orphan) and re-create it; the pods are adopted and rolled",
-                            fields.join(", ")
+                            "immutable field(s) changed ({}): {}",
+                            fields.join(", "),
+                            recreate_how(kind)
                         )
                     };
+                    let why = match rule {
+                        Some(r) if !labels_only => format!("{why}; {}", r.cite()),
+                        _ => why,
+                    };
+                    if kind == "PersistentVolumeClaim" {
+                        // Re-creating a claim deletes its volume's data with it: never.
+                        let mut s = base(
+                            Action::Apply,
+                            d.impact(),
+                            format!("{} cannot change in place", fields.join(", ")),
+                        );
+                        let cite = rule.map(|r| r.cite()).unwrap_or_default();
+                        s.refuse(
+                            None,
+                            format!(
+                                "{cite}. amctl never deletes a claim: to move the data, create a claim with the new spec under a new name, copy the data over (a Job mounting both), point the workload at it, then delete {name} yourself"
+                            ),
+                        );
+                        s.patch = d
+                            .old
+                            .as_ref()
+                            .zip(d.new.as_ref())
+                            .and_then(|(o, n)| patch::strategic(kind, o, n));
+                        steps.push(s);
+                        continue;
+                    }
                     let mut s = base(Action::Recreate, d.impact(), why);
-                    s.commands.push(Command::kubectl([
-                        "delete",
-                        &kind.to_ascii_lowercase(),
-                        name,
-                        "-n",
-                        ns,
-                        "--cascade=orphan",
-                        "--wait=true",
-                    ]));
+                    s.commands.push(recreate_delete(kind, name, ns));
                     s
                 } else if only_replicas {
                     let (from_r, to_r) = (
@@ -220,33 +253,45 @@ pub fn plan(
                     );
                     s.in_apply_stream = true;
                     s
-                } else if kind == "Service" && node_port_dropped(d) {
-                    // The server keeps the nodePorts it assigned (they are not in the applied
-                    // manifest), and a ClusterIP Service may not have them: `kubectl apply` is
-                    // rejected. A merge patch replaces the ports without them.
-                    let mut s = base(
-                        Action::Apply,
-                        d.impact(),
-                        "type NodePort → ClusterIP: the assigned nodePorts must go in the same change, which `kubectl apply` cannot express".into(),
-                    );
-                    let ports = d
-                        .new
-                        .as_ref()
-                        .map(|n| n["spec"]["ports"].clone())
-                        .unwrap_or_default();
-                    let body = serde_json::json!({"spec": {"type": "ClusterIP", "ports": ports}});
-                    s.commands
-                        .push(crate::change::merge_patch("service", name, ns, &body));
+                } else if kind == "PersistentVolumeClaim"
+                    && let Some((before, after)) = claim_sizes(d)
+                {
+                    let claim = storage.claim(name, d.new.as_ref());
+                    let mut s = base(Action::Apply, d.impact(), summarize(d));
+                    match crate::kube::server::resize(&before, &after, claim) {
+                        Resize::Same | Resize::Accepted => s.in_apply_stream = true,
+                        Resize::Refused(why) => {
+                            s.refuse(
+                                None,
+                                format!("{why}; amctl never re-creates a claim to change its size"),
+                            );
+                        }
+                        Resize::Unknown(what) => {
+                            s.action = Action::Resize;
+                            s.reason = format!(
+                                "{before} → {after}: the API server takes it only if {what}; the step checks that first and stops the script if not"
+                            );
+                            if let (Some(o), Some(n)) = (&d.old, &d.new) {
+                                let body = patch::strategic(kind, o, n).unwrap_or_default();
+                                s.commands = grow_claim(ns, name, &body);
+                            }
+                        }
+                    }
                     s
                 } else {
                     let mut s = base(Action::Apply, d.impact(), summarize(d));
+                    if kind == "Service" && node_port_dropped(d) {
+                        s.reason = "type NodePort → ClusterIP, in place: the API server releases the nodePorts it assigned (pkg/registry/core/service/strategy.go dropTypeDependentFields)".into();
+                    }
                     s.in_apply_stream = true;
                     s
                 };
                 if let (Some(o), Some(n)) = (&d.old, &d.new) {
                     s.patch = patch::strategic(kind, o, n);
                 }
-                if !data_loss.is_empty() {
+                // (A change the API server refuses is refused already, whatever the flags.)
+                let server_refused = s.refused && s.opt_in.is_none();
+                if !data_loss.is_empty() && !server_refused {
                     s.data_risk = Some(data_risk(kind, name, &data_loss, d));
                     if !opts.allow_data_loss {
                         s.refused = true;
@@ -266,37 +311,63 @@ pub fn plan(
                         if !s.reason.starts_with("once:") {
                             s.reason.push_str("; existing claims are reused by name (grown by the resize step; a smaller template never shrinks them)");
                         }
-                        // Claims that grow are resized in place.
-                        let mut resize = Vec::new();
+                        // Claims that grow are resized in place, each by the API server's rules.
                         for (claim, size) in &new_claims {
                             let before = old_claims
                                 .iter()
                                 .find(|(c, _)| c == claim)
                                 .and_then(|(_, s)| s.clone());
-                            let q = |s: &str| crate::units::Quantity::parse(s).ok();
-                            if let (Some(before), Some(after)) = (before, size)
-                                && let (Some(b), Some(a)) = (q(&before), q(after))
-                                && a > b
-                            {
-                                for i in 0..replicas(d.old.as_ref().unwrap_or(&Value::Null)) {
-                                    let body = serde_json::json!({"spec": {"resources": {"requests": {"storage": after}}}});
-                                    resize.push(Command::kubectl([
-                                        "patch",
-                                        "pvc",
-                                        &format!("{claim}-{name}-{i}"),
-                                        "-n",
-                                        ns,
-                                        "-p",
-                                        &body.to_string(),
-                                    ]));
+                            let (Some(before), Some(after)) = (before, size.clone()) else {
+                                continue;
+                            };
+                            let class = d.new.as_ref().and_then(|n| {
+                                n["spec"]["volumeClaimTemplates"]
+                                        .as_array()?
+                                        .iter()
+                                        .find(|t| t["metadata"]["name"] == claim.as_str())?["spec"]
+                                        ["storageClassName"]
+                                        .as_str()
+                                        .map(str::to_string)
+                            });
+                            let body = serde_json::json!({"spec": {"resources": {"requests": {"storage": after}}}});
+                            for i in 0..replicas(d.old.as_ref().unwrap_or(&Value::Null)) {
+                                let pvc = format!("{claim}-{name}-{i}");
+                                let state = storage.claim_of_class(&pvc, class.as_deref());
+                                let verdict = crate::kube::server::resize(&before, &after, state);
+                                // A smaller template leaves the existing claims as they are.
+                                if matches!(verdict, Resize::Same) || !grows(&before, &after) {
+                                    continue;
                                 }
+                                let mut r = Step::new(
+                                    phase,
+                                    d.key.clone(),
+                                    Action::Resize,
+                                    Impact::None,
+                                    format!(
+                                        "grow claim {pvc} {before} → {after} (its template grew)"
+                                    ),
+                                );
+                                match verdict {
+                                    Resize::Same => {}
+                                    Resize::Accepted => {
+                                        r.commands.push(Command::kubectl([
+                                            "patch",
+                                            "pvc",
+                                            &pvc,
+                                            "-n",
+                                            ns,
+                                            "-p",
+                                            &body.to_string(),
+                                        ]));
+                                    }
+                                    Resize::Unknown(what) => {
+                                        r.reason.push_str(&format!("; the API server takes it only if {what}: the step checks that first"));
+                                        r.commands = grow_claim(ns, &pvc, &body);
+                                    }
+                                    Resize::Refused(why) => r.refuse(None, why),
+                                }
+                                steps.push(r);
                             }
-                        }
-                        if !resize.is_empty() {
-                            let mut r = base(Action::Resize, Impact::None, "grow the existing claims to the new size (the StorageClass must allow volume expansion)".into());
-                            r.manifest = None;
-                            r.commands = resize;
-                            steps.push(r);
                         }
                     }
                 }
@@ -383,10 +454,23 @@ pub fn plan(
     }
 }
 
-/// Fields the API server refuses to change in place.
-fn is_immutable(kind: &str, c: &diff::Change) -> bool {
-    c.impact == Impact::Recreate
-        || (kind == "StatefulSet" && c.path.starts_with("spec.volumeClaimTemplates"))
+/// Fields the API server refuses to change in place ([`crate::kube::server::RULES`]), given the
+/// object as it is now.
+fn is_immutable(kind: &str, c: &diff::Change, now: &Value) -> bool {
+    crate::kube::server::forbidding(kind, &c.path, now).is_some()
+}
+
+/// How an object whose immutable fields changed is replaced.
+fn recreate_how(kind: &str) -> String {
+    match kind {
+        "StatefulSet" | "Deployment" => format!(
+            "delete the {kind} without its pods (--cascade=orphan) and re-create it; the pods are adopted and rolled"
+        ),
+        "Job" => "delete the Job with its pods (they belong to it alone) and re-create it; --ignore-not-found, since its TTL may have removed it already".into(),
+        "Service" => "delete the Service and re-create it: its clients see no endpoints for the moment between the two".into(),
+        "StorageClass" => "delete the StorageClass and re-create it: existing volumes keep the parameters they were made with, new ones get the new".into(),
+        _ => format!("delete the {kind} and re-create it"),
+    }
 }
 
 fn node_port_dropped(d: &ObjectDiff) -> bool {
@@ -395,6 +479,127 @@ fn node_port_dropped(d: &ObjectDiff) -> bool {
             && c.old.as_ref().and_then(|v| v.as_str()) == Some("NodePort")
             && c.new.as_ref().and_then(|v| v.as_str()) == Some("ClusterIP")
     })
+}
+
+/// `kubectl delete` for a re-create: idempotent (a rerun of the script, a Job its TTL removed),
+/// and a workload's pods kept for the new object to adopt.
+fn recreate_delete(kind: &str, name: &str, ns: &str) -> Command {
+    let mut c = Command::kubectl(["delete", &kind.to_ascii_lowercase(), name]);
+    if !crate::kube::server::CLUSTER_SCOPED.contains(&kind) {
+        c = c.args(["-n", ns]);
+    }
+    if matches!(kind, "StatefulSet" | "Deployment") {
+        c = c.args(["--cascade=orphan"]);
+    }
+    c.args(["--ignore-not-found", "--wait=true"])
+}
+
+fn grows(before: &str, after: &str) -> bool {
+    let q = |s: &str| crate::units::Quantity::parse(s).ok();
+    matches!((q(before), q(after)), (Some(b), Some(a)) if a > b)
+}
+
+/// A claim's storage request on both sides, when it changes.
+fn claim_sizes(d: &ObjectDiff) -> Option<(String, String)> {
+    let size = |v: &Option<Value>| {
+        v.as_ref()?["spec"]["resources"]["requests"]["storage"]
+            .as_str()
+            .map(str::to_string)
+    };
+    let (a, b) = (size(&d.old)?, size(&d.new)?);
+    has(d, |c| c.path == "spec.resources.requests.storage").then_some((a, b))
+}
+
+/// Grow a claim whose binding or class the plan cannot see: check both in the cluster first
+/// (the script stops with the reason if either says no), then patch.
+fn grow_claim(ns: &str, claim: &str, body: &Value) -> Vec<Command> {
+    let check = format!(
+        "phase=$(kubectl get pvc {claim} -n {ns} -o jsonpath='{{.status.phase}}'); \
+if [ \"$phase\" != Bound ]; then echo \"pvc {claim} is $phase, not Bound: its size cannot change until a volume is bound to it\" >&2; exit 1; fi; \
+class=$(kubectl get pvc {claim} -n {ns} -o jsonpath='{{.spec.storageClassName}}'); \
+if [ \"$(kubectl get storageclass \"$class\" -o jsonpath='{{.allowVolumeExpansion}}')\" != true ]; then echo \"StorageClass $class does not allow volume expansion: the API server would refuse to grow pvc {claim}\" >&2; exit 1; fi"
+    );
+    vec![
+        Command::new(["sh", "-c", &check]),
+        Command::kubectl(["patch", "pvc", claim, "-n", ns, "-p", &body.to_string()]),
+    ]
+}
+
+/// Is `claim` one a StatefulSet's claim template made (`<template>-<statefulset>-<ordinal>`),
+/// for the `<template>-<statefulset>-` prefix given?
+fn owned_by(claim: &str, prefix: &str) -> bool {
+    claim
+        .strip_prefix(prefix)
+        .is_some_and(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()))
+}
+
+/// What the plan knows of claims and classes: a claim's phase and class as read back from the
+/// cluster, the classes either side holds, and the claim prefixes StatefulSets own.
+struct Storage {
+    bound: std::collections::BTreeMap<String, bool>,
+    class_of: std::collections::BTreeMap<String, String>,
+    expands: std::collections::BTreeMap<String, bool>,
+    owned: Vec<String>,
+}
+
+impl Storage {
+    fn of(old: &[diff::Obj], new: &[diff::Obj]) -> Storage {
+        let mut s = Storage {
+            bound: Default::default(),
+            class_of: Default::default(),
+            expands: Default::default(),
+            owned: Vec::new(),
+        };
+        // TO's classes are applied first (phase 1), so they win over what FROM read back.
+        for o in old.iter().chain(new) {
+            match o.kind.as_str() {
+                "PersistentVolumeClaim" => {
+                    if let Some(phase) = o.status.as_ref().and_then(|st| st["phase"].as_str()) {
+                        s.bound.insert(o.name.clone(), phase == "Bound");
+                    }
+                    if o.live
+                        && let Some(class) = o.value["spec"]["storageClassName"].as_str()
+                    {
+                        s.class_of.insert(o.name.clone(), class.to_string());
+                    }
+                }
+                // An unset allowVolumeExpansion is false.
+                "StorageClass" => {
+                    let expands = o.value["allowVolumeExpansion"].as_bool().unwrap_or(false);
+                    s.expands.insert(o.name.clone(), expands);
+                }
+                "StatefulSet" => {
+                    for t in o.value["spec"]["volumeClaimTemplates"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                    {
+                        if let Some(t) = t["metadata"]["name"].as_str() {
+                            s.owned.push(format!("{t}-{}-", o.name));
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        s
+    }
+
+    /// The standalone claim `name` as TO renders it.
+    fn claim(&self, name: &str, manifest: Option<&Value>) -> crate::kube::server::Claim {
+        let class = manifest.and_then(|m| m["spec"]["storageClassName"].as_str());
+        self.claim_of_class(name, class)
+    }
+
+    /// Claim `name`, whose class is `class` when amctl names one (else the class the cluster
+    /// gave it, if it was read back).
+    fn claim_of_class(&self, name: &str, class: Option<&str>) -> crate::kube::server::Claim {
+        let class = class.or_else(|| self.class_of.get(name).map(String::as_str));
+        crate::kube::server::Claim {
+            bound: self.bound.get(name).copied(),
+            expands: class.and_then(|c| self.expands.get(c).copied()),
+        }
+    }
 }
 
 /// Splits a change path into segments, keeping `[...]` with the segment it belongs to.

@@ -114,7 +114,7 @@ fn storage_mode_switch_is_an_orphan_delete_and_recreate() {
     let recreate = s.iter().find(|s| s["action"] == "recreate").unwrap();
     assert_eq!(
         recreate["commands"][0],
-        "kubectl delete statefulset postgres -n audience-manager --cascade=orphan --wait=true"
+        "kubectl delete statefulset postgres -n audience-manager --cascade=orphan --ignore-not-found --wait=true"
     );
     assert!(
         recreate["data_risk"]
@@ -301,19 +301,21 @@ fn immutable_fields_are_known() {
     for (kind, name, a, b, action) in [
         ("Deployment", "d", dep("a"), dep("b"), "recreate"),
         ("Service", "v", svc("10.0.0.1"), svc("10.0.0.2"), "recreate"),
+        // A file says nothing of the claim's binding or class: the grow checks both first.
         (
             "PersistentVolumeClaim",
             "p",
             pvc("1Gi", "ReadWriteOnce"),
             pvc("2Gi", "ReadWriteOnce"),
-            "apply",
+            "resize",
         ),
+        // Never a re-create: the claim's data would go with it.
         (
             "PersistentVolumeClaim",
             "p",
             pvc("1Gi", "ReadWriteOnce"),
             pvc("1Gi", "ReadWriteMany"),
-            "recreate",
+            "apply",
         ),
     ] {
         let (fa, fb) = (dir.join("a.yaml"), dir.join("b.yaml"));
@@ -322,13 +324,25 @@ fn immutable_fields_are_known() {
         let p = plan(&[fa.to_str().unwrap(), fb.to_str().unwrap(), "-n", "n"]);
         let s = steps(&p, kind, name);
         assert_eq!(s[0]["action"], action, "{kind}: {p}");
+        if kind == "PersistentVolumeClaim" && action == "apply" {
+            assert_eq!(s[0]["refused"], true, "{p}");
+            assert!(s[0]["commands"].as_array().unwrap().is_empty(), "{p}");
+        }
     }
-    // A shrinking claim is data loss.
+    // A shrinking claim is refused whatever the flags: the server would reject it.
     let (fa, fb) = (dir.join("a.yaml"), dir.join("b.yaml"));
     std::fs::write(&fa, pvc("2Gi", "ReadWriteOnce")).unwrap();
     std::fs::write(&fb, pvc("1Gi", "ReadWriteOnce")).unwrap();
-    let p = plan(&[fa.to_str().unwrap(), fb.to_str().unwrap(), "-n", "n"]);
-    assert_eq!(steps(&p, "PersistentVolumeClaim", "p")[0]["refused"], true);
+    let p = plan(&[
+        fa.to_str().unwrap(),
+        fb.to_str().unwrap(),
+        "-n",
+        "n",
+        "--allow-data-loss",
+    ]);
+    let s = steps(&p, "PersistentVolumeClaim", "p");
+    assert_eq!(s[0]["refused"], true);
+    assert_eq!(s[0]["in_apply_stream"], false);
 }
 
 #[test]
@@ -347,7 +361,9 @@ fn phase_filter_and_patches() {
     assert!(patches.contains(
         "kubectl patch deployment segment-api -n audience-manager --type strategic -p '"
     ));
-    assert!(patches.contains("kubectl patch service segment-api -n audience-manager --type merge -p '{\"spec\":{\"ports\":"));
+    // NodePort → ClusterIP applies in place: the API server drops the nodePorts it assigned
+    // (pkg/registry/core/service/strategy.go dropTypeDependentFields).
+    assert!(patches.contains("kubectl patch service segment-api -n audience-manager --type strategic -p '{\"spec\":{\"type\":\"ClusterIP\"}}'"), "{patches}");
     let (_, patches, _) = amctl(&[
         "migrate",
         "prod",

@@ -89,6 +89,7 @@ fn objects(bundle: &Bundle) -> Vec<Obj> {
             name: i.object.name().to_string(),
             value: serde_json::to_value(&i.object).unwrap(),
             live: false,
+            status: None,
         })
         .collect()
 }
@@ -170,6 +171,7 @@ proptest! {
                         name: s.object.name.clone(),
                         value: manifest,
                         live: false,
+                        status: None,
                     });
                 }
                 // A kept claim (amctl never deletes data) is left to the operator: B lacks it.
