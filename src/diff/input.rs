@@ -32,6 +32,7 @@ pub fn objects(bundle: &crate::kube::Bundle) -> Result<Vec<Obj>, Error> {
                 value,
                 live: false,
                 status: None,
+                applied: None,
             })
         })
         .collect()
@@ -182,10 +183,10 @@ fn object(
         .into());
     };
     let live = is_live(&value);
-    let status = if live {
+    let (status, applied) = if live {
         strip_server_fields(&mut value)
     } else {
-        None
+        (None, None)
     };
     let namespace = value["metadata"]["namespace"]
         .as_str()
@@ -198,5 +199,6 @@ fn object(
         value,
         live,
         status,
+        applied,
     })
 }

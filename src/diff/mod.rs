@@ -24,6 +24,9 @@ pub struct Obj {
     /// The object's `status` as the server reported it (read-back objects only); never
     /// compared, but a claim's phase decides whether it may grow.
     pub status: Option<Value>,
+    /// Its `kubectl.kubernetes.io/last-applied-configuration` (read-back objects only): a field
+    /// in it was the user's, never one the server filled in.
+    pub applied: Option<Value>,
 }
 
 pub use crate::change::ObjectKey;
@@ -138,11 +141,17 @@ const DEFAULTED: &[&str] = &[
 /// Keys whose values are Kubernetes quantities: compared by value.
 const QUANTITY_KEYS: &[&str] = &["cpu", "memory", "storage", "ephemeral-storage", "sizeLimit"];
 
-/// Strips what the server adds to a live object; returns its status.
-pub(crate) fn strip_server_fields(v: &mut Value) -> Option<Value> {
+/// Strips what the server adds to a live object; returns its status and its last applied
+/// configuration.
+pub(crate) fn strip_server_fields(v: &mut Value) -> (Option<Value>, Option<Value>) {
     let mut status = None;
+    let mut applied = None;
     if let Some(obj) = v.as_object_mut() {
         status = obj.remove("status");
+        applied = obj["metadata"]["annotations"]
+            .get("kubectl.kubernetes.io/last-applied-configuration")
+            .and_then(Value::as_str)
+            .and_then(|s| serde_json::from_str(s).ok());
         if let Some(meta) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
             for k in SERVER_METADATA {
                 meta.remove(*k);
@@ -157,7 +166,7 @@ pub(crate) fn strip_server_fields(v: &mut Value) -> Option<Value> {
             }
         }
     }
-    status
+    (status, applied)
 }
 
 pub(crate) fn is_live(v: &Value) -> bool {
@@ -202,18 +211,34 @@ fn item_id(item: &Value, key: &str) -> String {
 
 /// Drops from `live` what only the server put there and makes quantities that are equal by value
 /// spell the same, so the comparison and the unified view see real differences only.
-pub(crate) fn prune_live(kind: &str, live: &mut Value, desired: &Value) {
-    prune_at(kind, &mut Vec::new(), live, desired);
+pub(crate) fn prune_live(kind: &str, live: &mut Value, desired: &Value, applied: Option<&Value>) {
+    prune_at(&Ctx { kind, applied }, &mut Vec::new(), live, desired);
 }
 
-fn prune_at(kind: &str, path: &mut Vec<String>, live: &mut Value, desired: &Value) {
+/// The object being pruned: its kind, and what was last applied to it.
+struct Ctx<'a> {
+    kind: &'a str,
+    applied: Option<&'a Value>,
+}
+
+fn prune_at(ctx: &Ctx, path: &mut Vec<String>, live: &mut Value, desired: &Value) {
     match (live, desired) {
         (Value::Object(l), Value::Object(d)) => {
+            // What only the live side has: its server-filled parts go first, then it goes too
+            // if nothing else is left (a claim's annotations are all the PV controller's).
+            let empty = Value::Object(serde_json::Map::new());
+            for (k, lv) in l.iter_mut() {
+                if !d.contains_key(k) && lv.is_object() {
+                    path.push(k.clone());
+                    prune_at(ctx, path, lv, &empty);
+                    path.pop();
+                }
+            }
             l.retain(|k, v| {
                 d.contains_key(k)
                     || !(is_empty(v)
                         || DEFAULTED.contains(&k.as_str())
-                        || populated_at(kind, path, k))
+                        || populated_at(ctx, path, k))
             });
             for (k, lv) in l.iter_mut() {
                 if let Some(dv) = d.get(k) {
@@ -221,7 +246,7 @@ fn prune_at(kind: &str, path: &mut Vec<String>, live: &mut Value, desired: &Valu
                         *lv = dv.clone();
                     } else {
                         path.push(k.clone());
-                        prune_at(kind, path, lv, dv);
+                        prune_at(ctx, path, lv, dv);
                         path.pop();
                     }
                 }
@@ -233,12 +258,12 @@ fn prune_at(kind: &str, path: &mut Vec<String>, live: &mut Value, desired: &Valu
                 for item in l.iter_mut() {
                     let id = item_id(item, key);
                     if let Some(di) = d.iter().find(|x| item_id(x, key) == id) {
-                        prune_at(kind, path, item, di);
+                        prune_at(ctx, path, item, di);
                     }
                 }
             } else {
                 for (li, di) in l.iter_mut().zip(d.iter()) {
-                    prune_at(kind, path, li, di);
+                    prune_at(ctx, path, li, di);
                 }
             }
             path.pop();
@@ -253,10 +278,16 @@ fn prune_at(kind: &str, path: &mut Vec<String>, live: &mut Value, desired: &Valu
 }
 
 /// Is `path.key` a field the API server fills in on `kind` ([`crate::kube::server::POPULATED`])?
-fn populated_at(kind: &str, path: &[String], key: &str) -> bool {
+/// Unless the last applied configuration set it: then it was the user's.
+fn populated_at(ctx: &Ctx, path: &[String], key: &str) -> bool {
     let mut full: Vec<&str> = path.iter().map(String::as_str).collect();
     full.push(key);
-    crate::kube::server::populated(kind, &full)
+    let applied = ctx.applied.is_some_and(|a| {
+        full.iter()
+            .try_fold(a, |v, k| if *k == "*" { None } else { v.get(*k) })
+            .is_some()
+    });
+    !applied && crate::kube::server::populated(ctx.kind, &full)
 }
 
 fn quantity_eq(a: &Value, b: &Value) -> bool {
@@ -412,10 +443,10 @@ pub fn diff(old: Vec<Obj>, new: Vec<Obj>) -> Vec<ObjectDiff> {
             Some(o) => {
                 let (mut ov, mut nv) = (o.value, n.value);
                 if o.live {
-                    prune_live(&n.kind, &mut ov, &nv);
+                    prune_live(&n.kind, &mut ov, &nv, o.applied.as_ref());
                 }
                 if n.live {
-                    prune_live(&n.kind, &mut nv, &ov);
+                    prune_live(&n.kind, &mut nv, &ov, n.applied.as_ref());
                 }
                 let changes = compare(&n.kind, &n.name, &ov, &nv);
                 if !changes.is_empty() {

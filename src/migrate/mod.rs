@@ -311,6 +311,12 @@ pub fn plan(
                         if !s.reason.starts_with("once:") {
                             s.reason.push_str("; existing claims are reused by name (grown by the resize step; a smaller template never shrinks them)");
                         }
+                        if has(d, |c| {
+                            c.path.starts_with("spec.volumeClaimTemplates")
+                                && c.path.ends_with("storageClassName")
+                        }) {
+                            s.reason.push_str("; they keep the class they were made with (a claim's class never changes): only claims made from now on get the new one");
+                        }
                         // Claims that grow are resized in place, each by the API server's rules.
                         for (claim, size) in &new_claims {
                             let before = old_claims

@@ -454,3 +454,233 @@ fn no_plan_toward_an_invalid_profile() {
         "{err}"
     );
 }
+
+// What the API server accepts (kube::server restates its update rules): a claim is never
+// deleted, never shrunk, grown only where the server takes it; a cluster read back plans
+// nothing it should not.
+
+/// `amctl render PROFILE -o json`, as the cluster hands it back after it was applied, in a file.
+fn cluster(dir: &crate::common::TempDir, profile: &str) -> String {
+    let (code, list, err) = amctl(&["render", profile, "-o", "json"]);
+    assert_eq!(code, 0, "{err}");
+    let mut v: Value = serde_json::from_str(&list).unwrap();
+    for item in v["items"].as_array_mut().unwrap() {
+        crate::live::read_back(item);
+    }
+    let file = dir
+        .path()
+        .join(format!("{}.json", profile.replace('/', "_")));
+    std::fs::write(&file, v.to_string()).unwrap();
+    file.to_str().unwrap().to_string()
+}
+
+fn deletes_a_claim(script: &str) -> bool {
+    script.lines().any(|l| {
+        l.starts_with("kubectl delete")
+            && (l.contains(" pvc ") || l.contains(" persistentvolumeclaim"))
+    })
+}
+
+#[test]
+fn a_class_change_never_deletes_a_claim() {
+    for flags in [&[][..], &["--allow-data-loss", "--prune"][..]] {
+        let mut args = vec![
+            "migrate",
+            "prod",
+            "prod",
+            "--set",
+            "storage.class=standard",
+            "--format",
+            "script",
+        ];
+        args.extend_from_slice(flags);
+        let (code, script, _) = amctl(&args);
+        assert_eq!(code, 3, "the claim's step is refused: {script}");
+        assert!(!deletes_a_claim(&script), "{script}");
+        assert!(
+            script
+                .contains("# Step 1: apply PersistentVolumeClaim audience-manager/postgres-backup")
+        );
+        assert!(
+            script.contains("ValidatePersistentVolumeClaimUpdate"),
+            "{script}"
+        );
+        assert!(script.contains("amctl never deletes a claim"), "{script}");
+        assert!(
+            script
+                .contains("REFUSED: the server does not support this change; no flag includes it")
+        );
+    }
+}
+
+#[test]
+fn a_cluster_read_back_plans_nothing_against_its_profile() {
+    let dir = crate::common::TempDir::new();
+    for profile in ["demo", "prod", "examples/prod-aws.toml"] {
+        let live = cluster(&dir, profile);
+        let p = plan(&[&live, profile]);
+        assert!(p["steps"].as_array().unwrap().is_empty(), "{profile}: {p}");
+        let (code, out, _) = amctl(&["diff", &live, profile]);
+        assert_eq!(code, 0, "{profile}: {out}");
+    }
+}
+
+#[test]
+fn a_claim_never_shrinks_whatever_the_flags() {
+    let (code, stream, err) = amctl(&[
+        "migrate",
+        "prod",
+        "prod",
+        "--set",
+        "postgres.backup.volume.size=1Ti",
+        "--allow-data-loss",
+        "--format",
+        "apply",
+    ]);
+    assert_eq!(code, 3, "{err}");
+    assert!(!stream.contains("kind: PersistentVolumeClaim"), "{stream}");
+    assert!(
+        err.contains("PersistentVolumeClaim audience-manager/postgres-backup"),
+        "{err}"
+    );
+    let p = plan(&[
+        "prod",
+        "prod",
+        "--set",
+        "postgres.backup.volume.size=1Ti",
+        "--allow-data-loss",
+    ]);
+    let s = steps(&p, "PersistentVolumeClaim", "postgres-backup");
+    assert_eq!(s[0]["refused"], true);
+    assert!(
+        s[0]["data_risk"]
+            .as_str()
+            .unwrap()
+            .contains("field can not be less than previous value"),
+        "{p}"
+    );
+}
+
+#[test]
+fn a_claim_grows_only_where_the_server_takes_it() {
+    let dir = crate::common::TempDir::new();
+    let grow = ["--set", "postgres.backup.volume.size=3Ti"];
+    // amctl renders the class without expansion: refused, with the fix.
+    let mut args = vec!["examples/prod-aws.toml", "examples/prod-aws.toml"];
+    args.extend_from_slice(&grow);
+    args.extend_from_slice(&["--set", "storage.define_class.allow_volume_expansion=false"]);
+    let p = plan(&args);
+    let s = steps(&p, "PersistentVolumeClaim", "postgres-backup");
+    assert_eq!(s[0]["refused"], true, "{p}");
+    assert!(
+        s[0]["data_risk"]
+            .as_str()
+            .unwrap()
+            .contains("storage.define_class.allow_volume_expansion = true")
+    );
+    // Read back Bound, in a class amctl renders with expansion: in the apply stream.
+    let live = cluster(&dir, "examples/prod-aws.toml");
+    let (code, stream, err) = amctl(&[
+        "migrate",
+        &live,
+        "examples/prod-aws.toml",
+        grow[0],
+        grow[1],
+        "--format",
+        "apply",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(stream.contains("kind: PersistentVolumeClaim"), "{stream}");
+    assert!(stream.contains("storage: 3Ti"), "{stream}");
+    // A class the cluster owns (prod names fast-ssd, renders none): the step checks the claim
+    // and its class in the cluster first, and stays out of the apply stream.
+    let live = cluster(&dir, "prod");
+    let (code, script, _) = amctl(&[
+        "migrate", &live, "prod", grow[0], grow[1], "--format", "script",
+    ]);
+    assert_eq!(code, 0, "{script}");
+    assert!(
+        script.contains("# Step 1: resize PersistentVolumeClaim audience-manager/postgres-backup"),
+        "{script}"
+    );
+    assert!(
+        script.contains("its StorageClass has allowVolumeExpansion: true"),
+        "{script}"
+    );
+    assert!(
+        script.contains("jsonpath='\\''{.allowVolumeExpansion}'\\''"),
+        "{script}"
+    );
+    let (code, _, err) = amctl(&[
+        "migrate", &live, "prod", grow[0], grow[1], "--format", "apply",
+    ]);
+    assert_eq!(code, 3, "left out of the apply stream: {err}");
+    assert!(
+        err.contains("resize PersistentVolumeClaim audience-manager/postgres-backup"),
+        "{err}"
+    );
+}
+
+#[test]
+fn jobs_are_replaced_by_name_and_deleted_idempotently() {
+    // Any change of the topic Job's template is a new Job (its name hashes the template).
+    let dir = crate::common::TempDir::new();
+    let live = cluster(&dir, "prod");
+    let p = plan(&[&live, "prod", "--set", "kafka.image=apache/kafka:4.1.2"]);
+    let jobs: Vec<&Value> = p["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["object"]["kind"] == "Job")
+        .collect();
+    assert_eq!(jobs.len(), 1, "{p}");
+    assert_eq!(jobs[0]["action"], "create");
+    // A Job whose template changes under the same name: deleted with its pods, idempotently.
+    let job = |image: &str| {
+        format!(
+            "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: j\n  namespace: n\nspec:\n  template:\n    spec:\n      restartPolicy: Never\n      containers:\n      - name: c\n        image: {image}\n"
+        )
+    };
+    let (fa, fb) = (dir.path().join("ja.yaml"), dir.path().join("jb.yaml"));
+    std::fs::write(&fa, job("x:1")).unwrap();
+    std::fs::write(&fb, job("x:2")).unwrap();
+    let p = plan(&[fa.to_str().unwrap(), fb.to_str().unwrap(), "-n", "n"]);
+    let s = steps(&p, "Job", "j");
+    assert_eq!(s[0]["action"], "recreate");
+    assert_eq!(
+        s[0]["commands"][0],
+        "kubectl delete job j -n n --ignore-not-found --wait=true"
+    );
+}
+
+#[test]
+fn node_port_to_cluster_ip_applies_in_place() {
+    let p = plan(&["demo", "prod"]);
+    let s = steps(&p, "Service", "segment-api");
+    assert_eq!(s[0]["action"], "apply");
+    assert_eq!(s[0]["in_apply_stream"], true, "{}", s[0]);
+    assert!(
+        s[0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("dropTypeDependentFields")
+    );
+}
+
+#[test]
+fn every_kind_amctl_renders_has_its_update_rules_stated() {
+    use amctl::kube::server::{MUTABLE, RULES};
+    for profile in ["demo", "prod", "examples/prod-aws.toml"] {
+        let (_, list, _) = amctl(&["render", profile, "-o", "json"]);
+        let v: Value = serde_json::from_str(&list).unwrap();
+        for item in v["items"].as_array().unwrap() {
+            let kind = item["kind"].as_str().unwrap();
+            let stated =
+                RULES.iter().any(|r| r.kind == kind) || MUTABLE.iter().any(|(k, _)| *k == kind);
+            assert!(
+                stated,
+                "{profile}: {kind} has no update rules in kube::server"
+            );
+        }
+    }
+}

@@ -69,6 +69,64 @@ fn overrides() -> impl Strategy<Value = (String, Vec<String>)> {
     })
 }
 
+/// Profiles whose storage differs too: the class, and the claims' sizes up and down.
+fn storage_overrides() -> impl Strategy<Value = (String, Vec<String>)> {
+    (
+        overrides(),
+        prop_oneof![Just(None), Just(Some("fast-ssd")), Just(Some("standard"))],
+        prop_oneof![
+            Just(None),
+            Just(Some("1Gi")),
+            Just(Some("500Gi")),
+            Just(Some("1Ti"))
+        ],
+        prop_oneof![
+            Just(None),
+            Just(Some("2Gi")),
+            Just(Some("1Ti")),
+            Just(Some("2Ti"))
+        ],
+        prop_oneof![
+            Just(None),
+            Just(Some("1Ti")),
+            Just(Some("2Ti")),
+            Just(Some("3Ti"))
+        ],
+    )
+        .prop_map(|((base, mut sets), class, kafka, pg, backup)| {
+            if let Some(c) = class {
+                sets.push(format!("storage.class={c}"));
+            }
+            if let Some(k) = kafka {
+                sets.push(format!("kafka.storage.size={k}"));
+            }
+            if let Some(p) = pg {
+                sets.push(format!("postgres.storage.size={p}"));
+            }
+            // Only prod has a backup claim.
+            if let Some(b) = backup
+                && base == "prod"
+            {
+                sets.push(format!("postgres.backup.volume.size={b}"));
+            }
+            (base, sets)
+        })
+}
+
+/// The render as a cluster hands it back (`kubectl get -o json` after it was applied).
+fn read_back(bundle: &Bundle) -> Vec<Obj> {
+    let items: Vec<serde_json::Value> = objects(bundle)
+        .into_iter()
+        .map(|o| {
+            let mut v = o.value;
+            crate::live::read_back(&mut v);
+            v
+        })
+        .collect();
+    let list = serde_json::json!({"apiVersion": "v1", "kind": "List", "items": items});
+    diff::input::parse_stream("cluster.json", &list.to_string()).unwrap()
+}
+
 fn loaded(base: &str, sets: &[String]) -> Loaded {
     load(
         base,
@@ -90,6 +148,7 @@ fn objects(bundle: &Bundle) -> Vec<Obj> {
             value: serde_json::to_value(&i.object).unwrap(),
             live: false,
             status: None,
+            applied: None,
         })
         .collect()
 }
@@ -172,6 +231,7 @@ proptest! {
                         value: manifest,
                         live: false,
                         status: None,
+                        applied: None,
                     });
                 }
                 // A kept claim (amctl never deletes data) is left to the operator: B lacks it.
@@ -201,6 +261,82 @@ proptest! {
         }
         let diffs = diff::diff(state.into_values().collect(), objects(&b));
         prop_assert!(diffs.is_empty(), "{:?}", diffs.iter().map(|d| (d.key.display(), d.changes.iter().map(|c| c.path.clone()).collect::<Vec<_>>())).collect::<Vec<_>>());
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 32, ..ProptestConfig::default() })]
+
+    /// A cluster read back (every field the API server fills in) plans nothing against the
+    /// profile it was rendered from.
+    #[test]
+    fn a_cluster_read_back_plans_nothing_against_its_own_profile((base, sets) in storage_overrides()) {
+        let l = loaded(&base, &sets);
+        let bundle = render(&l.profile, &RenderOptions::default()).unwrap();
+        let plan = migrate::plan("cluster", "profile", read_back(&bundle), objects(&bundle), Some((&l.profile, &l.profile)), &opts(false, false));
+        prop_assert!(plan.steps.is_empty(), "{:?}", plan.steps.iter().map(|s| (s.object.display(), s.reason.clone())).collect::<Vec<_>>());
+    }
+
+    /// Whatever the two profiles and flags, and whether FROM is a render or a cluster read
+    /// back: no step deletes a claim, and every update in the apply stream is one the API
+    /// server's update rules (kube::server, restated from its source) accept, as `kubectl
+    /// apply` merges it into the live object.
+    #[test]
+    fn the_apply_stream_holds_only_updates_the_server_accepts(
+        (base_a, sets_a) in storage_overrides(),
+        (base_b, sets_b) in storage_overrides(),
+        live in any::<bool>(),
+        allow in any::<bool>(),
+    ) {
+        let (la, lb) = (loaded(&base_a, &sets_a), loaded(&base_b, &sets_b));
+        let a = render(&la.profile, &RenderOptions::default()).unwrap();
+        let b = render(&lb.profile, &RenderOptions::default()).unwrap();
+        let from = if live { read_back(&a) } else { objects(&a) };
+        let plan = migrate::plan("a", "b", from.clone(), objects(&b), Some((&la.profile, &lb.profile)), &opts(allow, allow));
+        // TO's classes are applied before any claim (phase 1, StorageClass first).
+        let expands: BTreeMap<String, bool> = objects(&b)
+            .into_iter()
+            .filter(|o| o.kind == "StorageClass")
+            .map(|o| (o.name.clone(), o.value["allowVolumeExpansion"] == true))
+            .collect();
+        let manifests: BTreeMap<(String, String), serde_json::Value> = objects(&a)
+            .into_iter()
+            .map(|o| ((o.kind.clone(), o.name.clone()), o.value))
+            .collect();
+        for s in &plan.steps {
+            let claim = s.object.kind == "PersistentVolumeClaim";
+            prop_assert!(!(claim && matches!(s.action, Action::Delete | Action::Recreate)), "{} {}", s.action.as_str(), s.object.display());
+            for c in &s.commands {
+                let words: Vec<&str> = c.argv.iter().map(String::as_str).collect();
+                prop_assert!(
+                    !(words.first() == Some(&"kubectl") && words.contains(&"delete") && words.iter().any(|w| matches!(*w, "pvc" | "persistentvolumeclaim" | "persistentvolumeclaims"))),
+                    "{} deletes a claim: {c}", s.object.display()
+                );
+            }
+            if !s.in_apply_stream {
+                continue;
+            }
+            let key = (s.object.kind.clone(), s.object.name.clone());
+            let (Some(manifest), Some(last)) = (&s.manifest, manifests.get(&key)) else { continue };
+            let now = from.iter().find(|o| o.kind == key.0 && o.name == key.1).unwrap();
+            let applied = crate::live::kubectl_apply(&key.0, &now.value, last, manifest);
+            let class = applied["spec"]["storageClassName"].as_str().unwrap_or_default();
+            let state = amctl::kube::server::Claim {
+                bound: now.status.as_ref().map(|st| st["phase"] == "Bound"),
+                expands: expands.get(class).copied(),
+            };
+            let refused = amctl::kube::server::violations(&key.0, &now.value, &applied, state);
+            prop_assert!(refused.is_empty(), "{} in the apply stream: {refused:?}", s.object.display());
+        }
+    }
+}
+
+fn opts(allow_data_loss: bool, allow_data_migration: bool) -> Options {
+    Options {
+        namespace: "audience-manager".into(),
+        allow_data_loss,
+        allow_data_migration,
+        prune: allow_data_loss,
     }
 }
 
