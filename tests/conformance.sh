@@ -234,6 +234,9 @@ scenarios=(
   "aerospike scale-in|--from-set|aerospike.replicas=4|--from-set|cluster.nodes=12"
   "aerospike upgrade|--set|aerospike.image=\"aerospike/aerospike-server:8.1.0.0\""
   "flink upgrade|--set|flink.image=\"flink:2.2.0-scala_2.12-java17\""
+  "claim grow|--set|postgres.backup.volume.size=3Ti"
+  "claim template grow|--set|kafka.storage.size=1Ti"
+  "storage class change|--set|storage.class=standard"
 )
 for scenario in "${scenarios[@]}"; do
   IFS='|' read -r -a words <<<"$scenario"
