@@ -152,6 +152,7 @@ with tempfile.TemporaryDirectory() as tmp:
     row("amctl budget prod", [amctl, "budget", "prod"])
     row("amctl diff demo prod", [amctl, "diff", "demo", "prod"])
     row("amctl diff demo prod --fields", [amctl, "diff", "demo", "prod", "--fields"])
+    row("amctl fit prod (50 nodes)", [amctl, "fit", "prod", "--nodes", "50", "--node-memory", "64Gi", "--node-cpu", "16"])
     extra = [l.split("=", 1) for l in os.environ.get("AMCTL_BENCH_EXTRA", "").split(";") if "=" in l]
     for label, command in extra:
         row(label, [amctl] + command.split())

@@ -71,6 +71,13 @@ pub enum Command {
     #[command(after_help = EXIT_CODES)]
     Show(ShowCmd),
 
+    /// Size a profile for the nodes you have: prints a profile that extends PROFILE with every
+    /// size (containers, JVM heaps, Flink processes, PostgreSQL buffers, Aerospike data) and the
+    /// replica counts the nodes allow, chosen so that validate passes and the requests use the
+    /// platform's share of the nodes up to the headroom.
+    #[command(after_help = EXIT_CODES)]
+    Fit(FitCmd),
+
     /// Print the JSON Schema (draft-07) of the profile format, for editors and CI.
     Schema {
         /// Every key optional: for overlay files that use `extends`.
@@ -313,6 +320,52 @@ pub struct ShowCmd {
     pub output: ShowFormat,
 }
 
+#[derive(Args, Debug)]
+pub struct FitCmd {
+    /// Built-in profile name (demo, prod) or path to a profile TOML file: the base to size.
+    #[arg(value_name = "PROFILE")]
+    pub profile: String,
+
+    /// Nodes in the cluster.
+    #[arg(long, value_name = "N")]
+    pub nodes: u32,
+
+    /// Memory of each node, a Kubernetes quantity (`16Gi`).
+    #[arg(long, value_name = "SIZE", allow_hyphen_values = true)]
+    pub node_memory: String,
+
+    /// CPUs of each node (`8`, `3500m`).
+    #[arg(long, value_name = "CPU", allow_hyphen_values = true)]
+    pub node_cpu: String,
+
+    /// The distribution, for its reservations (default: PROFILE's).
+    #[arg(long, value_enum)]
+    pub distribution: Option<FitDistribution>,
+
+    /// Zones the nodes are spread over, comma-separated (default: PROFILE's, at most one per node).
+    #[arg(long, value_delimiter = ',', value_name = "ZONE,...")]
+    pub zones: Option<Vec<String>>,
+
+    /// Share of the platform's memory and CPU left free (`10%`).
+    #[arg(long, default_value = "10%", allow_hyphen_values = true)]
+    pub headroom: String,
+
+    /// Output format.
+    #[arg(short = 'o', long = "output", value_enum, default_value = "toml")]
+    pub output: ShowFormat,
+
+    /// Also print, on stderr, every key fit set: old value, new value, and the rule that chose it.
+    #[arg(long)]
+    pub explain: bool,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum FitDistribution {
+    K3s,
+    Kind,
+    Managed,
+}
+
 #[derive(Clone, Copy, Debug, ValueEnum)]
 pub enum ShowFormat {
     Toml,
@@ -471,6 +524,28 @@ pub fn run(cli: Cli) -> anyhow::Result<amctl::Exit> {
                 skip_validation: cmd.skip_validation,
             },
         )?),
+        Command::Fit(cmd) => {
+            use amctl::commands::fit::{FitArgs, Format, run};
+            use amctl::profile::Distribution;
+            Ok(run(&FitArgs {
+                profile: cmd.profile,
+                nodes: cmd.nodes,
+                node_memory: cmd.node_memory,
+                node_cpu: cmd.node_cpu,
+                distribution: cmd.distribution.map(|d| match d {
+                    FitDistribution::K3s => Distribution::K3s,
+                    FitDistribution::Kind => Distribution::Kind,
+                    FitDistribution::Managed => Distribution::Managed,
+                }),
+                zones: cmd.zones,
+                headroom: cmd.headroom,
+                format: match cmd.output {
+                    ShowFormat::Toml => Format::Toml,
+                    ShowFormat::Json => Format::Json,
+                },
+                explain: cmd.explain,
+            })?)
+        }
         Command::Show(cmd) => Ok(amctl::commands::show::run(
             &cmd.profile,
             &cmd.sets,

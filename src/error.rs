@@ -55,6 +55,9 @@ pub enum Error {
     /// An image reference the component cannot run (its edition or version).
     #[error("{0}")]
     Image(String),
+    /// `amctl fit`: a cluster too small for the platform, or sizes it cannot fit to.
+    #[error("{0}")]
+    Fit(String),
 }
 
 /// Options that do not go together, or a value outside what an option takes.
@@ -122,7 +125,8 @@ impl Error {
             Error::Serialize { .. }
             | Error::Convert { .. }
             | Error::Template { .. }
-            | Error::Image(_) => Exit::Input,
+            | Error::Image(_)
+            | Error::Fit(_) => Exit::Input,
         }
     }
 

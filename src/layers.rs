@@ -30,6 +30,7 @@ pub(crate) const LAYERS: &[(&str, u8)] = &[
     ("report", 8),
     ("diff", 8),
     ("migrate", 8),
+    ("fit", 8),
     // 9: one file per user action
     ("commands", 9),
     // 10: the command line and the crate root

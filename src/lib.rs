@@ -10,6 +10,7 @@ pub mod components;
 pub mod contract;
 pub mod diff;
 pub mod error;
+pub mod fit;
 pub mod kube;
 #[cfg(test)]
 mod layers;

@@ -3,6 +3,7 @@
 pub mod budget;
 pub mod diff;
 pub mod explain;
+pub mod fit;
 pub mod migrate;
 pub mod render;
 pub mod schema;

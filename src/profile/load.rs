@@ -15,7 +15,7 @@ pub(crate) const BUILTINS: &[(&str, &str)] = &[
     ("prod", include_str!("../../profiles/prod.toml")),
 ];
 
-pub(crate) fn builtin(name: &str) -> Option<&'static str> {
+pub fn builtin(name: &str) -> Option<&'static str> {
     BUILTINS.iter().find(|(n, _)| *n == name).map(|(_, t)| *t)
 }
 

@@ -5,6 +5,7 @@ mod common;
 
 mod cli;
 mod diff;
+mod fit;
 mod live;
 mod migrate;
 mod network;

@@ -1,0 +1,1098 @@
+//! `amctl fit`: sizes a profile for the nodes a user has. Every size is a function of one memory
+//! scale and one CPU scale applied to the base profile, through each component's own model (JVM
+//! heap ratios, Kafka's page-cache rule, Flink's process size, PostgreSQL's buffers as shares of
+//! its memory, Aerospike's in-memory data inside its container). Validation is the oracle: the
+//! largest scales whose render validates clean and whose requests fit the platform share after
+//! headroom win.
+
+use crate::components::{self, aerospike, postgres};
+use crate::error::Error;
+use crate::kube::RenderOptions;
+use crate::model::flink;
+use crate::model::jvm::{JvmApp, JvmBreakdown, JvmFlags};
+use crate::model::mib;
+use crate::model::node::{NodeModel, Res};
+use crate::profile::{AsStorageEngine, Distribution, Profile, Resources};
+use crate::rules::{Finding, Severity};
+use crate::units::{AsSize, Cpu, JvmSize, Memory, PgSize};
+use std::collections::BTreeMap;
+
+const MIB: u64 = 1 << 20;
+const GIB: u64 = 1 << 30;
+
+/// The cluster a profile is fitted to.
+#[derive(Clone, Debug)]
+pub struct Shape {
+    pub nodes: u32,
+    pub node_memory: Memory,
+    pub node_cpu: Cpu,
+    pub distribution: Option<Distribution>,
+    pub zones: Option<Vec<String>>,
+    /// Fraction of the platform share left free, 0.0..0.9.
+    pub headroom: f64,
+}
+
+/// One key fit set: where, what it was, what it is, and why.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Change {
+    pub key: String,
+    pub old: String,
+    pub new: String,
+    pub rule: String,
+}
+
+#[derive(Debug)]
+pub struct Fitted {
+    pub profile: Profile,
+    pub changes: Vec<Change>,
+    /// Warnings validate still gives that are not about sizes (fit cannot change them).
+    pub left: Vec<Finding>,
+    /// Memory and CPU the fit may use (the nodes that must hold the platform, after headroom).
+    pub target: Res,
+    /// What the fitted profile requests (HPA at max).
+    pub requests: Res,
+    pub memory_scale: f64,
+    pub cpu_scale: f64,
+}
+
+/// The largest share of a node's platform memory one pod may request.
+const POD_SHARE: f64 = 0.6;
+
+/// The smallest memory scale tried: every size is then at its floor.
+const SMALLEST_SCALE: f64 = 0.01;
+
+/// Why no size works: the smallest platform does not fit (how much is missing), or the profile
+/// has an error no size changes.
+fn unfit(v: &Verdict, allowed: &[&str], shape: &Shape, target: Res, p: &Profile) -> Error {
+    let short = v.requests.memory.saturating_sub(target.memory);
+    let blocking: Vec<&Finding> = v.blocking(allowed).collect();
+    let sized_out = blocking
+        .iter()
+        .all(|f| is_size_rule(f.rule) || f.rule.starts_with("aerospike.memory"));
+    let list = |fs: &[&Finding]| {
+        fs.iter()
+            .take(3)
+            .map(|f| format!("{} [{} at {}]", f.message, f.rule, f.key))
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
+    if sized_out || short > 0 {
+        let model = NodeModel::from_cluster(&p.cluster);
+        let total = model.available.memory * u64::from(shape.nodes);
+        let headroom = 1.0 - v.requests.memory as f64 / total.max(1) as f64;
+        let lower = if short > 0 && headroom > 0.0 && headroom < shape.headroom {
+            format!(
+                "; it fits with --headroom {:.0}% or less",
+                (headroom * 100.0).floor()
+            )
+        } else {
+            String::new()
+        };
+        Error::Fit(format!(
+            "{} node(s) of {} / {} CPU are too small for the smallest working platform: at its smallest sizes it requests {} of memory, and {} can go to the platform ({} after headroom{}){}{}",
+            shape.nodes,
+            shape.node_memory,
+            shape.node_cpu,
+            mib(v.requests.memory),
+            mib(total),
+            mib(target.memory),
+            if short > 0 {
+                format!(", {} missing", mib(short))
+            } else {
+                String::new()
+            },
+            lower,
+            if blocking.is_empty() {
+                String::new()
+            } else {
+                format!("; validate: {}", list(&blocking))
+            },
+        ))
+    } else {
+        let other: Vec<&Finding> = blocking
+            .into_iter()
+            .filter(|f| !is_size_rule(f.rule))
+            .collect();
+        Error::Fit(format!(
+            "the profile does not run on {} node(s) whatever the sizes (fit sets sizes and replica counts, not these): {}; fix the profile, then fit it",
+            shape.nodes,
+            list(&other)
+        ))
+    }
+}
+
+/// Why fit leaves a warning: it is not about sizes, or no size avoids it.
+pub fn why_left(rule: &str) -> &'static str {
+    if rule == "placement.n-1" {
+        "no size avoids it: on two nodes the platform cannot fit on one, and a set with a pod on every node leaves one Pending when a node is lost (its server keeps running on the others)"
+    } else {
+        "not a size: the base profile chose it, fit leaves it"
+    }
+}
+
+/// The warnings fit resolves by choosing sizes; any other warning is the base profile's choice.
+const SIZE_RULES: &[&str] = &[
+    "kafka.heap-page-cache",
+    "budget.",
+    "placement",
+    "jvm",
+    "memory",
+];
+
+fn is_size_rule(rule: &str) -> bool {
+    SIZE_RULES.iter().any(|p| rule.contains(p))
+}
+
+/// Rounds a size up to a step a person would write: the largest power of two MiB at most a 32nd
+/// of it (so at most ~3% is added), at least 16 MiB. Up, so a floor is never cut into.
+fn round(bytes: u64) -> u64 {
+    let step = (bytes / 32).max(16 * MIB);
+    let step = 1u64 << (63 - step.leading_zeros());
+    bytes.div_ceil(step).max(1) * step
+}
+
+/// Memory rounded by [`round`], as a Kubernetes quantity (`Gi` when whole).
+fn mem(bytes: u64) -> Memory {
+    let b = round(bytes);
+    let text = if b.is_multiple_of(GIB) {
+        format!("{}Gi", b / GIB)
+    } else {
+        format!("{}Mi", b / MIB)
+    };
+    Memory::parse(&text).expect("a MiB quantity parses")
+}
+
+/// CPU in 10m steps, at least 50m.
+fn cpu(millis: u64) -> Cpu {
+    let m = (millis / 10 * 10).max(50);
+    Cpu::parse(&format!("{m}m")).expect("a millicore quantity parses")
+}
+
+fn bytes(m: &Memory) -> u64 {
+    m.bytes().max(0) as u64
+}
+
+fn millis(c: &Cpu) -> u64 {
+    c.millis().max(0) as u64
+}
+
+fn scaled(b: u64, s: f64) -> u64 {
+    (b as f64 * s) as u64
+}
+
+/// A Resources block with memory request `req` (the base's limit-to-request ratio kept) and CPU
+/// scaled by `sc`, limits never above a node's CPU.
+fn resources(r: &Resources, req: u64, sc: f64, node: Res, hard: u64) -> Resources {
+    let node_cpu = node.cpu;
+    // No pod larger than a share of a node (the rest of the platform must still be placed beside
+    // it, and on N−1 nodes), unless its own model needs more (`hard`).
+    let req = req.min(scaled(node.memory, POD_SHARE)).max(hard);
+    let ratio = bytes(&r.limits.memory) as f64 / bytes(&r.requests.memory).max(1) as f64;
+    let req = round(req);
+    let lim = scaled(req, ratio.max(1.0));
+    let creq = scaled(millis(&r.requests.cpu), sc).min(scaled(node_cpu, POD_SHARE));
+    let clim = scaled(millis(&r.limits.cpu), sc).clamp(creq, node_cpu.max(creq));
+    let mut out = r.clone();
+    out.requests.memory = mem(req);
+    out.limits.memory = mem(lim.max(req));
+    out.requests.cpu = cpu(creq);
+    out.limits.cpu = cpu(clim.max(creq));
+    out
+}
+
+/// A JVM container's request: what its flags fix (metaspace, code cache, direct memory, thread
+/// stacks, the native margin) stays; heap and the rest of the container scale.
+fn jvm_request(r: &Resources, opts: &str, app: JvmApp, sm: f64, floor: u64) -> u64 {
+    let limit = bytes(&r.limits.memory);
+    let req = bytes(&r.requests.memory);
+    let fixed = JvmFlags::parse(opts)
+        .map(|f| JvmBreakdown::compute(&f, limit, app).non_heap())
+        .unwrap_or(0)
+        .min(limit);
+    let ratio = req as f64 / limit.max(1) as f64;
+    // At least the fixed pools and a 256 MiB heap.
+    let new_limit = (fixed + scaled(limit - fixed, sm)).max(fixed + fixed / 8 + 256 * MIB);
+    scaled(new_limit, ratio).max(floor)
+}
+
+fn set_jvm(opts: &str, xmx: u64, xms: Option<u64>) -> String {
+    let mut out: Vec<String> = Vec::new();
+    for tok in opts.split_whitespace() {
+        if tok.starts_with("-Xmx") {
+            out.push(format!("-Xmx{}m", xmx / MIB));
+        } else if let Some(v) = tok.strip_prefix("-Xms") {
+            let old = JvmSize::parse(v).map(|s| s.bytes).unwrap_or(xmx);
+            out.push(format!("-Xms{}m", xms.unwrap_or(old).min(xmx) / MIB));
+        } else {
+            out.push(tok.to_string());
+        }
+    }
+    if !opts.contains("-Xmx") {
+        out.insert(0, format!("-Xmx{}m", xmx / MIB));
+    }
+    out.join(" ")
+}
+
+/// The largest heap (in MiB, at most `want`) whose JVM total stays inside `fill` of `limit`.
+fn fit_heap(opts: &str, limit: u64, app: JvmApp, want: u64, fill: f64) -> u64 {
+    let Ok(mut f) = JvmFlags::parse(opts) else {
+        return want;
+    };
+    let room = scaled(limit, fill.min(1.0));
+    let mut heap = want / MIB * MIB;
+    while heap > 64 * MIB {
+        f.xmx = Some(heap);
+        if JvmBreakdown::compute(&f, limit, app).total() <= room {
+            break;
+        }
+        heap -= (heap / 64).max(MIB) / MIB * MIB;
+    }
+    heap.max(64 * MIB)
+}
+
+/// How full the base's JVM leaves its container (heap and non-heap over the limit).
+fn fill(opts: &str, limit: u64, app: JvmApp) -> f64 {
+    JvmFlags::parse(opts)
+        .map(|f| JvmBreakdown::compute(&f, limit, app).total() as f64 / limit.max(1) as f64)
+        .unwrap_or(1.0)
+        .clamp(0.5, 0.98)
+}
+
+fn xmx(opts: &str) -> Option<u64> {
+    JvmFlags::parse(opts).ok()?.xmx
+}
+
+fn xms(opts: &str) -> Option<u64> {
+    JvmFlags::parse(opts).ok()?.xms
+}
+
+/// Kafka's heap: the base profile's share of the container, at most half of it and 5 GiB
+/// (validate's `kafka.heap-page-cache`, Strimzi's rule), in whole MiB.
+fn kafka_heap(base_opts: &str, base_limit: u64, limit: u64) -> u64 {
+    let share = xmx(base_opts).map_or(0.5, |h| h as f64 / base_limit.max(1) as f64);
+    (scaled(limit, share.min(0.5)).min(5 * GIB) / MIB) * MIB
+}
+
+/// The smallest working size of each workload: the demo profile's, which the conformance suite
+/// starts on the pinned images.
+struct Floors;
+impl Floors {
+    const POSTGRES: u64 = 512 * MIB;
+    const AEROSPIKE: u64 = GIB;
+    const KAFKA: u64 = 1200 * MIB;
+    const CONTROLLER: u64 = 768 * MIB;
+    const JOBMANAGER: u64 = 768 * MIB;
+    const TASKMANAGER: u64 = GIB;
+    const API: u64 = 400 * MIB;
+}
+
+/// The replica counts the nodes allow: a workload whose pods must not share a node has at most
+/// one pod per node, and a replication factor never exceeds the copies there are.
+fn replicas(p: &mut Profile, n: u32, rules: &mut BTreeMap<String, String>) {
+    let spread = |what: &str| {
+        format!("{what}: at most one pod per node (required anti-affinity), {n} node(s)")
+    };
+    if p.postgres.replicas > n {
+        p.postgres.replicas = n;
+        rules.insert("postgres.replicas".into(), spread("primary and standbys"));
+    }
+    if p.aerospike.replicas > n {
+        p.aerospike.replicas = n;
+        rules.insert("aerospike.replicas".into(), spread("Aerospike nodes"));
+    }
+    let asr = p.aerospike.replicas;
+    for ns in &mut p.aerospike.namespaces {
+        if ns.replication_factor > asr {
+            ns.replication_factor = asr;
+            rules.insert(
+                format!("aerospike.namespaces[{}].replication_factor", ns.name),
+                format!("at most the {asr} Aerospike node(s)"),
+            );
+        }
+    }
+    let k = &mut p.kafka;
+    if k.brokers > n {
+        k.brokers = n;
+        rules.insert("kafka.brokers".into(), spread("brokers"));
+    }
+    let b = k.brokers;
+    let cap = |v: &mut u32, key: &str, max: u32, rules: &mut BTreeMap<String, String>| {
+        if *v > max {
+            *v = max;
+            rules.insert(key.into(), format!("at most {max} with {b} broker(s)"));
+        }
+    };
+    cap(
+        &mut k.default_replication_factor,
+        "kafka.default_replication_factor",
+        b,
+        rules,
+    );
+    cap(
+        &mut k.offsets_topic_replication_factor,
+        "kafka.offsets_topic_replication_factor",
+        b,
+        rules,
+    );
+    cap(
+        &mut k.transaction_state_log_replication_factor,
+        "kafka.transaction_state_log_replication_factor",
+        b,
+        rules,
+    );
+    let isr = k.default_replication_factor.saturating_sub(1).max(1);
+    cap(
+        &mut k.min_insync_replicas,
+        "kafka.min_insync_replicas",
+        isr,
+        rules,
+    );
+    let tisr = k
+        .transaction_state_log_replication_factor
+        .saturating_sub(1)
+        .max(1);
+    cap(
+        &mut k.transaction_state_log_min_isr,
+        "kafka.transaction_state_log_min_isr",
+        tisr,
+        rules,
+    );
+    for t in &mut k.topics {
+        if let Some(rf) = t.replication_factor.filter(|rf| *rf > b) {
+            let _ = rf;
+            t.replication_factor = Some(b);
+            rules.insert(
+                format!("kafka.topics[{}].replication_factor", t.name),
+                format!("at most {b} with {b} broker(s)"),
+            );
+        }
+    }
+    if let Some(c) = &mut k.controllers {
+        let most = if n >= 3 { 3.min(c.replicas) } else { 1 };
+        if c.replicas > most {
+            c.replicas = most;
+            rules.insert(
+                "kafka.controllers.replicas".into(),
+                format!("an odd quorum of at most one controller per node: {most} on {n} node(s)"),
+            );
+        }
+    }
+    // Aerospike's primary index is spread over its nodes: add nodes (up to one per cluster node)
+    // until one holds its share within a pod's share of a node.
+    let cap = scaled(
+        NodeModel::from_cluster(&p.cluster).available.memory,
+        POD_SHARE,
+    );
+    let before = p.aerospike.replicas;
+    while p.aerospike.replicas < n && {
+        let b = aerospike::memory_breakdown(&p.aerospike);
+        b["primary_index"] + b["baseline"] > cap / 2
+    } {
+        p.aerospike.replicas += 1;
+    }
+    if p.aerospike.replicas != before {
+        rules.insert(
+            "aerospike.replicas".into(),
+            format!("the primary index (64 B × records × RF ÷ nodes) fits a node's share only over {} nodes", p.aerospike.replicas),
+        );
+    }
+    // The HPA's ceiling: at most three pods of a service per node (the budget counts the
+    // ceiling; more only competes for the same nodes).
+    let most = 3 * n;
+    let hpa = |a: &mut Option<crate::profile::Autoscaling>,
+               key: String,
+               rules: &mut BTreeMap<String, String>| {
+        if let Some(a) = a {
+            if a.min_replicas > n {
+                a.min_replicas = n.max(1);
+                rules.insert(
+                    format!("{key}.min_replicas"),
+                    format!("at most one pod per node to start: {n} node(s)"),
+                );
+            }
+            if a.max_replicas > most.max(a.min_replicas) {
+                a.max_replicas = most.max(a.min_replicas);
+                rules.insert(
+                    format!("{key}.max_replicas"),
+                    format!("at most three pods per node: {n} node(s)"),
+                );
+            }
+        }
+    };
+    hpa(&mut p.api.autoscaling, "api.autoscaling".into(), rules);
+    for svc in &mut p.api.services {
+        hpa(
+            &mut svc.autoscaling,
+            format!("api.services[{}].autoscaling", svc.name),
+            rules,
+        );
+    }
+    if p.api.replicas > n {
+        p.api.replicas = n;
+        rules.insert(
+            "api.replicas".into(),
+            format!("at most one pod per node to start: {n} node(s)"),
+        );
+    }
+    if p.flink.jobmanager.replicas > n.max(1) {
+        p.flink.jobmanager.replicas = n;
+        rules.insert("flink.jobmanager.replicas".into(), spread("JobManagers"));
+    }
+}
+
+/// The base profile sized by `sm` (memory) and `sc` (CPU), every inner size through its model.
+fn sized(base: &Profile, sm: f64, sc: f64, rules: &mut BTreeMap<String, String>) -> Profile {
+    let mut p = base.clone();
+    let node = NodeModel::from_cluster(&p.cluster).available;
+    // A component whose pod would pass [`POD_SHARE`] of a node stops growing there.
+    let cap = scaled(node.memory, POD_SHARE);
+    let capped = |r: &Resources| sm.min(cap as f64 / bytes(&r.requests.memory).max(1) as f64);
+    let scale_rule =
+        |what: &str| format!("{what}: the base's size × {sm:.2} (memory scale), CPU × {sc:.2}");
+
+    // PostgreSQL: shared_buffers, effective_cache_size, maintenance_work_mem and the shm keep
+    // their share of the container.
+    let pg = &mut p.postgres;
+    let old = bytes(&pg.resources.limits.memory);
+    let pgsize = |b: u64| PgSize::parse(&format!("{}MB", (b / MIB).max(1))).expect("MB parses");
+    let share = |b: u64| b as f64 / old.max(1) as f64;
+    let (sb, ecs) = (
+        share(pg.shared_buffers.bytes),
+        share(pg.effective_cache_size.bytes),
+    );
+    let (mwm, shm) = (
+        share(pg.maintenance_work_mem.bytes),
+        share(bytes(&pg.shm_size)),
+    );
+    let s_pg = capped(&pg.resources) / 1.05;
+    let req = scaled(bytes(&pg.resources.requests.memory), s_pg).max(Floors::POSTGRES);
+    let lim = scaled(
+        req,
+        old as f64 / bytes(&pg.resources.requests.memory).max(1) as f64,
+    );
+    // work_mem is per sort or hash, per connection: it scales with the memory it comes from.
+    let wm = scaled(pg.work_mem.bytes, lim as f64 / old.max(1) as f64).max(MIB);
+    pg.work_mem = PgSize::parse(&format!("{}kB", wm / 1024)).expect("kB parses");
+    rules.insert(
+        "postgres.work_mem".into(),
+        format!(
+            "the base's work_mem × {:.2}, as its container",
+            lim as f64 / old.max(1) as f64
+        ),
+    );
+    pg.shared_buffers = pgsize(scaled(lim, sb));
+    pg.effective_cache_size = pgsize(scaled(lim, ecs));
+    pg.maintenance_work_mem = pgsize(scaled(lim, mwm).max(16 * MIB));
+    pg.shm_size = mem(scaled(lim, shm).max(32 * MIB));
+    // The container holds the model's worst case (buffers, every connection's work_mem, the
+    // autovacuum workers, the backends and /dev/shm), whatever the rounding did.
+    let worst: u64 = postgres::memory_breakdown(pg, bytes(&pg.shm_size))
+        .values()
+        .sum();
+    let req = req.max(scaled(worst, 1.02));
+    pg.resources = resources(&pg.resources, req, sc, node, scaled(worst, 1.02));
+    rules.insert("postgres.resources".into(), scale_rule("PostgreSQL"));
+    for (key, what, f) in [
+        ("shared_buffers", "", sb),
+        ("effective_cache_size", "", ecs),
+        ("maintenance_work_mem", "", mwm),
+        ("shm_size", " (parallel query's /dev/shm)", shm),
+    ] {
+        rules.insert(
+            format!("postgres.{key}"),
+            format!("{:.1}% of the container{what}, as in the base", f * 100.0),
+        );
+    }
+
+    // Aerospike: in-memory data keeps its share of the container; index stages stay.
+    let a = &mut p.aerospike;
+    // The primary index (records × RF ÷ nodes, in whole stages) and the baseline are fixed by
+    // the data and the node count; in-memory data and the base's slack scale.
+    let fixed = |a: &crate::profile::Aerospike| {
+        let b = aerospike::memory_breakdown(a);
+        b["primary_index"] + b["baseline"]
+    };
+    let data = aerospike::memory_breakdown(&base.aerospike)["data"];
+    let slack = bytes(&base.aerospike.resources.requests.memory)
+        .saturating_sub(fixed(&base.aerospike) + data);
+    let grow = (cap.saturating_sub(fixed(a)) as f64 / (data + slack).max(1) as f64) / 1.05;
+    let sm_a = sm.min(grow);
+    for ns in &mut a.namespaces {
+        if ns.storage_engine == AsStorageEngine::Memory
+            && let Some(d) = &ns.data_size
+        {
+            // At least the server's minimum data-size (as/src/base/cfg.c, per version).
+            let min = crate::profile::images::Server::from_image(&base.aerospike.image)
+                .map_or(512 * MIB, |s| s.min_data_size());
+            let b = (scaled(d.bytes, sm_a).max(min) / MIB).max(64);
+            ns.data_size = Some(AsSize::parse(&format!("{b}M")).expect("M parses"));
+            rules.insert(
+                format!("aerospike.namespaces[{}].data_size", ns.name),
+                format!("the base's in-memory data × {sm_a:.2}, at least the server's minimum"),
+            );
+        }
+    }
+    let need = fixed(a) + aerospike::memory_breakdown(a)["data"] + scaled(slack, sm_a);
+    let req = need.max(Floors::AEROSPIKE);
+    a.resources = resources(&a.resources, req, sc, node, need);
+    rules.insert(
+        "aerospike.resources".into(),
+        format!("primary index (64 B × records × RF ÷ nodes, whole stages) + 256 MiB baseline, + the base's data and slack × {sm:.2}; CPU × {sc:.2}"),
+    );
+
+    // Kafka brokers and controllers: heap at the base's share, at most half the container and
+    // 5 GiB; the rest is the page cache.
+    let k = &mut p.kafka;
+    let old = bytes(&k.resources.limits.memory);
+    let app = JvmApp::kafka();
+    let req = jvm_request(
+        &k.resources,
+        &format!(
+            "{} {}",
+            k.heap_opts,
+            k.jvm_opts.as_deref().unwrap_or_default()
+        ),
+        app,
+        capped(&k.resources),
+        Floors::KAFKA,
+    );
+    k.resources = resources(&k.resources, req, sc, node, 0);
+    let new = bytes(&k.resources.limits.memory);
+    let opts = format!(
+        "{} {}",
+        k.heap_opts,
+        k.jvm_opts.as_deref().unwrap_or_default()
+    );
+    let h = fit_heap(&opts, new, app, kafka_heap(&k.heap_opts, old, new), 0.98);
+    k.heap_opts = format!("-Xmx{}m -Xms{}m", h / MIB, h / MIB);
+    rules.insert("kafka.resources".into(), scale_rule("Kafka brokers"));
+    rules.insert(
+        "kafka.heap_opts".into(),
+        "the base's heap share of the container, at most 50% and 5 GiB (the page cache gets the rest)"
+            .into(),
+    );
+    if let Some(c) = &mut k.controllers {
+        let old = bytes(&c.resources.limits.memory);
+        let opts = format!(
+            "{} {}",
+            c.heap_opts,
+            c.jvm_opts.as_deref().unwrap_or_default()
+        );
+        let req = jvm_request(
+            &c.resources,
+            &opts,
+            app,
+            capped(&c.resources),
+            Floors::CONTROLLER,
+        );
+        c.resources = resources(&c.resources, req, sc, node, 0);
+        let new = bytes(&c.resources.limits.memory);
+        let h = fit_heap(&opts, new, app, kafka_heap(&c.heap_opts, old, new), 0.98);
+        c.heap_opts = format!("-Xmx{}m -Xms{}m", h / MIB, h / MIB);
+        rules.insert(
+            "kafka.controllers.resources".into(),
+            scale_rule("KRaft controllers"),
+        );
+        rules.insert(
+            "kafka.controllers.heap_opts".into(),
+            "the base's heap share of the container, at most 50%".into(),
+        );
+    }
+
+    // Flink: process sizes follow the containers (the memory model splits them); parallelism
+    // stays slots × TaskManagers when the base has it so.
+    let f = &mut p.flink;
+    let jm = &mut f.jobmanager;
+    let share = jm.process_size.bytes as f64 / bytes(&jm.resources.limits.memory).max(1) as f64;
+    let req =
+        scaled(bytes(&jm.resources.requests.memory), capped(&jm.resources)).max(Floors::JOBMANAGER);
+    jm.resources = resources(&jm.resources, req, sc, node, 0);
+    jm.process_size = jvm(scaled(bytes(&jm.resources.limits.memory), share.min(1.0)));
+    rules.insert(
+        "flink.jobmanager.resources".into(),
+        scale_rule("JobManager"),
+    );
+    rules.insert(
+        "flink.jobmanager.process_size".into(),
+        format!(
+            "{:.0}% of the container, as in the base",
+            share.min(1.0) * 100.0
+        ),
+    );
+    let tm = &mut f.taskmanager;
+    let share = tm.process_size.bytes as f64 / bytes(&tm.resources.limits.memory).max(1) as f64;
+    let smallest = smallest_taskmanager(tm);
+    let floor = (scaled(smallest, 1.0 / share.clamp(0.1, 1.0)) + 64 * MIB).max(Floors::TASKMANAGER);
+    let req = scaled(bytes(&tm.resources.requests.memory), capped(&tm.resources)).max(floor);
+    tm.resources = resources(&tm.resources, req, sc, node, 0);
+    tm.process_size = jvm(scaled(bytes(&tm.resources.limits.memory), share.min(1.0)));
+    rules.insert(
+        "flink.taskmanager.resources".into(),
+        scale_rule("TaskManagers"),
+    );
+    rules.insert(
+        "flink.taskmanager.process_size".into(),
+        format!(
+            "{:.0}% of the container, as in the base; Flink's memory model splits it",
+            share.min(1.0) * 100.0
+        ),
+    );
+
+    // API services: heap keeps its share of the limit, -Xms its share of the request.
+    let api = &mut p.api;
+    let l0 = bytes(&api.resources.limits.memory);
+    let app = JvmApp::spring(api.tomcat_max_threads);
+    let req = jvm_request(
+        &api.resources,
+        &api.java_opts,
+        app,
+        capped(&api.resources),
+        Floors::API,
+    );
+    api.resources = resources(&api.resources, req, sc, node, 0);
+    let (l1, r1) = (
+        bytes(&api.resources.limits.memory),
+        bytes(&api.resources.requests.memory),
+    );
+    if let Some(h) = xmx(&api.java_opts) {
+        // The heap takes what the limit gained or lost; the fixed pools stay.
+        let base_fill = fill(&base.api.java_opts, l0, app);
+        let want = (h as i64 + l1 as i64 - l0 as i64).max(64 * MIB as i64) as u64;
+        let heap = fit_heap(&api.java_opts, l1, app, want, base_fill.max(0.9));
+        let ms = xms(&api.java_opts).map(|s| scaled(s, heap as f64 / h.max(1) as f64).min(r1));
+        api.java_opts = set_jvm(&api.java_opts, heap, ms);
+        rules.insert(
+            "api.java_opts".into(),
+            format!(
+                "heap grows by what the limit grows ({} → {}); metaspace, code cache, direct memory and stacks keep their bounds",
+                mib(l0), mib(l1)
+            ),
+        );
+    }
+    rules.insert("api.resources".into(), scale_rule("API services"));
+    p
+}
+
+/// The smallest process size Flink's memory model accepts for this TaskManager with at least
+/// 32 MiB of task heap per slot (validate's `flink.taskmanager.task-heap`), by bisection.
+fn smallest_taskmanager(tm: &crate::profile::TaskManager) -> u64 {
+    let opts = components::flink::tm_options(tm);
+    let slots = u64::from(tm.task_slots.max(1));
+    let ok = |p: u64| {
+        flink::taskmanager(&flink::TmOptions {
+            process_size: p,
+            ..opts.clone()
+        })
+        .is_ok_and(|m| m.task_heap / slots >= 32 * MIB)
+    };
+    let (mut lo, mut hi) = (0u64, 1u64 << 40);
+    if !ok(hi) {
+        return Floors::TASKMANAGER;
+    }
+    while hi - lo > MIB {
+        let mid = lo + (hi - lo) / 2;
+        if ok(mid) { hi = mid } else { lo = mid }
+    }
+    hi
+}
+
+fn jvm(b: u64) -> JvmSize {
+    JvmSize::parse(&format!("{}m", (b / MIB).max(1))).expect("m parses")
+}
+
+/// What validate says of a candidate, and what it requests.
+struct Verdict {
+    findings: Vec<Finding>,
+    requests: Res,
+    limits: Res,
+}
+
+fn judge(p: &Profile) -> Result<Verdict, Error> {
+    let text = toml::to_string(p).map_err(|e| Error::Serialize {
+        what: "the fitted profile to TOML",
+        detail: e.to_string(),
+    })?;
+    let loaded = crate::profile::load::load_str("fit", &text)?;
+    crate::profile::check::structure(&loaded)?;
+    let bundle = crate::render::render(
+        &loaded.profile,
+        &RenderOptions {
+            namespace: crate::kube::DEFAULT_NAMESPACE.to_string(),
+        },
+    )?;
+    let (findings, budget) = crate::validate::validate_with_budget(&loaded, &bundle);
+    Ok(Verdict {
+        findings,
+        requests: budget.total_request,
+        limits: budget.total_limit,
+    })
+}
+
+impl Verdict {
+    fn blocking<'a>(&'a self, allowed: &'a [&str]) -> impl Iterator<Item = &'a Finding> + 'a {
+        self.findings.iter().filter(move |f| match f.severity {
+            Severity::Error => true,
+            Severity::Warning => !allowed.contains(&f.rule),
+            _ => false,
+        })
+    }
+}
+
+/// Fits `base` to `shape`. `base_warnings` are the rules the base already warns on at its own
+/// nodes: fit may leave the ones that are not about sizes.
+pub fn fit(base: &Profile, shape: &Shape) -> Result<Fitted, Error> {
+    if shape.nodes == 0 {
+        return Err(Error::Fit(
+            "--nodes 0: a cluster has at least one node".into(),
+        ));
+    }
+    let allowed: Vec<&str> = judge(base)?
+        .findings
+        .iter()
+        .filter(|f| f.severity == Severity::Warning && !is_size_rule(f.rule))
+        .map(|f| f.rule)
+        .collect();
+    let mut rules = BTreeMap::new();
+    let mut p = base.clone();
+    p.extends = None;
+    let c = &mut p.cluster;
+    c.nodes = shape.nodes;
+    c.node_memory = shape.node_memory.clone();
+    c.node_cpu = shape.node_cpu.clone();
+    if let Some(d) = shape.distribution
+        && d != c.distribution
+    {
+        c.distribution = d;
+        // The base's reservations were for its own distribution: the new one's defaults, set
+        // where the base set its own (an overlay can change a key, not remove it).
+        let capacity = Res::new(bytes(&c.node_memory), millis(&c.node_cpu));
+        let dd = crate::model::node::defaults(d, capacity);
+        let amounts = |r: Res| crate::profile::Amounts {
+            memory: Memory::parse(&format!("{}Mi", r.memory / MIB)).expect("Mi parses"),
+            cpu: Cpu::parse(&format!("{}m", r.cpu)).expect("m parses"),
+        };
+        for (field, value) in [
+            (&mut c.kube_reserved, dd.kube_reserved),
+            (&mut c.system_reserved, dd.system_reserved),
+            (&mut c.distribution_overhead, dd.distribution_overhead),
+            (&mut c.system_pods, dd.system_pods),
+        ] {
+            if field.is_some() {
+                *field = Some(amounts(value));
+            }
+        }
+        if c.eviction_hard_memory.is_some() {
+            c.eviction_hard_memory = Some(Memory::parse("100Mi").expect("Mi parses"));
+        }
+        rules.insert(
+            "cluster".into(),
+            format!("the reservations {} makes by default", d.as_str()),
+        );
+    }
+    if let Some(z) = &shape.zones {
+        c.zones = z.clone();
+    } else if c.zones.len() > shape.nodes as usize {
+        c.zones.truncate(shape.nodes as usize);
+        rules.insert(
+            "cluster.zones".into(),
+            "no more zones than nodes".to_string(),
+        );
+    }
+    for k in ["nodes", "node_memory", "node_cpu", "distribution", "zones"] {
+        rules
+            .entry(format!("cluster.{k}"))
+            .or_insert_with(|| "the cluster fit was asked for".to_string());
+    }
+    replicas(&mut p, shape.nodes, &mut rules);
+
+    let model = NodeModel::from_cluster(&p.cluster);
+    if model.available.memory == 0 || model.available.cpu == 0 {
+        return Err(Error::Fit(format!(
+            "a node of {} / {} CPU has nothing left for the platform after the kubelet's reservations, the eviction threshold and the distribution's own use ({} of memory); use bigger nodes",
+            mib(model.capacity.memory),
+            model.capacity.cpu as f64 / 1000.0,
+            mib(model.capacity.memory.saturating_sub(model.available.memory))
+        )));
+    }
+    // The nodes that must hold the platform: all of them on one or two, N−1 from three on (the
+    // platform survives losing a node).
+    let holding = if shape.nodes >= 3 {
+        shape.nodes - 1
+    } else {
+        shape.nodes
+    };
+    let keep = 1.0 - shape.headroom;
+    let target = Res::new(
+        scaled(model.available.memory * u64::from(holding), keep),
+        scaled(model.available.cpu * u64::from(holding), keep),
+    );
+
+    let mut allowed = allowed;
+    let spread = [
+        p.postgres.replicas,
+        p.aerospike.replicas,
+        p.kafka.brokers,
+        p.kafka.controllers.as_ref().map_or(0, |c| c.replicas),
+    ];
+    if shape.nodes == 2 || spread.contains(&shape.nodes) {
+        // Two nodes cannot hold the platform on one; and a set with a pod on every node has one
+        // Pending after losing a node (its server runs on the others). Named in the output.
+        allowed.push("placement.n-1");
+    }
+    let mut scratch = BTreeMap::new();
+    // CPU has no fixed parts and does not depend on memory: the largest scale whose requests
+    // fit, by bisection.
+    let (mut lo, mut hi) = (SMALLEST_SCALE, 1.0f64);
+    let cpu_at = |sc: f64, scratch: &mut BTreeMap<String, String>| -> Result<u64, Error> {
+        Ok(judge(&sized(&p, 1.0, sc, scratch))?.requests.cpu)
+    };
+    while cpu_at(hi, &mut scratch)? <= target.cpu && hi < 1e4 {
+        lo = hi;
+        hi *= 4.0;
+    }
+    for _ in 0..16 {
+        let mid = (lo * hi).sqrt();
+        if cpu_at(mid, &mut scratch)? <= target.cpu {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+        if hi / lo < 1.01 {
+            break;
+        }
+    }
+    let sc = lo;
+    let mut sc = sc;
+    let candidate =
+        |sm: f64, sc: f64, rules: &mut BTreeMap<String, String>| sized(&p, sm, sc, rules);
+    let good = |v: &Verdict| {
+        v.blocking(&allowed).next().is_none()
+            && v.requests.memory <= target.memory
+            && v.requests.cpu <= target.cpu
+    };
+    // Requests grow with the memory scale: the largest scale whose requests fit the target, by
+    // bisection on its logarithm.
+    // Limits may not pass what the nodes have (validate's `budget.memory.limits`).
+    let all = model.available.memory * u64::from(shape.nodes);
+    let fits = |sm: f64, scratch: &mut BTreeMap<String, String>| -> Result<bool, Error> {
+        let v = judge(&candidate(sm, sc, scratch))?;
+        Ok(v.requests.memory <= target.memory && v.limits.memory <= all)
+    };
+    let (mut lo, mut hi) = (SMALLEST_SCALE, 1.0f64);
+    while fits(hi, &mut scratch)? && hi < 1e6 {
+        lo = hi;
+        hi *= 4.0;
+    }
+    for _ in 0..24 {
+        let mid = (lo * hi).sqrt();
+        if fits(mid, &mut scratch)? {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+        if hi / lo < 1.005 {
+            break;
+        }
+    }
+    // Then down until validate is clean (placement with anti-affinity, N−1, the models).
+    let mut sm = lo;
+    let mut found = None;
+    while sm >= SMALLEST_SCALE {
+        let v = judge(&candidate(sm, sc, &mut scratch))?;
+        if good(&v) {
+            found = Some((sm, v));
+            break;
+        }
+        sm *= 0.95;
+        sc *= 0.95;
+    }
+    let Some((sm, v_ok)) = found else {
+        let v = judge(&candidate(SMALLEST_SCALE, SMALLEST_SCALE, &mut scratch))?;
+        return Err(unfit(&v, &allowed, shape, target, &p));
+    };
+    let profile = candidate(sm, sc, &mut rules);
+    let left = v_ok
+        .findings
+        .into_iter()
+        .filter(|f| f.severity == Severity::Warning)
+        .collect();
+    let changes = changes(base, &profile, &rules)?;
+    Ok(Fitted {
+        profile,
+        changes,
+        left,
+        target,
+        requests: v_ok.requests,
+        memory_scale: sm,
+        cpu_scale: sc,
+    })
+}
+
+fn tree(p: &Profile) -> Result<toml::Value, Error> {
+    toml::Value::try_from(p).map_err(|e| Error::Serialize {
+        what: "a profile to TOML",
+        detail: e.to_string(),
+    })
+}
+
+fn show(v: &toml::Value) -> String {
+    match v {
+        toml::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// The keys that differ between two profile trees, as `(key path, old, new)`; lists of tables
+/// with a `name` are compared item by item, as `extends` merges them.
+fn leaves(
+    path: &str,
+    old: Option<&toml::Value>,
+    new: &toml::Value,
+    out: &mut Vec<(String, String, String)>,
+) {
+    use toml::Value as V;
+    match (old, new) {
+        (Some(V::Table(a)), V::Table(b)) => {
+            for (k, v) in b {
+                let p = if path.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{path}.{k}")
+                };
+                leaves(&p, a.get(k), v, out);
+            }
+        }
+        (Some(V::Array(a)), V::Array(b)) if named(b) && named(a) => {
+            for item in b {
+                let name = item.get("name").and_then(V::as_str).unwrap_or_default();
+                let was = a
+                    .iter()
+                    .find(|i| i.get("name").and_then(V::as_str) == Some(name));
+                leaves(&format!("{path}[{name}]"), was, item, out);
+            }
+        }
+        (Some(a), b) if a == b => {}
+        (a, b) => out.push((path.to_string(), a.map_or("-".into(), show), show(b))),
+    }
+}
+
+fn named(items: &[toml::Value]) -> bool {
+    !items.is_empty()
+        && items
+            .iter()
+            .all(|i| i.get("name").is_some_and(toml::Value::is_str))
+}
+
+fn changes(
+    base: &Profile,
+    new: &Profile,
+    rules: &BTreeMap<String, String>,
+) -> Result<Vec<Change>, Error> {
+    let (a, b) = (tree(base)?, tree(new)?);
+    let mut out = Vec::new();
+    leaves("", Some(&a), &b, &mut out);
+    Ok(out
+        .into_iter()
+        .filter(|(k, _, _)| k != "extends")
+        .map(|(key, old, new)| {
+            // The rule of the longest key fit recorded that contains this one.
+            let rule = rules
+                .iter()
+                .filter(|(r, _)| key == **r || key.starts_with(&format!("{r}.")))
+                .max_by_key(|(r, _)| r.len())
+                .map_or_else(
+                    || "follows from the keys above".to_string(),
+                    |(_, v)| v.clone(),
+                );
+            Change {
+                key,
+                old,
+                new,
+                rule,
+            }
+        })
+        .collect())
+}
+
+/// The overlay: `extends` and only the keys that differ from the base, as TOML text.
+pub fn overlay(base: &Profile, fitted: &Profile, extends: &str) -> Result<String, Error> {
+    let (a, b) = (tree(base)?, tree(fitted)?);
+    let mut table = toml::Table::new();
+    table.insert("extends".into(), toml::Value::String(extends.to_string()));
+    if let (toml::Value::Table(a), toml::Value::Table(b)) = (&a, &b) {
+        for (k, v) in b {
+            if k == "extends" {
+                continue;
+            }
+            if let Some(d) = delta(a.get(k), v) {
+                table.insert(k.clone(), d);
+            }
+        }
+    }
+    toml::to_string(&table).map_err(|e| Error::Serialize {
+        what: "the fitted profile to TOML",
+        detail: e.to_string(),
+    })
+}
+
+fn delta(old: Option<&toml::Value>, new: &toml::Value) -> Option<toml::Value> {
+    use toml::Value as V;
+    match (old, new) {
+        (Some(a), b) if a == b => None,
+        (Some(V::Table(a)), V::Table(b)) => {
+            let t: toml::Table = b
+                .iter()
+                .filter_map(|(k, v)| delta(a.get(k), v).map(|d| (k.clone(), d)))
+                .collect();
+            (!t.is_empty()).then_some(V::Table(t))
+        }
+        (Some(V::Array(a)), V::Array(b)) if named(a) && named(b) && a.len() == b.len() => {
+            let items: Vec<V> = b
+                .iter()
+                .filter_map(|item| {
+                    let name = item.get("name")?;
+                    let was = a.iter().find(|i| i.get("name") == Some(name));
+                    let mut d = match delta(was, item)? {
+                        V::Table(t) => t,
+                        other => return Some(other),
+                    };
+                    d.insert("name".into(), name.clone());
+                    Some(V::Table(d))
+                })
+                .collect();
+            (!items.is_empty()).then_some(V::Array(items))
+        }
+        (_, b) => Some(b.clone()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jvm_flags_keep_their_order_and_bounds() {
+        assert_eq!(
+            set_jvm(
+                "-Xmx3g -Xms2g -XX:+UseG1GC -XX:MaxMetaspaceSize=256m",
+                6 * GIB,
+                Some(4 * GIB)
+            ),
+            "-Xmx6144m -Xms4096m -XX:+UseG1GC -XX:MaxMetaspaceSize=256m"
+        );
+        // -Xms never above -Xmx.
+        assert_eq!(
+            set_jvm("-Xmx1g -Xms1g", 512 * MIB, None),
+            "-Xmx512m -Xms512m"
+        );
+    }
+
+    #[test]
+    fn kafka_heap_follows_the_page_cache_rule() {
+        // prod's 8g of 16Gi is above half: half it is, capped at 5 GiB.
+        assert_eq!(kafka_heap("-Xmx8g", 16 * GIB, 16 * GIB), 5 * GIB);
+        assert_eq!(kafka_heap("-Xmx8g", 16 * GIB, 4 * GIB), 2 * GIB);
+        // demo's 800m of 1200Mi: at most half of the new container.
+        assert_eq!(kafka_heap("-Xmx800m", 1200 * MIB, 2 * GIB), GIB);
+    }
+}

@@ -1,0 +1,245 @@
+//! `amctl fit`: every fitted profile validates, renders, round-trips through `show`, and uses the
+//! platform's share of the nodes; clusters too small are refused with what is missing.
+
+use crate::common::{TempDir, run};
+use serde_json::Value;
+
+fn json(text: &str) -> Value {
+    serde_json::from_str(text).expect("JSON output")
+}
+
+/// `amctl fit` with the shape; (exit, stdout, stderr).
+fn fit(base: &str, nodes: u32, memory: &str, cpu: &str, extra: &[&str]) -> (i32, String, String) {
+    let n = nodes.to_string();
+    let mut args = vec![
+        "fit",
+        base,
+        "--nodes",
+        &n,
+        "--node-memory",
+        memory,
+        "--node-cpu",
+        cpu,
+    ];
+    args.extend_from_slice(extra);
+    run(&args)
+}
+
+#[test]
+fn a_grid_of_clusters_fits_or_is_refused_with_the_reason() {
+    let dir = TempDir::new();
+    let distributions = ["k3s", "kind", "managed"];
+    let mut fitted = 0;
+    let mut i = 0;
+    for base in ["demo", "prod"] {
+        for nodes in [1u32, 3, 12, 50] {
+            for memory in ["4Gi", "16Gi", "64Gi", "256Gi"] {
+                let d = distributions[i % 3];
+                i += 1;
+                let shape = format!("{base} on {nodes} × {memory} ({d})");
+                let extra = ["--distribution", d];
+                let (code, toml, err) = fit(base, nodes, memory, "16", &extra);
+                if code != 0 {
+                    assert_eq!(code, 2, "{shape}: {err}");
+                    assert!(
+                        err.contains("too small for the smallest working platform")
+                            || err.contains("does not run on"),
+                        "{shape}: a refusal says why: {err}"
+                    );
+                    // Only shapes that cannot hold the platform: 4 GiB nodes, the demo's
+                    // single-node checkpoint volume on several nodes, prod's HA on small ones.
+                    assert!(
+                        memory == "4Gi" || (base == "demo" && nodes > 1) || memory == "16Gi",
+                        "{shape} was refused: {err}"
+                    );
+                    continue;
+                }
+                fitted += 1;
+                let (_, out, _) = fit(
+                    base,
+                    nodes,
+                    memory,
+                    "16",
+                    &[&extra[..], &["-o", "json"]].concat(),
+                );
+                let j = json(&out);
+                // The overlay validates with no error and only the warnings fit names.
+                let file = dir.path().join(format!("{base}-{nodes}-{memory}.toml"));
+                std::fs::write(&file, &toml).unwrap();
+                let f = file.to_str().unwrap();
+                let (code, _, verr) = run(&["validate", f]);
+                assert_eq!(code, 0, "{shape}: the fitted profile validates: {verr}");
+                let left: Vec<&str> = j["warnings_left"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|w| w.as_str().unwrap())
+                    .collect();
+                for w in verr.lines().filter(|l| l.starts_with("warning[")) {
+                    let rule = &w["warning[".len()..w.find(']').unwrap()];
+                    assert!(
+                        left.contains(&rule),
+                        "{shape}: warning {rule} is named in the output"
+                    );
+                    assert!(
+                        toml.contains(&format!("validate still warns ({rule})")),
+                        "{shape}"
+                    );
+                }
+                // It round-trips: the overlay resolves to the profile fit computed.
+                let (_, shown, _) = run(&["show", f, "-o", "json"]);
+                assert_eq!(json(&shown), j["profile"], "{shape}: show of the overlay");
+                // It renders, and the requests fit the share after headroom.
+                let (code, _, rerr) = run(&["render", f, "-o", "json"]);
+                assert_eq!(code, 0, "{shape}: renders: {rerr}");
+                let (req, target) = (
+                    j["requests"]["memory"].as_u64().unwrap(),
+                    j["target"]["memory"].as_u64().unwrap(),
+                );
+                assert!(req <= target, "{shape}: requests {req} within {target}");
+                // Up to 12 nodes the base's replica counts fill the share; beyond, pods stop at
+                // 60% of a node and fit does not add replicas yet (docs/fit.md).
+                if nodes <= 12 {
+                    assert!(
+                        req as f64 >= 0.85 * target as f64,
+                        "{shape}: requests {req} use at least 85% of {target}"
+                    );
+                }
+            }
+        }
+    }
+    assert!(fitted >= 12, "most of the grid fits ({fitted})");
+}
+
+#[test]
+fn fit_prod_on_prods_nodes_changes_sizes_only() {
+    let (code, out, err) = fit("prod", 9, "64Gi", "16", &["-o", "json"]);
+    assert_eq!(code, 0, "{err}");
+    let j = json(&out);
+    let changes = j["changes"].as_array().unwrap();
+    assert!(!changes.is_empty());
+    for c in changes {
+        let key = c["key"].as_str().unwrap();
+        let sized = [
+            ".resources.",
+            "heap_opts",
+            "java_opts",
+            "process_size",
+            "shared_buffers",
+            "effective_cache_size",
+            "work_mem",
+            "shm_size",
+            "data_size",
+        ];
+        assert!(
+            sized.iter().any(|s| key.contains(s)),
+            "fit prod on prod's own nodes changed {key}: {c}"
+        );
+        assert!(
+            !c["rule"].as_str().unwrap().is_empty(),
+            "{key} has its rule"
+        );
+    }
+    // prod's own warnings: the heap one fit resolves, the Community Edition one it names.
+    assert_eq!(
+        j["warnings_left"],
+        serde_json::json!(["aerospike.tls.community"])
+    );
+}
+
+#[test]
+fn fit_demo_on_a_16gb_laptop_uses_the_room_the_example_leaves() {
+    let (code, out, err) = fit("demo", 1, "16Gi", "8", &["-o", "json"]);
+    assert_eq!(code, 0, "{err}");
+    let j = json(&out);
+    let (_, ex, _) = run(&["show", "examples/laptop-16gb.toml", "-o", "json"]);
+    let ex = json(&ex);
+    let p = &j["profile"];
+    // Same node, same topology: what differs is sizes, and fit's are at least the example's
+    // (the example leaves a third of the node free; fit fills it up to the headroom).
+    assert_eq!(p["cluster"]["node_memory"], ex["cluster"]["node_memory"]);
+    let mib = |v: &Value| {
+        let s = v.as_str().unwrap();
+        let (n, unit) = s.split_at(s.find(|c: char| c.is_alphabetic()).unwrap_or(s.len()));
+        let n: f64 = n.parse().unwrap();
+        n * match unit {
+            "Gi" => 1024.0,
+            "Mi" => 1.0,
+            other => panic!("unit {other}"),
+        }
+    };
+    for path in [
+        &["postgres", "resources", "requests", "memory"][..],
+        &["aerospike", "resources", "requests", "memory"],
+        &["kafka", "resources", "requests", "memory"],
+    ] {
+        let get = |v: &Value| path.iter().fold(v.clone(), |v, k| v[k].clone());
+        assert!(
+            mib(&get(p)) >= mib(&get(&ex)),
+            "{}: fit {} vs the example's {}",
+            path.join("."),
+            get(p),
+            get(&ex)
+        );
+    }
+    // The example's second TaskManager is a replica choice; fit keeps demo's one and sizes it.
+    assert_eq!(p["flink"]["taskmanager"]["replicas"], 1);
+}
+
+#[test]
+fn fit_is_deterministic_and_explains_every_key() {
+    let a = fit("prod", 12, "128Gi", "32", &[]);
+    let b = fit("prod", 12, "128Gi", "32", &[]);
+    assert_eq!(a, b);
+    assert!(a.1.starts_with("# amctl fit prod"));
+    assert!(a.1.contains("extends = \"prod\""));
+    let (code, out, table) = fit("prod", 12, "128Gi", "32", &["--explain"]);
+    assert_eq!(code, 0);
+    assert_eq!(out, a.1, "--explain adds the table on stderr only");
+    assert!(table.starts_with("KEY"), "{table}");
+    let (_, j, _) = fit("prod", 12, "128Gi", "32", &["-o", "json"]);
+    for c in json(&j)["changes"].as_array().unwrap() {
+        let key = c["key"].as_str().unwrap();
+        assert!(
+            table
+                .lines()
+                .any(|l| l.split_whitespace().next() == Some(key)),
+            "{key} is in the table"
+        );
+    }
+}
+
+#[test]
+fn bad_shapes_are_input_errors() {
+    for (nodes, memory, cpu, extra, says) in [
+        (0, "16Gi", "8", &[][..], "--nodes `0`"),
+        (1, "lots", "8", &[][..], "--node-memory `lots`"),
+        (1, "0", "8", &[][..], "--node-memory `0`"),
+        (1, "16Gi", "-2", &[][..], "--node-cpu `-2`"),
+        (
+            1,
+            "16Gi",
+            "8",
+            &["--headroom", "95%"][..],
+            "--headroom `95%`",
+        ),
+        (
+            1,
+            "4Gi",
+            "2",
+            &[][..],
+            "too small for the smallest working platform",
+        ),
+    ] {
+        let (code, out, err) = fit("demo", nodes, memory, cpu, extra);
+        assert_eq!(code, 2, "{says}: {err}");
+        assert!(out.is_empty());
+        assert!(err.contains(says), "{says}: {err}");
+    }
+    // How much is missing, and that a smaller headroom would do.
+    let (_, _, err) = fit("demo", 1, "8Gi", "4", &[]);
+    assert!(
+        err.contains("missing") && err.contains("--headroom"),
+        "{err}"
+    );
+}
