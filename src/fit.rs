@@ -444,8 +444,11 @@ fn replicas(p: &mut Profile, n: u32, rules: &mut BTreeMap<String, String>) {
 fn sized(base: &Profile, sm: f64, sc: f64, rules: &mut BTreeMap<String, String>) -> Profile {
     let mut p = base.clone();
     let node = NodeModel::from_cluster(&p.cluster).available;
+    let n_nodes = p.cluster.nodes;
     // A component whose pod would pass [`POD_SHARE`] of a node stops growing there.
     let cap = scaled(node.memory, POD_SHARE);
+    let cpu_cap = scaled(node.cpu, POD_SHARE);
+    let pod_cpu = |r: &Resources| (scaled(millis(&r.requests.cpu), sc), cpu_cap);
     let capped = |r: &Resources| sm.min(cap as f64 / bytes(&r.requests.memory).max(1) as f64);
     let scale_rule =
         |what: &str| format!("{what}: the base's size × {sm:.2} (memory scale), CPU × {sc:.2}");
@@ -515,8 +518,8 @@ fn sized(base: &Profile, sm: f64, sc: f64, rules: &mut BTreeMap<String, String>)
     let data = aerospike::memory_breakdown(&base.aerospike)["data"];
     let slack = bytes(&base.aerospike.resources.requests.memory)
         .saturating_sub(fixed(&base.aerospike) + data);
-    let grow = (cap.saturating_sub(fixed(a)) as f64 / (data + slack).max(1) as f64) / 1.05;
-    let sm_a = sm.min(grow);
+    let room = (cap.saturating_sub(fixed(a)) as f64 / (data + slack).max(1) as f64) / 1.05;
+    let sm_a = sm.min(room);
     for ns in &mut a.namespaces {
         if ns.storage_engine == AsStorageEngine::Memory
             && let Some(d) = &ns.data_size
@@ -545,6 +548,30 @@ fn sized(base: &Profile, sm: f64, sc: f64, rules: &mut BTreeMap<String, String>)
     let k = &mut p.kafka;
     let old = bytes(&k.resources.limits.memory);
     let app = JvmApp::kafka();
+    // Brokers beside dedicated controllers scale out (one per node at most); a combined node
+    // is the quorum too, and stays.
+    // More pods share the CPU the fewer had.
+    let b0 = f64::from(k.brokers);
+    let s_k = if k.controllers.is_some() {
+        let (r, s_pod) = grow(
+            bytes(&k.resources.requests.memory),
+            k.brokers,
+            sm,
+            cap,
+            n_nodes,
+            pod_cpu(&k.resources),
+        );
+        if r != k.brokers {
+            rules.insert(
+                "kafka.brokers".into(),
+                format!("a broker stops at {POD_SHARE:.0}% of a node: {r} brokers hold the scaled total", POD_SHARE = POD_SHARE * 100.0),
+            );
+            k.brokers = r;
+        }
+        s_pod.min(capped(&k.resources))
+    } else {
+        capped(&k.resources)
+    };
     let req = jvm_request(
         &k.resources,
         &format!(
@@ -553,10 +580,16 @@ fn sized(base: &Profile, sm: f64, sc: f64, rules: &mut BTreeMap<String, String>)
             k.jvm_opts.as_deref().unwrap_or_default()
         ),
         app,
-        capped(&k.resources),
+        s_k,
         Floors::KAFKA,
     );
-    k.resources = resources(&k.resources, req, sc, node, 0);
+    k.resources = resources(
+        &k.resources,
+        req,
+        sc * b0 / f64::from(k.brokers.max(1)),
+        node,
+        0,
+    );
     let new = bytes(&k.resources.limits.memory);
     let opts = format!(
         "{} {}",
@@ -620,11 +653,49 @@ fn sized(base: &Profile, sm: f64, sc: f64, rules: &mut BTreeMap<String, String>)
         ),
     );
     let tm = &mut f.taskmanager;
+    let t0 = f64::from(tm.replicas);
+    let (r, s_tm) = grow(
+        bytes(&tm.resources.requests.memory),
+        tm.replicas,
+        sm,
+        cap,
+        4 * n_nodes,
+        pod_cpu(&tm.resources),
+    );
+    if r != tm.replicas {
+        let slots = tm.task_slots;
+        // Parallelism stays slots × TaskManagers where the base has it so.
+        if f.parallelism_default == tm.replicas * slots {
+            f.parallelism_default = r * slots;
+            rules.insert(
+                "flink.parallelism_default".into(),
+                format!("{r} TaskManagers × {slots} slots, as the base has it"),
+            );
+        }
+        rules.insert(
+            "flink.taskmanager.replicas".into(),
+            format!(
+                "a TaskManager stops at {:.0}% of a node: {r} of them hold the scaled total",
+                POD_SHARE * 100.0
+            ),
+        );
+        tm.replicas = r;
+    }
     let share = tm.process_size.bytes as f64 / bytes(&tm.resources.limits.memory).max(1) as f64;
     let smallest = smallest_taskmanager(tm);
     let floor = (scaled(smallest, 1.0 / share.clamp(0.1, 1.0)) + 64 * MIB).max(Floors::TASKMANAGER);
-    let req = scaled(bytes(&tm.resources.requests.memory), capped(&tm.resources)).max(floor);
-    tm.resources = resources(&tm.resources, req, sc, node, 0);
+    let req = scaled(
+        bytes(&tm.resources.requests.memory),
+        s_tm.min(capped(&tm.resources)),
+    )
+    .max(floor);
+    tm.resources = resources(
+        &tm.resources,
+        req,
+        sc * t0 / f64::from(tm.replicas.max(1)),
+        node,
+        0,
+    );
     tm.process_size = jvm(scaled(bytes(&tm.resources.limits.memory), share.min(1.0)));
     rules.insert(
         "flink.taskmanager.resources".into(),
@@ -638,18 +709,90 @@ fn sized(base: &Profile, sm: f64, sc: f64, rules: &mut BTreeMap<String, String>)
         ),
     );
 
-    // API services: heap keeps its share of the limit, -Xms its share of the request.
+    // Flink's source reads one partition per subtask at most: the topic has at least as many.
+    if let Some(src) = p.flink.source_topic.clone() {
+        let par = p.flink.parallelism_default;
+        let dflt = p.kafka.num_partitions;
+        if let Some(t) = p.kafka.topics.iter_mut().find(|t| t.name == src)
+            && t.partitions.unwrap_or(dflt) < par
+            && par != base.flink.parallelism_default
+        {
+            t.partitions = Some(par);
+            rules.insert(
+                format!("kafka.topics[{src}].partitions"),
+                format!("at least the source's parallelism {par} (partitions only grow)"),
+            );
+        }
+    }
+
+    // API services: heap keeps its share of the limit, -Xms its share of the request. Past a
+    // pod's share of a node the HPA's ceiling (or the replicas) grows instead.
     let api = &mut p.api;
     let l0 = bytes(&api.resources.limits.memory);
     let app = JvmApp::spring(api.tomcat_max_threads);
+    let base_req = bytes(&api.resources.requests.memory);
+    let count = |a: &crate::profile::Api| {
+        f64::from(
+            a.autoscaling
+                .as_ref()
+                .map_or(a.replicas, |h| h.max_replicas)
+                .max(1),
+        )
+    };
+    let a0 = count(api);
+    let s_api = match &mut api.autoscaling {
+        Some(a) => {
+            let (r, s_pod) = grow(
+                base_req,
+                a.max_replicas,
+                sm,
+                cap,
+                3 * n_nodes,
+                pod_cpu(&base.api.resources),
+            );
+            if r != a.max_replicas {
+                a.max_replicas = r;
+                rules.insert(
+                    "api.autoscaling.max_replicas".into(),
+                    format!(
+                        "a pod stops at {:.0}% of a node: the HPA may add pods up to {r}",
+                        POD_SHARE * 100.0
+                    ),
+                );
+            }
+            s_pod
+        }
+        None => {
+            let (r, s_pod) = grow(
+                base_req,
+                api.replicas,
+                sm,
+                cap,
+                n_nodes,
+                pod_cpu(&base.api.resources),
+            );
+            if r != api.replicas {
+                api.replicas = r;
+                rules.insert(
+                    "api.replicas".into(),
+                    format!(
+                        "a pod stops at {:.0}% of a node: {r} replicas hold the scaled total",
+                        POD_SHARE * 100.0
+                    ),
+                );
+            }
+            s_pod
+        }
+    };
     let req = jvm_request(
         &api.resources,
         &api.java_opts,
         app,
-        capped(&api.resources),
+        s_api.min(capped(&api.resources)),
         Floors::API,
     );
-    api.resources = resources(&api.resources, req, sc, node, 0);
+    let sc_api = sc * a0 / count(api);
+    api.resources = resources(&api.resources, req, sc_api, node, 0);
     let (l1, r1) = (
         bytes(&api.resources.limits.memory),
         bytes(&api.resources.requests.memory),
@@ -670,6 +813,34 @@ fn sized(base: &Profile, sm: f64, sc: f64, rules: &mut BTreeMap<String, String>)
         );
     }
     rules.insert("api.resources".into(), scale_rule("API services"));
+
+    // PostgreSQL takes every pool the API services can open (pool × replicas, HPA at its
+    // ceiling), and its container the memory those connections can use.
+    let demand: u32 = p
+        .api
+        .effective()
+        .filter(|svc| svc.uses.contains(&crate::profile::Backend::Postgres))
+        .map(|svc| svc.db_pool_size * svc.autoscaling.map_or(svc.replicas, |a| a.max_replicas))
+        .sum();
+    let pg = &mut p.postgres;
+    let need = demand + pg.superuser_reserved_connections;
+    if need > pg.max_connections {
+        pg.max_connections = need.div_ceil(10) * 10;
+        rules.insert(
+            "postgres.max_connections".into(),
+            format!(
+                "the API services' pools ({demand}, HPA at its ceiling) + {} reserved",
+                pg.superuser_reserved_connections
+            ),
+        );
+        let worst: u64 = postgres::memory_breakdown(pg, bytes(&pg.shm_size))
+            .values()
+            .sum();
+        let hard = scaled(worst, 1.02);
+        if bytes(&pg.resources.requests.memory) < hard {
+            pg.resources = resources(&pg.resources, hard, 1.0, node, hard);
+        }
+    }
     p
 }
 
@@ -694,6 +865,22 @@ fn smallest_taskmanager(tm: &crate::profile::TaskManager) -> u64 {
         if ok(mid) { hi = mid } else { lo = mid }
     }
     hi
+}
+
+/// Horizontal growth: a workload whose pod would pass `cap` at scale `sm` gets more pods (at most
+/// `most`) that share the same total. Returns the replicas and the scale of each pod.
+///
+/// CPU counts too: a pod past a third of that share of a node's CPU (`cpu`: its CPU at the scale, and
+/// the cap) is as hard to place.
+fn grow(base_req: u64, replicas: u32, sm: f64, cap: u64, most: u32, cpu: (u64, u64)) -> (u32, f64) {
+    let want = scaled(base_req, sm);
+    let over = (want as f64 / cap.max(1) as f64).max(cpu.0 as f64 / (cpu.1 / 3).max(1) as f64);
+    if over <= 1.0 || replicas == 0 || most <= replicas {
+        return (replicas, sm);
+    }
+    let total = want as f64 * f64::from(replicas);
+    let r = ((f64::from(replicas) * over).ceil() as u32).clamp(replicas, most);
+    (r, total / f64::from(r) / base_req.max(1) as f64)
 }
 
 fn jvm(b: u64) -> JvmSize {

@@ -97,14 +97,13 @@ fn a_grid_of_clusters_fits_or_is_refused_with_the_reason() {
                     j["target"]["memory"].as_u64().unwrap(),
                 );
                 assert!(req <= target, "{shape}: requests {req} within {target}");
-                // Up to 12 nodes the base's replica counts fill the share; beyond, pods stop at
-                // 60% of a node and fit does not add replicas yet (docs/fit.md).
-                if nodes <= 12 {
-                    assert!(
-                        req as f64 >= 0.85 * target as f64,
-                        "{shape}: requests {req} use at least 85% of {target}"
-                    );
-                }
+                // Up to 12 nodes the share is used to 85% and more; on 50, packing pods of mixed
+                // shapes (CPU-heavy beside memory-heavy) holds it at 65–80% (docs/fit.md).
+                let least = if nodes <= 12 { 0.85 } else { 0.6 };
+                assert!(
+                    req as f64 >= least * target as f64,
+                    "{shape}: requests {req} use at least {least} of {target}"
+                );
             }
         }
     }
