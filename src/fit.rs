@@ -5,7 +5,7 @@
 //! largest scales whose render validates clean and whose requests fit the platform share after
 //! headroom win.
 
-use crate::components::{self, aerospike, postgres};
+use crate::components::{self, aerospike, kafka, postgres};
 use crate::error::Error;
 use crate::kube::RenderOptions;
 use crate::model::flink;
@@ -17,7 +17,7 @@ use crate::rules::{Finding, Severity};
 use crate::units::{AsSize, Cpu, JvmSize, Memory, PgSize};
 use std::collections::BTreeMap;
 
-const MIB: u64 = 1 << 20;
+use crate::model::MIB;
 const GIB: u64 = 1 << 30;
 
 /// The cluster a profile is fitted to.
@@ -66,13 +66,11 @@ const SMALLEST_SCALE: f64 = 0.01;
 fn unfit(v: &Verdict, allowed: &[&str], shape: &Shape, target: Res, p: &Profile) -> Error {
     let short = v.requests.memory.saturating_sub(target.memory);
     let blocking: Vec<&Finding> = v.blocking(allowed).collect();
-    let sized_out = blocking
-        .iter()
-        .all(|f| is_size_rule(f.rule) || f.rule.starts_with("aerospike.memory"));
+    let sized_out = blocking.iter().all(|f| is_size_rule(f.rule));
     let list = |fs: &[&Finding]| {
         fs.iter()
             .take(3)
-            .map(|f| format!("{} [{} at {}]", f.message, f.rule, f.key))
+            .map(|f| format!("{} [{} at {}; fix: {}]", f.message, f.rule, f.key, f.fix))
             .collect::<Vec<_>>()
             .join("; ")
     };
@@ -80,16 +78,18 @@ fn unfit(v: &Verdict, allowed: &[&str], shape: &Shape, target: Res, p: &Profile)
         let model = NodeModel::from_cluster(&p.cluster);
         let total = model.available.memory * u64::from(shape.nodes);
         let headroom = 1.0 - v.requests.memory as f64 / total.max(1) as f64;
-        let lower = if short > 0 && headroom > 0.0 && headroom < shape.headroom {
-            format!(
-                "; it fits with --headroom {:.0}% or less",
-                (headroom * 100.0).floor()
-            )
-        } else {
-            String::new()
-        };
+        // Only when the headroom is all that is in the way: validate has nothing against it.
+        let lower =
+            if short > 0 && blocking.is_empty() && headroom > 0.0 && headroom < shape.headroom {
+                format!(
+                    "; it fits with --headroom {:.0}% or less",
+                    (headroom * 100.0).floor()
+                )
+            } else {
+                String::new()
+            };
         Error::Fit(format!(
-            "{} node(s) of {} / {} CPU are too small for the smallest working platform: at its smallest sizes it requests {} of memory, and {} can go to the platform ({} after headroom{}){}{}",
+            "{} node(s) of {} / {} CPU are too small for the smallest working platform: at its smallest sizes it requests {} of memory, and {} can go to the platform ({} after headroom{}){}{}; fit to more or bigger nodes",
             shape.nodes,
             shape.node_memory,
             shape.node_cpu,
@@ -143,10 +143,11 @@ fn is_size_rule(rule: &str) -> bool {
     SIZE_RULES.iter().any(|p| rule.contains(p))
 }
 
-/// Rounds a size up to a step a person would write: the largest power of two MiB at most a 32nd
-/// of it (so at most ~3% is added), at least 16 MiB. Up, so a floor is never cut into.
+/// Rounds a size up to a step a person would write: the largest power of two MiB at most a 64th
+/// of it (so at most ~1.6% is added), at least 16 MiB. Up, so a floor is never cut into; a size
+/// already on its step (every shipped profile's) stays as it is.
 fn round(bytes: u64) -> u64 {
-    let step = (bytes / 32).max(16 * MIB);
+    let step = (bytes / 64).max(16 * MIB);
     let step = 1u64 << (63 - step.leading_zeros());
     bytes.div_ceil(step).max(1) * step
 }
@@ -266,11 +267,11 @@ fn xms(opts: &str) -> Option<u64> {
     JvmFlags::parse(opts).ok()?.xms
 }
 
-/// Kafka's heap: the base profile's share of the container, at most half of it and 5 GiB
-/// (validate's `kafka.heap-page-cache`, Strimzi's rule), in whole MiB.
+/// Kafka's heap: the base profile's share of the container, at most what validate's
+/// `kafka.heap-page-cache` leaves the page cache (half, at most 5 GiB), in whole MiB.
 fn kafka_heap(base_opts: &str, base_limit: u64, limit: u64) -> u64 {
     let share = xmx(base_opts).map_or(0.5, |h| h as f64 / base_limit.max(1) as f64);
-    (scaled(limit, share.min(0.5)).min(5 * GIB) / MIB) * MIB
+    (scaled(limit, share).min(kafka::page_cache_heap(limit)) / MIB) * MIB
 }
 
 /// The smallest working size of each workload: the demo profile's, which the conformance suite
@@ -358,8 +359,7 @@ fn replicas(p: &mut Profile, n: u32, rules: &mut BTreeMap<String, String>) {
         rules,
     );
     for t in &mut k.topics {
-        if let Some(rf) = t.replication_factor.filter(|rf| *rf > b) {
-            let _ = rf;
+        if t.replication_factor.is_some_and(|rf| rf > b) {
             t.replication_factor = Some(b);
             rules.insert(
                 format!("kafka.topics[{}].replication_factor", t.name),
@@ -475,7 +475,12 @@ fn sized(base: &Profile, sm: f64, sc: f64, rules: &mut BTreeMap<String, String>)
     );
     // work_mem is per sort or hash, per connection: it scales with the memory it comes from.
     let wm = scaled(pg.work_mem.bytes, lim as f64 / old.max(1) as f64).max(MIB);
-    pg.work_mem = PgSize::parse(&format!("{}kB", wm / 1024)).expect("kB parses");
+    // In MB when whole (as profiles write it), else kB.
+    pg.work_mem = if wm.is_multiple_of(MIB) {
+        pgsize(wm)
+    } else {
+        PgSize::parse(&format!("{}kB", wm / 1024)).expect("kB parses")
+    };
     rules.insert(
         "postgres.work_mem".into(),
         format!(
@@ -492,8 +497,8 @@ fn sized(base: &Profile, sm: f64, sc: f64, rules: &mut BTreeMap<String, String>)
     let worst: u64 = postgres::memory_breakdown(pg, bytes(&pg.shm_size))
         .values()
         .sum();
-    let req = req.max(scaled(worst, 1.02));
-    pg.resources = resources(&pg.resources, req, sc, node, scaled(worst, 1.02));
+    let req = req.max(worst);
+    pg.resources = resources(&pg.resources, req, sc, node, worst);
     rules.insert("postgres.resources".into(), scale_rule("PostgreSQL"));
     for (key, what, f) in [
         ("shared_buffers", "", sb),
@@ -549,8 +554,7 @@ fn sized(base: &Profile, sm: f64, sc: f64, rules: &mut BTreeMap<String, String>)
     let old = bytes(&k.resources.limits.memory);
     let app = JvmApp::kafka();
     // Brokers beside dedicated controllers scale out (one per node at most); a combined node
-    // is the quorum too, and stays.
-    // More pods share the CPU the fewer had.
+    // is the quorum too, and stays. More pods share the CPU the fewer had.
     let b0 = f64::from(k.brokers);
     let s_k = if k.controllers.is_some() {
         let (r, s_pod) = grow(
@@ -564,7 +568,10 @@ fn sized(base: &Profile, sm: f64, sc: f64, rules: &mut BTreeMap<String, String>)
         if r != k.brokers {
             rules.insert(
                 "kafka.brokers".into(),
-                format!("a broker stops at {POD_SHARE:.0}% of a node: {r} brokers hold the scaled total", POD_SHARE = POD_SHARE * 100.0),
+                format!(
+                    "a broker stops at {:.0}% of a node: {r} brokers hold the scaled total",
+                    POD_SHARE * 100.0
+                ),
             );
             k.brokers = r;
         }
@@ -572,17 +579,12 @@ fn sized(base: &Profile, sm: f64, sc: f64, rules: &mut BTreeMap<String, String>)
     } else {
         capped(&k.resources)
     };
-    let req = jvm_request(
-        &k.resources,
-        &format!(
-            "{} {}",
-            k.heap_opts,
-            k.jvm_opts.as_deref().unwrap_or_default()
-        ),
-        app,
-        s_k,
-        Floors::KAFKA,
+    let opts = format!(
+        "{} {}",
+        k.heap_opts,
+        k.jvm_opts.as_deref().unwrap_or_default()
     );
+    let req = jvm_request(&k.resources, &opts, app, s_k, Floors::KAFKA);
     k.resources = resources(
         &k.resources,
         req,
@@ -591,11 +593,6 @@ fn sized(base: &Profile, sm: f64, sc: f64, rules: &mut BTreeMap<String, String>)
         0,
     );
     let new = bytes(&k.resources.limits.memory);
-    let opts = format!(
-        "{} {}",
-        k.heap_opts,
-        k.jvm_opts.as_deref().unwrap_or_default()
-    );
     let h = fit_heap(&opts, new, app, kafka_heap(&k.heap_opts, old, new), 0.98);
     k.heap_opts = format!("-Xmx{}m -Xms{}m", h / MIB, h / MIB);
     rules.insert("kafka.resources".into(), scale_rule("Kafka brokers"));
@@ -731,59 +728,41 @@ fn sized(base: &Profile, sm: f64, sc: f64, rules: &mut BTreeMap<String, String>)
     let l0 = bytes(&api.resources.limits.memory);
     let app = JvmApp::spring(api.tomcat_max_threads);
     let base_req = bytes(&api.resources.requests.memory);
-    let count = |a: &crate::profile::Api| {
-        f64::from(
-            a.autoscaling
-                .as_ref()
-                .map_or(a.replicas, |h| h.max_replicas)
-                .max(1),
-        )
+    // The count that grows: the HPA's ceiling when there is one, else the replicas.
+    let (count, key, most, what) = match &mut api.autoscaling {
+        Some(a) => (
+            &mut a.max_replicas,
+            "api.autoscaling.max_replicas",
+            3 * n_nodes,
+            "the HPA may add pods up to",
+        ),
+        None => (
+            &mut api.replicas,
+            "api.replicas",
+            n_nodes,
+            "the replicas grow to",
+        ),
     };
-    let a0 = count(api);
-    let s_api = match &mut api.autoscaling {
-        Some(a) => {
-            let (r, s_pod) = grow(
-                base_req,
-                a.max_replicas,
-                sm,
-                cap,
-                3 * n_nodes,
-                pod_cpu(&base.api.resources),
-            );
-            if r != a.max_replicas {
-                a.max_replicas = r;
-                rules.insert(
-                    "api.autoscaling.max_replicas".into(),
-                    format!(
-                        "a pod stops at {:.0}% of a node: the HPA may add pods up to {r}",
-                        POD_SHARE * 100.0
-                    ),
-                );
-            }
-            s_pod
-        }
-        None => {
-            let (r, s_pod) = grow(
-                base_req,
-                api.replicas,
-                sm,
-                cap,
-                n_nodes,
-                pod_cpu(&base.api.resources),
-            );
-            if r != api.replicas {
-                api.replicas = r;
-                rules.insert(
-                    "api.replicas".into(),
-                    format!(
-                        "a pod stops at {:.0}% of a node: {r} replicas hold the scaled total",
-                        POD_SHARE * 100.0
-                    ),
-                );
-            }
-            s_pod
-        }
-    };
+    let a0 = f64::from((*count).max(1));
+    let (r, s_api) = grow(
+        base_req,
+        *count,
+        sm,
+        cap,
+        most,
+        pod_cpu(&base.api.resources),
+    );
+    if r != *count {
+        *count = r;
+        rules.insert(
+            key.into(),
+            format!(
+                "a pod stops at {:.0}% of a node: {what} {r}",
+                POD_SHARE * 100.0
+            ),
+        );
+    }
+    let sc_api = sc * a0 / f64::from(r.max(1));
     let req = jvm_request(
         &api.resources,
         &api.java_opts,
@@ -791,7 +770,6 @@ fn sized(base: &Profile, sm: f64, sc: f64, rules: &mut BTreeMap<String, String>)
         s_api.min(capped(&api.resources)),
         Floors::API,
     );
-    let sc_api = sc * a0 / count(api);
     api.resources = resources(&api.resources, req, sc_api, node, 0);
     let (l1, r1) = (
         bytes(&api.resources.limits.memory),
@@ -816,11 +794,9 @@ fn sized(base: &Profile, sm: f64, sc: f64, rules: &mut BTreeMap<String, String>)
 
     // PostgreSQL takes every pool the API services can open (pool × replicas, HPA at its
     // ceiling), and its container the memory those connections can use.
-    let demand: u32 = p
-        .api
-        .effective()
-        .filter(|svc| svc.uses.contains(&crate::profile::Backend::Postgres))
-        .map(|svc| svc.db_pool_size * svc.autoscaling.map_or(svc.replicas, |a| a.max_replicas))
+    let demand: u32 = postgres::pools(&p.api)
+        .iter()
+        .map(|(_, pool, replicas)| pool * replicas)
         .sum();
     let pg = &mut p.postgres;
     let need = demand + pg.superuser_reserved_connections;
@@ -836,7 +812,7 @@ fn sized(base: &Profile, sm: f64, sc: f64, rules: &mut BTreeMap<String, String>)
         let worst: u64 = postgres::memory_breakdown(pg, bytes(&pg.shm_size))
             .values()
             .sum();
-        let hard = scaled(worst, 1.02);
+        let hard = worst;
         if bytes(&pg.resources.requests.memory) < hard {
             pg.resources = resources(&pg.resources, hard, 1.0, node, hard);
         }
@@ -844,27 +820,14 @@ fn sized(base: &Profile, sm: f64, sc: f64, rules: &mut BTreeMap<String, String>)
     p
 }
 
-/// The smallest process size Flink's memory model accepts for this TaskManager with at least
-/// 32 MiB of task heap per slot (validate's `flink.taskmanager.task-heap`), by bisection.
+/// The smallest process size Flink's memory model accepts for this TaskManager that also leaves
+/// validate's minimum task heap per slot (`flink.taskmanager.task-heap`).
 fn smallest_taskmanager(tm: &crate::profile::TaskManager) -> u64 {
-    let opts = components::flink::tm_options(tm);
     let slots = u64::from(tm.task_slots.max(1));
-    let ok = |p: u64| {
-        flink::taskmanager(&flink::TmOptions {
-            process_size: p,
-            ..opts.clone()
-        })
-        .is_ok_and(|m| m.task_heap / slots >= 32 * MIB)
-    };
-    let (mut lo, mut hi) = (0u64, 1u64 << 40);
-    if !ok(hi) {
-        return Floors::TASKMANAGER;
-    }
-    while hi - lo > MIB {
-        let mid = lo + (hi - lo) / 2;
-        if ok(mid) { hi = mid } else { lo = mid }
-    }
-    hi
+    flink::smallest_taskmanager_where(&components::flink::tm_options(tm), |m| {
+        m.task_heap / slots >= components::flink::MIN_TASK_HEAP_PER_SLOT
+    })
+    .unwrap_or(Floors::TASKMANAGER)
 }
 
 /// Horizontal growth: a workload whose pod would pass `cap` at scale `sm` gets more pods (at most
@@ -885,6 +848,25 @@ fn grow(base_req: u64, replicas: u32, sm: f64, cap: u64, most: u32, cpu: (u64, u
 
 fn jvm(b: u64) -> JvmSize {
     JvmSize::parse(&format!("{}m", (b / MIB).max(1))).expect("m parses")
+}
+
+/// The largest scale in [`SMALLEST_SCALE`, 1e6] that `fits` (which must be monotone: true below
+/// some scale, false above), to within `tolerance`: ×4 steps up, then bisection on the logarithm.
+fn largest(tolerance: f64, mut fits: impl FnMut(f64) -> Result<bool, Error>) -> Result<f64, Error> {
+    let (mut lo, mut hi) = (SMALLEST_SCALE, 1.0f64);
+    while fits(hi)? && hi < 1e6 {
+        lo = hi;
+        hi *= 4.0;
+    }
+    while hi / lo > tolerance {
+        let mid = (lo * hi).sqrt();
+        if fits(mid)? {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    Ok(lo)
 }
 
 /// What validate says of a candidate, and what it requests.
@@ -925,8 +907,8 @@ impl Verdict {
     }
 }
 
-/// Fits `base` to `shape`. `base_warnings` are the rules the base already warns on at its own
-/// nodes: fit may leave the ones that are not about sizes.
+/// Fits `base` to `shape`. The warnings the base gives on its own nodes that are not about sizes
+/// are the base's choices: fit may leave those (and names them).
 pub fn fit(base: &Profile, shape: &Shape) -> Result<Fitted, Error> {
     if shape.nodes == 0 {
         return Err(Error::Fit(
@@ -1027,29 +1009,10 @@ pub fn fit(base: &Profile, shape: &Shape) -> Result<Fitted, Error> {
         allowed.push("placement.n-1");
     }
     let mut scratch = BTreeMap::new();
-    // CPU has no fixed parts and does not depend on memory: the largest scale whose requests
-    // fit, by bisection.
-    let (mut lo, mut hi) = (SMALLEST_SCALE, 1.0f64);
-    let cpu_at = |sc: f64, scratch: &mut BTreeMap<String, String>| -> Result<u64, Error> {
-        Ok(judge(&sized(&p, 1.0, sc, scratch))?.requests.cpu)
-    };
-    while cpu_at(hi, &mut scratch)? <= target.cpu && hi < 1e4 {
-        lo = hi;
-        hi *= 4.0;
-    }
-    for _ in 0..16 {
-        let mid = (lo * hi).sqrt();
-        if cpu_at(mid, &mut scratch)? <= target.cpu {
-            lo = mid;
-        } else {
-            hi = mid;
-        }
-        if hi / lo < 1.01 {
-            break;
-        }
-    }
-    let sc = lo;
-    let mut sc = sc;
+    // CPU has no fixed parts and does not depend on memory: the largest scale whose requests fit.
+    let mut sc = largest(1.01, |sc| {
+        Ok(judge(&sized(&p, 1.0, sc, &mut scratch))?.requests.cpu <= target.cpu)
+    })?;
     let candidate =
         |sm: f64, sc: f64, rules: &mut BTreeMap<String, String>| sized(&p, sm, sc, rules);
     let good = |v: &Verdict| {
@@ -1057,32 +1020,14 @@ pub fn fit(base: &Profile, shape: &Shape) -> Result<Fitted, Error> {
             && v.requests.memory <= target.memory
             && v.requests.cpu <= target.cpu
     };
-    // Requests grow with the memory scale: the largest scale whose requests fit the target, by
-    // bisection on its logarithm.
-    // Limits may not pass what the nodes have (validate's `budget.memory.limits`).
+    // Requests grow with the memory scale: the largest whose requests fit the target and whose
+    // limits fit what the nodes have (validate's `budget.memory.limits`).
     let all = model.available.memory * u64::from(shape.nodes);
-    let fits = |sm: f64, scratch: &mut BTreeMap<String, String>| -> Result<bool, Error> {
-        let v = judge(&candidate(sm, sc, scratch))?;
+    let mut sm = largest(1.005, |sm| {
+        let v = judge(&candidate(sm, sc, &mut scratch))?;
         Ok(v.requests.memory <= target.memory && v.limits.memory <= all)
-    };
-    let (mut lo, mut hi) = (SMALLEST_SCALE, 1.0f64);
-    while fits(hi, &mut scratch)? && hi < 1e6 {
-        lo = hi;
-        hi *= 4.0;
-    }
-    for _ in 0..24 {
-        let mid = (lo * hi).sqrt();
-        if fits(mid, &mut scratch)? {
-            lo = mid;
-        } else {
-            hi = mid;
-        }
-        if hi / lo < 1.005 {
-            break;
-        }
-    }
+    })?;
     // Then down until validate is clean (placement with anti-affinity, N−1, the models).
-    let mut sm = lo;
     let mut found = None;
     while sm >= SMALLEST_SCALE {
         let v = judge(&candidate(sm, sc, &mut scratch))?;

@@ -53,38 +53,39 @@ fn headroom(text: &str) -> Result<f64, Error> {
     Ok(v)
 }
 
+/// A quantity flag: parsed by `parse`, and above zero.
+fn positive<T>(
+    flag: &str,
+    text: &str,
+    parse: fn(&str) -> Result<T, String>,
+    above_zero: fn(&T) -> bool,
+    expected: &str,
+) -> Result<T, Error> {
+    match parse(text) {
+        Ok(v) if above_zero(&v) => Ok(v),
+        Ok(_) => Err(bad(flag, text, expected)),
+        Err(e) => Err(bad(flag, text, &format!("{expected} ({e})"))),
+    }
+}
+
 fn shape(a: &FitArgs) -> Result<Shape, Error> {
     if a.nodes == 0 {
         return Err(bad("--nodes", "0", "at least one node"));
     }
-    let node_memory = Memory::parse(&a.node_memory).map_err(|e| {
-        bad(
-            "--node-memory",
-            &a.node_memory,
-            &format!("a memory quantity such as `16Gi` ({e})"),
-        )
-    })?;
-    if node_memory.bytes() <= 0 {
-        return Err(bad(
-            "--node-memory",
-            &a.node_memory,
-            "a size above zero such as `16Gi`",
-        ));
-    }
-    let node_cpu = Cpu::parse(&a.node_cpu).map_err(|e| {
-        bad(
-            "--node-cpu",
-            &a.node_cpu,
-            &format!("a CPU quantity such as `8` or `3500m` ({e})"),
-        )
-    })?;
-    if node_cpu.millis() <= 0 {
-        return Err(bad(
-            "--node-cpu",
-            &a.node_cpu,
-            "a CPU count above zero such as `8`",
-        ));
-    }
+    let node_memory = positive(
+        "--node-memory",
+        &a.node_memory,
+        Memory::parse,
+        |m| m.bytes() > 0,
+        "a memory quantity above zero such as `16Gi`",
+    )?;
+    let node_cpu = positive(
+        "--node-cpu",
+        &a.node_cpu,
+        Cpu::parse,
+        |c| c.millis() > 0,
+        "a CPU quantity above zero such as `8` or `3500m`",
+    )?;
     Ok(Shape {
         nodes: a.nodes,
         node_memory,

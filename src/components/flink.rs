@@ -677,6 +677,9 @@ pub(crate) fn jm_options(jm: &crate::profile::JobManager) -> crate::model::flink
     }
 }
 
+/// Task heap below this per slot leaves user code no room (`flink.taskmanager.task-heap`).
+pub(crate) const MIN_TASK_HEAP_PER_SLOT: u64 = 32 << 20;
+
 pub fn check(cx: &crate::rules::Check) {
     use crate::model::flink::{jobmanager, smallest_taskmanager, taskmanager};
     use crate::model::mib;
@@ -703,7 +706,7 @@ pub fn check(cx: &crate::rules::Check) {
                 },
             );
         }
-        Ok(m) if tm.task_slots > 0 && m.task_heap / u64::from(tm.task_slots) < 32 << 20 => cx.warn(
+        Ok(m) if tm.task_slots > 0 && m.task_heap / u64::from(tm.task_slots) < MIN_TASK_HEAP_PER_SLOT => cx.warn(
             "flink.taskmanager.task-heap",
             "flink.taskmanager.process_size|flink.taskmanager.managed_fraction|flink.taskmanager.managed_size|flink.taskmanager.task_slots|flink.taskmanager.jvm_metaspace",
             format!(

@@ -756,6 +756,12 @@ pub fn contract(ctx: &Ctx) -> Vec<crate::contract::Contract> {
     all
 }
 
+/// The largest heap that leaves a broker its page cache: half the container, at most 5 GiB
+/// (Strimzi's rule; `kafka.heap-page-cache` suggests it).
+pub(crate) fn page_cache_heap(limit: u64) -> u64 {
+    (limit / 2).min(5 << 30)
+}
+
 pub fn check(cx: &crate::rules::Check) {
     let p = cx.profile;
     if p.kafka.brokers > 1
@@ -1002,7 +1008,7 @@ pub fn check(cx: &crate::rules::Check) {
                             k.resources.limits.memory,
                             mib(page_cache)
                         ),
-                        format!("use -Xmx{}m (min(50% of the limit, 5 GiB), Strimzi's rule)", (limit / 2).min(5 << 30) >> 20),
+                        format!("use -Xmx{}m (min(50% of the limit, 5 GiB), Strimzi's rule)", page_cache_heap(limit) >> 20),
                     );
                 }
             }

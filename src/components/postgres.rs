@@ -719,6 +719,18 @@ pub(crate) fn memory_breakdown(pg: &crate::profile::Postgres, tmpfs: u64) -> BTr
     ])
 }
 
+/// The pools the API services open to PostgreSQL: (service, pool size, replicas with the HPA at
+/// its ceiling) for each service that uses it.
+pub(crate) fn pools(api: &crate::profile::Api) -> Vec<(&str, u32, u32)> {
+    api.effective()
+        .filter(|svc| svc.uses.contains(&crate::profile::Backend::Postgres))
+        .map(|svc| {
+            let replicas = svc.autoscaling.map_or(svc.replicas, |a| a.max_replicas);
+            (svc.name, svc.db_pool_size, replicas)
+        })
+        .collect()
+}
+
 /// What each backend process costs beyond work_mem (catalog caches, stack, buffers).
 /// PostgreSQL settings that take effect only at server start (context `postmaster`).
 pub(crate) const RESTART_SETTINGS: &[&str] = &[
@@ -849,15 +861,9 @@ pub fn check(cx: &crate::rules::Check) {
     // Every API replica opens its own pool.
     let mut demand = 0u64;
     let mut parts = Vec::new();
-    for svc in cx.profile.api.effective() {
-        if svc.uses.contains(&crate::profile::Backend::Postgres) {
-            let replicas = svc
-                .autoscaling
-                .map(|a| a.max_replicas)
-                .unwrap_or(svc.replicas);
-            demand = demand.saturating_add(u64::from(svc.db_pool_size) * u64::from(replicas));
-            parts.push(format!("{} {} × {}", svc.name, svc.db_pool_size, replicas));
-        }
+    for (name, pool, replicas) in pools(&cx.profile.api) {
+        demand = demand.saturating_add(u64::from(pool) * u64::from(replicas));
+        parts.push(format!("{name} {pool} × {replicas}"));
     }
     let usable = u64::from(pg.max_connections.saturating_sub(reserved));
     if demand > usable {

@@ -196,12 +196,21 @@ pub fn taskmanager(opts: &TmOptions) -> Result<TmMemory, String> {
 
 /// The smallest process size Flink accepts with these options (binary search on `taskmanager`).
 pub(crate) fn smallest_taskmanager(opts: &TmOptions) -> Option<u64> {
+    smallest_taskmanager_where(opts, |_| true)
+}
+
+/// The smallest process size Flink accepts with these options whose split `accept` takes too
+/// (`accept` must hold for every larger size once it holds).
+pub(crate) fn smallest_taskmanager_where(
+    opts: &TmOptions,
+    accept: impl Fn(&TmMemory) -> bool,
+) -> Option<u64> {
     let ok = |p: u64| {
         taskmanager(&TmOptions {
             process_size: p,
             ..opts.clone()
         })
-        .is_ok()
+        .is_ok_and(|m| accept(&m))
     };
     let (mut lo, mut hi) = (0u64, 1u64 << 44);
     if !ok(hi) {
