@@ -30,6 +30,8 @@ pub struct Shape {
     pub zones: Option<Vec<String>>,
     /// Fraction of the platform share left free, 0.0..0.9.
     pub headroom: f64,
+    /// From three nodes on, raise replica counts to the HA ones (`--keep-replicas` clears it).
+    pub raise_ha: bool,
 }
 
 /// One key fit set: where, what it was, what it is, and why.
@@ -181,16 +183,17 @@ fn scaled(b: u64, s: f64) -> u64 {
     (b as f64 * s) as u64
 }
 
-/// A Resources block with memory request `req` (the base's limit-to-request ratio kept) and CPU
-/// scaled by `sc`, limits never above a node's CPU.
-fn resources(r: &Resources, req: u64, sc: f64, node: Res, hard: u64) -> Resources {
+/// A Resources block with memory request `req` and CPU scaled by `sc`, limits never above a
+/// node's CPU. The memory limit keeps `lx` of the base's room above the request (1: the base's
+/// limit-to-request ratio; 0: limit = request).
+fn resources(r: &Resources, req: u64, sc: f64, lx: f64, node: Res, hard: u64) -> Resources {
     let node_cpu = node.cpu;
     // No pod larger than a share of a node (the rest of the platform must still be placed beside
     // it, and on N−1 nodes), unless its own model needs more (`hard`).
     let req = req.min(scaled(node.memory, POD_SHARE)).max(hard);
     let ratio = bytes(&r.limits.memory) as f64 / bytes(&r.requests.memory).max(1) as f64;
     let req = round(req);
-    let lim = scaled(req, ratio.max(1.0));
+    let lim = scaled(req, 1.0 + (ratio.max(1.0) - 1.0) * lx);
     let creq = scaled(millis(&r.requests.cpu), sc).min(scaled(node_cpu, POD_SHARE));
     let clim = scaled(millis(&r.limits.cpu), sc).clamp(creq, node_cpu.max(creq));
     let mut out = r.clone();
@@ -285,6 +288,75 @@ impl Floors {
     const JOBMANAGER: u64 = 768 * MIB;
     const TASKMANAGER: u64 = GIB;
     const API: u64 = 400 * MIB;
+}
+
+/// From three nodes on the platform can survive losing one: the HA counts where the base has
+/// fewer. A PostgreSQL standby; three Aerospike nodes with every namespace at RF 2; three
+/// brokers (and three controllers beside them) with replication 3 and min ISR 2; two
+/// JobManagers where the base configures Flink's HA storage (fit cannot choose one).
+fn high_availability(p: &mut Profile, rules: &mut BTreeMap<String, String>) {
+    let why = "the HA count, from three nodes on (--keep-replicas keeps the base's)";
+    let mut raise = |v: &mut u32, to: u32, key: String| {
+        if *v < to {
+            *v = to;
+            rules.insert(key, why.to_string());
+        }
+    };
+    raise(&mut p.postgres.replicas, 2, "postgres.replicas".into());
+    raise(&mut p.aerospike.replicas, 3, "aerospike.replicas".into());
+    for ns in &mut p.aerospike.namespaces {
+        raise(
+            &mut ns.replication_factor,
+            2,
+            format!("aerospike.namespaces[{}].replication_factor", ns.name),
+        );
+    }
+    let k = &mut p.kafka;
+    raise(&mut k.brokers, 3, "kafka.brokers".into());
+    if let Some(c) = &mut k.controllers {
+        raise(&mut c.replicas, 3, "kafka.controllers.replicas".into());
+    }
+    for (v, to, key) in [
+        (
+            &mut k.default_replication_factor,
+            3,
+            "default_replication_factor",
+        ),
+        (
+            &mut k.offsets_topic_replication_factor,
+            3,
+            "offsets_topic_replication_factor",
+        ),
+        (
+            &mut k.transaction_state_log_replication_factor,
+            3,
+            "transaction_state_log_replication_factor",
+        ),
+        (&mut k.min_insync_replicas, 2, "min_insync_replicas"),
+        (
+            &mut k.transaction_state_log_min_isr,
+            2,
+            "transaction_state_log_min_isr",
+        ),
+    ] {
+        raise(v, to, format!("kafka.{key}"));
+    }
+    for t in &mut k.topics {
+        if let Some(rf) = &mut t.replication_factor {
+            raise(
+                rf,
+                3,
+                format!("kafka.topics[{}].replication_factor", t.name),
+            );
+        }
+    }
+    if p.flink.high_availability.is_some() {
+        raise(
+            &mut p.flink.jobmanager.replicas,
+            2,
+            "flink.jobmanager.replicas".into(),
+        );
+    }
 }
 
 /// The replica counts the nodes allow: a workload whose pods must not share a node has at most
@@ -441,7 +513,21 @@ fn replicas(p: &mut Profile, n: u32, rules: &mut BTreeMap<String, String>) {
 }
 
 /// The base profile sized by `sm` (memory) and `sc` (CPU), every inner size through its model.
-fn sized(base: &Profile, sm: f64, sc: f64, rules: &mut BTreeMap<String, String>) -> Profile {
+/// The scales a candidate is sized with: memory and CPU against the base, and how much of the
+/// base's memory room above each request the limits keep.
+#[derive(Clone, Copy, Debug)]
+struct Scales {
+    memory: f64,
+    cpu: f64,
+    excess: f64,
+}
+
+fn sized(base: &Profile, s: Scales, rules: &mut BTreeMap<String, String>) -> Profile {
+    let Scales {
+        memory: sm,
+        cpu: sc,
+        excess: lx,
+    } = s;
     let mut p = base.clone();
     let node = NodeModel::from_cluster(&p.cluster).available;
     let n_nodes = p.cluster.nodes;
@@ -450,8 +536,17 @@ fn sized(base: &Profile, sm: f64, sc: f64, rules: &mut BTreeMap<String, String>)
     let cpu_cap = scaled(node.cpu, POD_SHARE);
     let pod_cpu = |r: &Resources| (scaled(millis(&r.requests.cpu), sc), cpu_cap);
     let capped = |r: &Resources| sm.min(cap as f64 / bytes(&r.requests.memory).max(1) as f64);
-    let scale_rule =
-        |what: &str| format!("{what}: the base's size × {sm:.2} (memory scale), CPU × {sc:.2}");
+    let squeezed = if lx < 1.0 {
+        format!(
+            "; memory limit {:.0}% of the base's room above the request, so that limits fit the nodes",
+            lx * 100.0
+        )
+    } else {
+        String::new()
+    };
+    let scale_rule = |what: &str| {
+        format!("{what}: the base's size × {sm:.2} (memory scale), CPU × {sc:.2}{squeezed}")
+    };
 
     // PostgreSQL: shared_buffers, effective_cache_size, maintenance_work_mem and the shm keep
     // their share of the container.
@@ -498,7 +593,7 @@ fn sized(base: &Profile, sm: f64, sc: f64, rules: &mut BTreeMap<String, String>)
         .values()
         .sum();
     let req = req.max(worst);
-    pg.resources = resources(&pg.resources, req, sc, node, worst);
+    pg.resources = resources(&pg.resources, req, sc, lx, node, worst);
     rules.insert("postgres.resources".into(), scale_rule("PostgreSQL"));
     for (key, what, f) in [
         ("shared_buffers", "", sb),
@@ -542,7 +637,7 @@ fn sized(base: &Profile, sm: f64, sc: f64, rules: &mut BTreeMap<String, String>)
     }
     let need = fixed(a) + aerospike::memory_breakdown(a)["data"] + scaled(slack, sm_a);
     let req = need.max(Floors::AEROSPIKE);
-    a.resources = resources(&a.resources, req, sc, node, need);
+    a.resources = resources(&a.resources, req, sc, lx, node, need);
     rules.insert(
         "aerospike.resources".into(),
         format!("primary index (64 B × records × RF ÷ nodes, whole stages) + 256 MiB baseline, + the base's data and slack × {sm:.2}; CPU × {sc:.2}"),
@@ -589,6 +684,7 @@ fn sized(base: &Profile, sm: f64, sc: f64, rules: &mut BTreeMap<String, String>)
         &k.resources,
         req,
         sc * b0 / f64::from(k.brokers.max(1)),
+        lx,
         node,
         0,
     );
@@ -615,7 +711,7 @@ fn sized(base: &Profile, sm: f64, sc: f64, rules: &mut BTreeMap<String, String>)
             capped(&c.resources),
             Floors::CONTROLLER,
         );
-        c.resources = resources(&c.resources, req, sc, node, 0);
+        c.resources = resources(&c.resources, req, sc, lx, node, 0);
         let new = bytes(&c.resources.limits.memory);
         let h = fit_heap(&opts, new, app, kafka_heap(&c.heap_opts, old, new), 0.98);
         c.heap_opts = format!("-Xmx{}m -Xms{}m", h / MIB, h / MIB);
@@ -636,7 +732,7 @@ fn sized(base: &Profile, sm: f64, sc: f64, rules: &mut BTreeMap<String, String>)
     let share = jm.process_size.bytes as f64 / bytes(&jm.resources.limits.memory).max(1) as f64;
     let req =
         scaled(bytes(&jm.resources.requests.memory), capped(&jm.resources)).max(Floors::JOBMANAGER);
-    jm.resources = resources(&jm.resources, req, sc, node, 0);
+    jm.resources = resources(&jm.resources, req, sc, lx, node, 0);
     jm.process_size = jvm(scaled(bytes(&jm.resources.limits.memory), share.min(1.0)));
     rules.insert(
         "flink.jobmanager.resources".into(),
@@ -690,6 +786,7 @@ fn sized(base: &Profile, sm: f64, sc: f64, rules: &mut BTreeMap<String, String>)
         &tm.resources,
         req,
         sc * t0 / f64::from(tm.replicas.max(1)),
+        lx,
         node,
         0,
     );
@@ -770,7 +867,7 @@ fn sized(base: &Profile, sm: f64, sc: f64, rules: &mut BTreeMap<String, String>)
         s_api.min(capped(&api.resources)),
         Floors::API,
     );
-    api.resources = resources(&api.resources, req, sc_api, node, 0);
+    api.resources = resources(&api.resources, req, sc_api, lx, node, 0);
     let (l1, r1) = (
         bytes(&api.resources.limits.memory),
         bytes(&api.resources.requests.memory),
@@ -809,12 +906,41 @@ fn sized(base: &Profile, sm: f64, sc: f64, rules: &mut BTreeMap<String, String>)
                 pg.superuser_reserved_connections
             ),
         );
-        let worst: u64 = postgres::memory_breakdown(pg, bytes(&pg.shm_size))
-            .values()
-            .sum();
-        let hard = worst;
+        let worst = |pg: &crate::profile::Postgres| -> u64 {
+            postgres::memory_breakdown(pg, bytes(&pg.shm_size))
+                .values()
+                .sum()
+        };
+        // Every connection may use work_mem × hash_mem_multiplier: past a pod's share of a node,
+        // work_mem comes down (to 1 MB at least) rather than the pod outgrowing its node.
+        let room = cap.max(bytes(&pg.resources.requests.memory));
+        let before = pg.work_mem.bytes;
+        while worst(pg) > room && pg.work_mem.bytes > MIB {
+            let over = worst(pg) - room;
+            let per = (f64::from(pg.max_connections) * pg.hash_mem_multiplier).max(1.0);
+            let wm = pg
+                .work_mem
+                .bytes
+                .saturating_sub(((over as f64 / per) as u64).max(1024))
+                .max(MIB)
+                / 1024
+                * 1024;
+            pg.work_mem = PgSize::parse(&format!("{}kB", wm / 1024)).expect("kB parses");
+        }
+        if pg.work_mem.bytes < before {
+            rules.insert(
+                "postgres.work_mem".into(),
+                format!(
+                    "{} connections × work_mem × hash_mem_multiplier {} stay inside {:.0}% of a node",
+                    pg.max_connections,
+                    pg.hash_mem_multiplier,
+                    POD_SHARE * 100.0
+                ),
+            );
+        }
+        let hard = worst(pg);
         if bytes(&pg.resources.requests.memory) < hard {
-            pg.resources = resources(&pg.resources, hard, 1.0, node, hard);
+            pg.resources = resources(&pg.resources, hard, 1.0, 1.0, node, hard);
         }
     }
     p
@@ -972,6 +1098,9 @@ pub fn fit(base: &Profile, shape: &Shape) -> Result<Fitted, Error> {
             .entry(format!("cluster.{k}"))
             .or_insert_with(|| "the cluster fit was asked for".to_string());
     }
+    if shape.raise_ha && shape.nodes >= 3 {
+        high_availability(&mut p, &mut rules);
+    }
     replicas(&mut p, shape.nodes, &mut rules);
 
     let model = NodeModel::from_cluster(&p.cluster);
@@ -1009,40 +1138,85 @@ pub fn fit(base: &Profile, shape: &Shape) -> Result<Fitted, Error> {
         allowed.push("placement.n-1");
     }
     let mut scratch = BTreeMap::new();
+    let at = |memory, cpu, excess| Scales {
+        memory,
+        cpu,
+        excess,
+    };
     // CPU has no fixed parts and does not depend on memory: the largest scale whose requests fit.
     let mut sc = largest(1.01, |sc| {
-        Ok(judge(&sized(&p, 1.0, sc, &mut scratch))?.requests.cpu <= target.cpu)
+        Ok(judge(&sized(&p, at(1.0, sc, 1.0), &mut scratch))?
+            .requests
+            .cpu
+            <= target.cpu)
     })?;
-    let candidate =
-        |sm: f64, sc: f64, rules: &mut BTreeMap<String, String>| sized(&p, sm, sc, rules);
+    // Memory limits must fit what the nodes have (validate's `budget.memory.limits`). Where the
+    // base's limits stand above its requests (the API's burst room), they are brought closer at
+    // the scale where they would not: the room `lx` that fits, if any, for a memory scale.
+    let all = model.available.memory * u64::from(shape.nodes);
+    let mut room = |sm: f64, sc: f64| -> Result<Option<f64>, Error> {
+        let v = judge(&sized(&p, at(sm, sc, 1.0), &mut scratch))?;
+        if v.requests.memory > target.memory {
+            return Ok(None);
+        }
+        if v.limits.memory <= all {
+            return Ok(Some(1.0));
+        }
+        // The limits' room above the requests is near linear in lx: a few corrections land it.
+        let mut lx = 1.0;
+        let mut v = v;
+        for _ in 0..4 {
+            let above = v.limits.memory.saturating_sub(v.requests.memory).max(1);
+            lx *= (all.saturating_sub(v.requests.memory) as f64 / above as f64 * 0.995).min(1.0);
+            v = judge(&sized(&p, at(sm, sc, lx), &mut scratch))?;
+            if v.requests.memory > target.memory {
+                return Ok(None);
+            }
+            if v.limits.memory <= all {
+                return Ok(Some(lx));
+            }
+        }
+        Ok(None)
+    };
+    let mut sm = largest(1.005, |sm| Ok(room(sm, sc)?.is_some()))?;
+    let lx = room(sm, sc)?.unwrap_or(1.0);
     let good = |v: &Verdict| {
         v.blocking(&allowed).next().is_none()
             && v.requests.memory <= target.memory
             && v.requests.cpu <= target.cpu
     };
-    // Requests grow with the memory scale: the largest whose requests fit the target and whose
-    // limits fit what the nodes have (validate's `budget.memory.limits`).
-    let all = model.available.memory * u64::from(shape.nodes);
-    let mut sm = largest(1.005, |sm| {
-        let v = judge(&candidate(sm, sc, &mut scratch))?;
-        Ok(v.requests.memory <= target.memory && v.limits.memory <= all)
-    })?;
-    // Then down until validate is clean (placement with anti-affinity, N−1, the models).
+    // Then down until validate is clean (placement with anti-affinity, N−1, the models). Where
+    // only placement fails and one resource is fuller than the other, that one steps down.
     let mut found = None;
-    while sm >= SMALLEST_SCALE {
-        let v = judge(&candidate(sm, sc, &mut scratch))?;
+    while sm >= SMALLEST_SCALE && sc >= SMALLEST_SCALE {
+        let v = judge(&sized(&p, at(sm, sc, lx), &mut scratch))?;
         if good(&v) {
-            found = Some((sm, v));
+            found = Some((sm, sc, v));
             break;
         }
-        sm *= 0.95;
-        sc *= 0.95;
+        let um = v.requests.memory as f64 / target.memory.max(1) as f64;
+        let uc = v.requests.cpu as f64 / target.cpu.max(1) as f64;
+        let placement = v
+            .blocking(&allowed)
+            .all(|f| f.rule.starts_with("placement"));
+        if placement && um > uc + 0.05 {
+            sm *= 0.97;
+        } else if placement && uc > um + 0.05 {
+            sc *= 0.97;
+        } else {
+            sm *= 0.95;
+            sc *= 0.95;
+        }
     }
-    let Some((sm, v_ok)) = found else {
-        let v = judge(&candidate(SMALLEST_SCALE, SMALLEST_SCALE, &mut scratch))?;
+    let Some((sm, sc, v_ok)) = found else {
+        let v = judge(&sized(
+            &p,
+            at(SMALLEST_SCALE, SMALLEST_SCALE, lx),
+            &mut scratch,
+        ))?;
         return Err(unfit(&v, &allowed, shape, target, &p));
     };
-    let profile = candidate(sm, sc, &mut rules);
+    let profile = sized(&p, at(sm, sc, lx), &mut rules);
     let left = v_ok
         .findings
         .into_iter()

@@ -97,12 +97,22 @@ fn a_grid_of_clusters_fits_or_is_refused_with_the_reason() {
                     j["target"]["memory"].as_u64().unwrap(),
                 );
                 assert!(req <= target, "{shape}: requests {req} within {target}");
-                // Up to 12 nodes the share is used to 85% and more; on 50, packing pods of mixed
-                // shapes (CPU-heavy beside memory-heavy) holds it at 65–80% (docs/fit.md).
-                let least = if nodes <= 12 { 0.85 } else { 0.6 };
+                // The share is used: 85% and more of memory and of CPU.
                 assert!(
-                    req as f64 >= least * target as f64,
-                    "{shape}: requests {req} use at least {least} of {target}"
+                    req as f64 >= 0.85 * target as f64,
+                    "{shape}: memory requests {req} use at least 85% of {target}"
+                );
+                let (creq, ctarget) = (
+                    j["requests"]["cpu"].as_u64().unwrap(),
+                    j["target"]["cpu"].as_u64().unwrap(),
+                );
+                assert!(
+                    creq <= ctarget,
+                    "{shape}: CPU requests {creq} within {ctarget}"
+                );
+                assert!(
+                    creq as f64 >= 0.85 * ctarget as f64,
+                    "{shape}: CPU requests {creq} use at least 85% of {ctarget}"
                 );
             }
         }
@@ -241,4 +251,70 @@ fn bad_shapes_are_input_errors() {
         err.contains("missing") && err.contains("--headroom"),
         "{err}"
     );
+}
+
+#[test]
+fn replicas_follow_the_cluster_single_on_one_node_ha_from_three() {
+    let dir = TempDir::new();
+    let one = dir.path().join("prod-on-one.toml");
+    let (code, toml, err) = fit("prod", 1, "64Gi", "16", &[]);
+    assert_eq!(code, 0, "{err}");
+    std::fs::write(&one, toml).unwrap();
+    let one = one.to_str().unwrap();
+    let (_, shown, _) = run(&["show", one, "-o", "json"]);
+    let p = json(&shown);
+    // One node: a single copy of everything, and replication no wider than the copies.
+    for (path, want) in [
+        ("/postgres/replicas", 1),
+        ("/aerospike/replicas", 1),
+        ("/aerospike/namespaces/0/replication_factor", 1),
+        ("/kafka/brokers", 1),
+        ("/kafka/controllers/replicas", 1),
+        ("/kafka/default_replication_factor", 1),
+        ("/kafka/min_insync_replicas", 1),
+        ("/flink/jobmanager/replicas", 1),
+    ] {
+        assert_eq!(p.pointer(path), Some(&want.into()), "{path} on one node");
+    }
+    // Fitted again to three nodes, the single-node profile gets the HA counts back: a standby,
+    // three Aerospike nodes at RF 2, three brokers at RF 3 and min ISR 2, two JobManagers (the
+    // base has Flink's HA storage).
+    let (code, out, err) = fit(one, 3, "64Gi", "16", &["-o", "json"]);
+    assert_eq!(code, 0, "{err}");
+    let j = json(&out);
+    let p = &j["profile"];
+    for (path, want) in [
+        ("/postgres/replicas", 2),
+        ("/aerospike/replicas", 3),
+        ("/aerospike/namespaces/0/replication_factor", 2),
+        ("/aerospike/namespaces/1/replication_factor", 2),
+        ("/kafka/brokers", 3),
+        ("/kafka/controllers/replicas", 3),
+        ("/kafka/default_replication_factor", 3),
+        ("/kafka/offsets_topic_replication_factor", 3),
+        ("/kafka/min_insync_replicas", 2),
+        ("/flink/jobmanager/replicas", 2),
+    ] {
+        assert_eq!(p.pointer(path), Some(&want.into()), "{path} on three nodes");
+    }
+    let rule = j["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["key"] == "kafka.brokers")
+        .expect("the broker count is explained")["rule"]
+        .clone();
+    assert!(rule.as_str().unwrap().contains("HA"), "{rule}");
+    // It validates (only the warnings fit names) and renders.
+    let three = dir.path().join("prod-on-three.toml");
+    let (_, toml, _) = fit(one, 3, "64Gi", "16", &[]);
+    std::fs::write(&three, toml).unwrap();
+    let (code, _, verr) = run(&["validate", three.to_str().unwrap()]);
+    assert_eq!(code, 0, "{verr}");
+    // --keep-replicas keeps the base's single copies.
+    let (code, out, err) = fit(one, 3, "64Gi", "16", &["--keep-replicas", "-o", "json"]);
+    assert_eq!(code, 0, "{err}");
+    let p = &json(&out)["profile"];
+    assert_eq!(p["kafka"]["brokers"], 1);
+    assert_eq!(p["postgres"]["replicas"], 1);
 }
