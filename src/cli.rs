@@ -350,6 +350,11 @@ pub struct FitCmd {
     #[arg(long, default_value = "10%", allow_hyphen_values = true)]
     pub headroom: String,
 
+    /// Keep PROFILE's replica counts where the nodes allow them: do not raise them to the HA
+    /// counts (a standby, 3 brokers, Aerospike RF 2, 2 JobManagers) from three nodes on.
+    #[arg(long)]
+    pub keep_replicas: bool,
+
     /// Output format.
     #[arg(short = 'o', long = "output", value_enum, default_value = "toml")]
     pub output: ShowFormat,
@@ -539,6 +544,7 @@ pub fn run(cli: Cli) -> anyhow::Result<amctl::Exit> {
                 }),
                 zones: cmd.zones,
                 headroom: cmd.headroom,
+                keep_replicas: cmd.keep_replicas,
                 format: match cmd.output {
                     ShowFormat::Toml => Format::Toml,
                     ShowFormat::Json => Format::Json,

@@ -23,6 +23,7 @@ pub struct FitArgs {
     pub distribution: Option<Distribution>,
     pub zones: Option<Vec<String>>,
     pub headroom: String,
+    pub keep_replicas: bool,
     pub format: Format,
     pub explain: bool,
 }
@@ -93,6 +94,7 @@ fn shape(a: &FitArgs) -> Result<Shape, Error> {
         distribution: a.distribution,
         zones: a.zones.clone(),
         headroom: headroom(&a.headroom)?,
+        raise_ha: !a.keep_replicas,
     })
 }
 
