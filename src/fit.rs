@@ -819,75 +819,86 @@ fn sized(base: &Profile, s: Scales, rules: &mut BTreeMap<String, String>) -> Pro
         }
     }
 
-    // API services: heap keeps its share of the limit, -Xms its share of the request. Past a
-    // pod's share of a node the HPA's ceiling (or the replicas) grows instead.
-    let api = &mut p.api;
-    let l0 = bytes(&api.resources.limits.memory);
-    let app = JvmApp::spring(api.tomcat_max_threads);
-    let base_req = bytes(&api.resources.requests.memory);
-    // The count that grows: the HPA's ceiling when there is one, else the replicas.
-    let (count, key, most, what) = match &mut api.autoscaling {
-        Some(a) => (
-            &mut a.max_replicas,
-            "api.autoscaling.max_replicas",
-            3 * n_nodes,
-            "the HPA may add pods up to",
-        ),
-        None => (
-            &mut api.replicas,
-            "api.replicas",
-            n_nodes,
-            "the replicas grow to",
-        ),
-    };
-    let a0 = f64::from((*count).max(1));
-    let (r, s_api) = grow(
-        base_req,
-        *count,
+    // API services: the shared `[api]` pod, then each service that sets its own.
+    let pods = ApiPods {
         sm,
+        sc,
+        lx,
         cap,
-        most,
-        pod_cpu(&base.api.resources),
+        cpu_cap,
+        node,
+        nodes: n_nodes,
+    };
+    let api = &mut p.api;
+    let shared = pods.size(
+        &base.api.resources,
+        &base.api.java_opts,
+        base.api.tomcat_max_threads,
+        base.api.autoscaling.is_some(),
+        base.api
+            .autoscaling
+            .as_ref()
+            .map_or(base.api.replicas, |a| a.max_replicas),
     );
-    if r != *count {
-        *count = r;
-        rules.insert(
-            key.into(),
-            format!(
-                "a pod stops at {:.0}% of a node: {what} {r}",
-                POD_SHARE * 100.0
-            ),
+    api.resources = shared.resources.clone();
+    api.java_opts = shared.java_opts.clone();
+    match &mut api.autoscaling {
+        Some(a) => a.max_replicas = shared.count,
+        None => api.replicas = shared.count,
+    }
+    shared.explain(
+        "api",
+        api.autoscaling.is_some(),
+        &scale_rule("API services"),
+        rules,
+    );
+    for (svc, b) in api.services.iter_mut().zip(&base.api.services) {
+        if b.resources.is_none()
+            && b.java_opts.is_none()
+            && b.autoscaling.is_none()
+            && b.replicas.is_none()
+            && b.tomcat_max_threads.is_none()
+        {
+            continue;
+        }
+        let hpa = b.autoscaling.as_ref().or(base.api.autoscaling.as_ref());
+        let own = pods.size(
+            b.resources.as_ref().unwrap_or(&base.api.resources),
+            b.java_opts.as_deref().unwrap_or(&base.api.java_opts),
+            b.tomcat_max_threads.unwrap_or(base.api.tomcat_max_threads),
+            hpa.is_some(),
+            hpa.map_or(b.replicas.unwrap_or(base.api.replicas), |a| a.max_replicas),
+        );
+        let prefix = format!("api.services[{}]", svc.name);
+        if b.resources.is_some() || own.resources != shared.resources {
+            svc.resources = Some(own.resources.clone());
+        }
+        if b.java_opts.is_some() || own.java_opts != shared.java_opts {
+            svc.java_opts = Some(own.java_opts.clone());
+        }
+        match (&mut svc.autoscaling, hpa) {
+            (Some(a), _) => a.max_replicas = own.count,
+            // The shared HPA's ceiling is the service's too: a different one is its own HPA.
+            (None, Some(h)) if own.count != shared.count => {
+                svc.autoscaling = Some(crate::profile::Autoscaling {
+                    max_replicas: own.count,
+                    ..h.clone()
+                });
+            }
+            (None, Some(_)) => {}
+            (None, None) => {
+                if b.replicas.is_some() || own.count != shared.count {
+                    svc.replicas = Some(own.count);
+                }
+            }
+        }
+        own.explain(
+            &prefix,
+            svc.autoscaling.is_some(),
+            &scale_rule(&format!("API service {}", svc.name)),
+            rules,
         );
     }
-    let sc_api = sc * a0 / f64::from(r.max(1));
-    let req = jvm_request(
-        &api.resources,
-        &api.java_opts,
-        app,
-        s_api.min(capped(&api.resources)),
-        Floors::API,
-    );
-    api.resources = resources(&api.resources, req, sc_api, lx, node, 0);
-    let (l1, r1) = (
-        bytes(&api.resources.limits.memory),
-        bytes(&api.resources.requests.memory),
-    );
-    if let Some(h) = xmx(&api.java_opts) {
-        // The heap takes what the limit gained or lost; the fixed pools stay.
-        let base_fill = fill(&base.api.java_opts, l0, app);
-        let want = (h as i64 + l1 as i64 - l0 as i64).max(64 * MIB as i64) as u64;
-        let heap = fit_heap(&api.java_opts, l1, app, want, base_fill.max(0.9));
-        let ms = xms(&api.java_opts).map(|s| scaled(s, heap as f64 / h.max(1) as f64).min(r1));
-        api.java_opts = set_jvm(&api.java_opts, heap, ms);
-        rules.insert(
-            "api.java_opts".into(),
-            format!(
-                "heap grows by what the limit grows ({} → {}); metaspace, code cache, direct memory and stacks keep their bounds",
-                mib(l0), mib(l1)
-            ),
-        );
-    }
-    rules.insert("api.resources".into(), scale_rule("API services"));
 
     // PostgreSQL takes every pool the API services can open (pool × replicas, HPA at its
     // ceiling), and its container the memory those connections can use.
@@ -944,6 +955,98 @@ fn sized(base: &Profile, s: Scales, rules: &mut BTreeMap<String, String>) -> Pro
         }
     }
     p
+}
+
+/// What an API pod is sized from: the scales, and the node it must fit.
+struct ApiPods {
+    sm: f64,
+    sc: f64,
+    lx: f64,
+    cap: u64,
+    cpu_cap: u64,
+    node: Res,
+    nodes: u32,
+}
+
+/// One API pod shape sized: its resources and flags, how many there may be, and why.
+struct ApiPod {
+    resources: Resources,
+    java_opts: String,
+    count: u32,
+    grew: Option<String>,
+    heap: Option<String>,
+}
+
+impl ApiPods {
+    /// Heap keeps its share of the limit, -Xms its share of the request. Past a pod's share of
+    /// a node, the count that grows (the HPA's ceiling, three per node, or the replicas, one per
+    /// node) takes the rest.
+    fn size(&self, r: &Resources, opts: &str, threads: u32, hpa: bool, count: u32) -> ApiPod {
+        let app = JvmApp::spring(threads);
+        let (l0, base_req) = (bytes(&r.limits.memory), bytes(&r.requests.memory));
+        let (most, what) = if hpa {
+            (3 * self.nodes, "the HPA may add pods up to")
+        } else {
+            (self.nodes, "the replicas grow to")
+        };
+        let cpu = (scaled(millis(&r.requests.cpu), self.sc), self.cpu_cap);
+        let (n, s_api) = grow(base_req, count, self.sm, self.cap, most, cpu);
+        let grew = (n != count).then(|| {
+            format!(
+                "a pod stops at {:.0}% of a node: {what} {n}",
+                POD_SHARE * 100.0
+            )
+        });
+        let sc = self.sc * f64::from(count.max(1)) / f64::from(n.max(1));
+        let capped = s_api.min(self.cap as f64 / base_req.max(1) as f64);
+        let req = jvm_request(r, opts, app, capped, Floors::API);
+        let resources = resources(r, req, sc, self.lx, self.node, 0);
+        let (l1, r1) = (
+            bytes(&resources.limits.memory),
+            bytes(&resources.requests.memory),
+        );
+        let (java_opts, heap) = match xmx(opts) {
+            Some(h) => {
+                // The heap takes what the limit gained or lost; the fixed pools stay.
+                let want = (h as i64 + l1 as i64 - l0 as i64).max(64 * MIB as i64) as u64;
+                let heap = fit_heap(opts, l1, app, want, fill(opts, l0, app).max(0.9));
+                let ms = xms(opts).map(|s| scaled(s, heap as f64 / h.max(1) as f64).min(r1));
+                (
+                    set_jvm(opts, heap, ms),
+                    Some(format!(
+                        "heap grows by what the limit grows ({} → {}); metaspace, code cache, direct memory and stacks keep their bounds",
+                        mib(l0),
+                        mib(l1)
+                    )),
+                )
+            }
+            None => (opts.to_string(), None),
+        };
+        ApiPod {
+            resources,
+            java_opts,
+            count: n,
+            grew,
+            heap,
+        }
+    }
+}
+
+impl ApiPod {
+    fn explain(&self, prefix: &str, hpa: bool, scale: &str, rules: &mut BTreeMap<String, String>) {
+        if let Some(g) = &self.grew {
+            let key = if hpa {
+                format!("{prefix}.autoscaling.max_replicas")
+            } else {
+                format!("{prefix}.replicas")
+            };
+            rules.insert(key, g.clone());
+        }
+        if let Some(h) = &self.heap {
+            rules.insert(format!("{prefix}.java_opts"), h.clone());
+        }
+        rules.insert(format!("{prefix}.resources"), scale.to_string());
+    }
 }
 
 /// The smallest process size Flink's memory model accepts for this TaskManager that also leaves

@@ -60,7 +60,7 @@ impl Distribution {
     }
 }
 
-#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Amounts {
     pub memory: Memory,
@@ -132,7 +132,7 @@ impl Default for OpenFiles {
 
 // ---------------------------------------------------------------- shared pieces
 
-#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Resources {
     pub requests: Amounts,

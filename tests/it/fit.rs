@@ -318,3 +318,58 @@ fn replicas_follow_the_cluster_single_on_one_node_ha_from_three() {
     assert_eq!(p["kafka"]["brokers"], 1);
     assert_eq!(p["postgres"]["replicas"], 1);
 }
+
+#[test]
+fn a_service_with_its_own_sizes_is_sized_like_the_shared_ones() {
+    let dir = TempDir::new();
+    let base = dir.path().join("own-sizes.toml");
+    std::fs::write(
+        &base,
+        r#"extends = "prod"
+
+[[api.services]]
+name = "profile-api"
+resources = { requests = { memory = "4Gi", cpu = "2" }, limits = { memory = "6Gi", cpu = "4" } }
+java_opts = "-Xmx4g -Xms3g -XX:+UseG1GC -XX:MaxMetaspaceSize=256m -XX:ReservedCodeCacheSize=240m -XX:MaxDirectMemorySize=64m"
+autoscaling = { min_replicas = 2, max_replicas = 6, target_cpu_percent = 70 }
+"#,
+    )
+    .unwrap();
+    let b = base.to_str().unwrap();
+    let (code, out, err) = fit(b, 12, "128Gi", "32", &["-o", "json"]);
+    assert_eq!(code, 0, "{err}");
+    let j = json(&out);
+    let svc = j["profile"]["api"]["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "profile-api")
+        .unwrap()
+        .clone();
+    // Its own pod grew with the memory scale, its heap with its limit, and each is explained.
+    let keys: Vec<&str> = j["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["key"].as_str().unwrap())
+        .collect();
+    for k in [
+        "api.services[profile-api].resources.requests.memory",
+        "api.services[profile-api].resources.limits.memory",
+        "api.services[profile-api].java_opts",
+        "api.resources.requests.memory",
+    ] {
+        assert!(keys.contains(&k), "{k} in {keys:?}");
+    }
+    assert_ne!(svc["resources"]["requests"]["memory"], "4Gi");
+    assert!(!svc["java_opts"].as_str().unwrap().starts_with("-Xmx4g "));
+    // And the result validates clean but for the base's own warning.
+    let file = dir.path().join("fitted.toml");
+    let (_, toml, _) = fit(b, 12, "128Gi", "32", &[]);
+    std::fs::write(&file, toml).unwrap();
+    let (code, _, verr) = run(&["validate", file.to_str().unwrap()]);
+    assert_eq!(code, 0, "{verr}");
+    let warnings: Vec<&str> = verr.lines().filter(|l| l.starts_with("warning[")).collect();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(warnings[0].starts_with("warning[aerospike.tls.community]"));
+}
