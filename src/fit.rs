@@ -79,7 +79,9 @@ fn unfit(v: &Verdict, allowed: &[&str], shape: &Shape, target: Res, p: &Profile)
     if sized_out || short > 0 {
         let model = NodeModel::from_cluster(&p.cluster);
         let total = model.available.memory * u64::from(shape.nodes);
-        let headroom = 1.0 - v.requests.memory as f64 / total.max(1) as f64;
+        // The share the target is cut from (N−1 nodes from three on), before headroom.
+        let share = target.memory as f64 / (1.0 - shape.headroom).max(0.01);
+        let headroom = 1.0 - v.requests.memory as f64 / share.max(1.0);
         // Only when the headroom is all that is in the way: validate has nothing against it.
         let lower =
             if short > 0 && blocking.is_empty() && headroom > 0.0 && headroom < shape.headroom {
@@ -90,13 +92,27 @@ fn unfit(v: &Verdict, allowed: &[&str], shape: &Shape, target: Res, p: &Profile)
             } else {
                 String::new()
             };
+        // For what: the components that take the most at their smallest (fixed parts such as
+        // Aerospike's primary index, PostgreSQL's connections, the HPA's ceiling).
+        let parts = v
+            .by_component
+            .iter()
+            .take(3)
+            .map(|(c, m)| format!("{c} {}", mib(*m)))
+            .collect::<Vec<_>>()
+            .join(", ");
         Error::Fit(format!(
-            "{} node(s) of {} / {} CPU are too small for the smallest working platform: at its smallest sizes it requests {} of memory, and {} can go to the platform ({} after headroom{}){}{}; fit to more or bigger nodes",
+            "{} node(s) of {} / {} CPU are too small for the smallest working platform: at its smallest sizes it requests {} of memory ({parts}, …), and {} can go to the platform ({}{} after headroom{}){}{}; fit to more or bigger nodes",
             shape.nodes,
             shape.node_memory,
             shape.node_cpu,
             mib(v.requests.memory),
             mib(total),
+            if shape.nodes >= 3 {
+                "with a node lost, "
+            } else {
+                ""
+            },
             mib(target.memory),
             if short > 0 {
                 format!(", {} missing", mib(short))
@@ -1103,6 +1119,8 @@ struct Verdict {
     findings: Vec<Finding>,
     requests: Res,
     limits: Res,
+    /// Memory requests per component, largest first.
+    by_component: Vec<(&'static str, u64)>,
 }
 
 fn judge(p: &Profile) -> Result<Verdict, Error> {
@@ -1119,10 +1137,19 @@ fn judge(p: &Profile) -> Result<Verdict, Error> {
         },
     )?;
     let (findings, budget) = crate::validate::validate_with_budget(&loaded, &bundle);
+    let mut by_component: Vec<(&'static str, u64)> = Vec::new();
+    for l in &budget.lines {
+        match by_component.iter_mut().find(|(c, _)| *c == l.component) {
+            Some((_, m)) => *m += l.total_request.memory,
+            None => by_component.push((l.component, l.total_request.memory)),
+        }
+    }
+    by_component.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
     Ok(Verdict {
         findings,
         requests: budget.total_request,
         limits: budget.total_limit,
+        by_component,
     })
 }
 
@@ -1134,6 +1161,142 @@ impl Verdict {
             _ => false,
         })
     }
+}
+
+/// The largest scales at which `p` fits `target` and validates clean (but for `allowed`), with
+/// their verdict; or the verdict at the smallest scales when none does.
+fn search(
+    p: &Profile,
+    shape: &Shape,
+    target: Res,
+    allowed: &[&str],
+) -> Result<Result<(Scales, Verdict), Verdict>, Error> {
+    let model = NodeModel::from_cluster(&p.cluster);
+    let mut scratch = BTreeMap::new();
+    let at = |memory, cpu, excess| Scales {
+        memory,
+        cpu,
+        excess,
+    };
+    // CPU has no fixed parts and does not depend on memory: the largest scale whose requests fit.
+    let mut sc = largest(1.01, |sc| {
+        Ok(judge(&sized(p, at(1.0, sc, 1.0), &mut scratch))?
+            .requests
+            .cpu
+            <= target.cpu)
+    })?;
+    // Memory limits must fit what the nodes have (validate's `budget.memory.limits`). Where the
+    // base's limits stand above its requests (the API's burst room), they are brought closer at
+    // the scale where they would not: the room `lx` that fits, if any, for a memory scale.
+    let all = model.available.memory * u64::from(shape.nodes);
+    let mut room = |sm: f64, sc: f64| -> Result<Option<f64>, Error> {
+        let v = judge(&sized(p, at(sm, sc, 1.0), &mut scratch))?;
+        if v.requests.memory > target.memory {
+            return Ok(None);
+        }
+        if v.limits.memory <= all {
+            return Ok(Some(1.0));
+        }
+        // The limits' room above the requests is near linear in lx: a few corrections land it.
+        let mut lx = 1.0;
+        let mut v = v;
+        for _ in 0..4 {
+            let above = v.limits.memory.saturating_sub(v.requests.memory).max(1);
+            lx *= (all.saturating_sub(v.requests.memory) as f64 / above as f64 * 0.995).min(1.0);
+            v = judge(&sized(p, at(sm, sc, lx), &mut scratch))?;
+            if v.requests.memory > target.memory {
+                return Ok(None);
+            }
+            if v.limits.memory <= all {
+                return Ok(Some(lx));
+            }
+        }
+        Ok(None)
+    };
+    let mut sm = largest(1.005, |sm| Ok(room(sm, sc)?.is_some()))?;
+    let lx = room(sm, sc)?.unwrap_or(1.0);
+    let good = |v: &Verdict| {
+        v.blocking(allowed).next().is_none()
+            && v.requests.memory <= target.memory
+            && v.requests.cpu <= target.cpu
+    };
+    // Then down until validate is clean (placement with anti-affinity, N−1, the models). Where
+    // only placement fails and one resource is fuller than the other, that one steps down.
+    let mut found = None;
+    while sm >= SMALLEST_SCALE && sc >= SMALLEST_SCALE {
+        let v = judge(&sized(p, at(sm, sc, lx), &mut scratch))?;
+        if good(&v) {
+            found = Some((sm, sc, v));
+            break;
+        }
+        let um = v.requests.memory as f64 / target.memory.max(1) as f64;
+        let uc = v.requests.cpu as f64 / target.cpu.max(1) as f64;
+        let placement = v
+            .blocking(allowed)
+            .all(|f| f.rule.starts_with("placement"));
+        if placement && um > uc + 0.05 {
+            sm *= 0.97;
+        } else if placement && uc > um + 0.05 {
+            sc *= 0.97;
+        } else {
+            sm *= 0.95;
+            sc *= 0.95;
+        }
+    }
+    match found {
+        Some((sm, sc, v)) => Ok(Ok((at(sm, sc, lx), v))),
+        None => Ok(Err(judge(&sized(
+            p,
+            at(SMALLEST_SCALE, SMALLEST_SCALE, lx),
+            &mut scratch,
+        ))?)),
+    }
+}
+
+/// One step to a leaner platform, for clusters its smallest sizes do not fit: every HPA ceiling
+/// halves (not below its minimum) and so do the TaskManagers (not below one; parallelism
+/// follows where the base has it as TaskManagers × slots). False when nothing is left to take.
+fn leaner(p: &mut Profile, rules: &mut BTreeMap<String, String>) -> bool {
+    let why = "fewer pods: the smallest sizes do not fit these nodes with more";
+    let mut took = false;
+    let mut halve = |a: &mut Option<crate::profile::Autoscaling>, key: String| {
+        if let Some(a) = a
+            && a.max_replicas > a.min_replicas.max(1)
+        {
+            a.max_replicas = a.max_replicas.div_ceil(2).max(a.min_replicas.max(1));
+            rules.insert(key, why.to_string());
+            took = true;
+        }
+    };
+    halve(
+        &mut p.api.autoscaling,
+        "api.autoscaling.max_replicas".into(),
+    );
+    for svc in &mut p.api.services {
+        halve(
+            &mut svc.autoscaling,
+            format!("api.services[{}].autoscaling.max_replicas", svc.name),
+        );
+    }
+    let f = &mut p.flink;
+    let tm = &mut f.taskmanager;
+    if tm.replicas > 1 {
+        let r = tm.replicas.div_ceil(2);
+        if f.parallelism_default == tm.replicas * tm.task_slots {
+            f.parallelism_default = r * tm.task_slots;
+            rules.insert(
+                "flink.parallelism_default".into(),
+                format!(
+                    "{r} TaskManagers × {} slots, as the base has it",
+                    tm.task_slots
+                ),
+            );
+        }
+        tm.replicas = r;
+        rules.insert("flink.taskmanager.replicas".into(), why.to_string());
+        took = true;
+    }
+    took
 }
 
 /// Fits `base` to `shape`. The warnings the base gives on its own nodes that are not about sizes
@@ -1240,86 +1403,20 @@ pub fn fit(base: &Profile, shape: &Shape) -> Result<Fitted, Error> {
         // Pending after losing a node (its server runs on the others). Named in the output.
         allowed.push("placement.n-1");
     }
-    let mut scratch = BTreeMap::new();
-    let at = |memory, cpu, excess| Scales {
-        memory,
-        cpu,
-        excess,
-    };
-    // CPU has no fixed parts and does not depend on memory: the largest scale whose requests fit.
-    let mut sc = largest(1.01, |sc| {
-        Ok(judge(&sized(&p, at(1.0, sc, 1.0), &mut scratch))?
-            .requests
-            .cpu
-            <= target.cpu)
-    })?;
-    // Memory limits must fit what the nodes have (validate's `budget.memory.limits`). Where the
-    // base's limits stand above its requests (the API's burst room), they are brought closer at
-    // the scale where they would not: the room `lx` that fits, if any, for a memory scale.
-    let all = model.available.memory * u64::from(shape.nodes);
-    let mut room = |sm: f64, sc: f64| -> Result<Option<f64>, Error> {
-        let v = judge(&sized(&p, at(sm, sc, 1.0), &mut scratch))?;
-        if v.requests.memory > target.memory {
-            return Ok(None);
-        }
-        if v.limits.memory <= all {
-            return Ok(Some(1.0));
-        }
-        // The limits' room above the requests is near linear in lx: a few corrections land it.
-        let mut lx = 1.0;
-        let mut v = v;
-        for _ in 0..4 {
-            let above = v.limits.memory.saturating_sub(v.requests.memory).max(1);
-            lx *= (all.saturating_sub(v.requests.memory) as f64 / above as f64 * 0.995).min(1.0);
-            v = judge(&sized(&p, at(sm, sc, lx), &mut scratch))?;
-            if v.requests.memory > target.memory {
-                return Ok(None);
-            }
-            if v.limits.memory <= all {
-                return Ok(Some(lx));
+    // Where even the smallest sizes do not fit, fewer pods may: the HPA's ceilings and the
+    // TaskManagers come down (never below what the base starts with or one) before fit refuses.
+    let (scales, v_ok) = loop {
+        match search(&p, shape, target, &allowed)? {
+            Ok(found) => break found,
+            Err(v) => {
+                if !leaner(&mut p, &mut rules) {
+                    return Err(unfit(&v, &allowed, shape, target, &p));
+                }
             }
         }
-        Ok(None)
     };
-    let mut sm = largest(1.005, |sm| Ok(room(sm, sc)?.is_some()))?;
-    let lx = room(sm, sc)?.unwrap_or(1.0);
-    let good = |v: &Verdict| {
-        v.blocking(&allowed).next().is_none()
-            && v.requests.memory <= target.memory
-            && v.requests.cpu <= target.cpu
-    };
-    // Then down until validate is clean (placement with anti-affinity, N−1, the models). Where
-    // only placement fails and one resource is fuller than the other, that one steps down.
-    let mut found = None;
-    while sm >= SMALLEST_SCALE && sc >= SMALLEST_SCALE {
-        let v = judge(&sized(&p, at(sm, sc, lx), &mut scratch))?;
-        if good(&v) {
-            found = Some((sm, sc, v));
-            break;
-        }
-        let um = v.requests.memory as f64 / target.memory.max(1) as f64;
-        let uc = v.requests.cpu as f64 / target.cpu.max(1) as f64;
-        let placement = v
-            .blocking(&allowed)
-            .all(|f| f.rule.starts_with("placement"));
-        if placement && um > uc + 0.05 {
-            sm *= 0.97;
-        } else if placement && uc > um + 0.05 {
-            sc *= 0.97;
-        } else {
-            sm *= 0.95;
-            sc *= 0.95;
-        }
-    }
-    let Some((sm, sc, v_ok)) = found else {
-        let v = judge(&sized(
-            &p,
-            at(SMALLEST_SCALE, SMALLEST_SCALE, lx),
-            &mut scratch,
-        ))?;
-        return Err(unfit(&v, &allowed, shape, target, &p));
-    };
-    let profile = sized(&p, at(sm, sc, lx), &mut rules);
+    let (sm, sc) = (scales.memory, scales.cpu);
+    let profile = sized(&p, scales, &mut rules);
     let left = v_ok
         .findings
         .into_iter()

@@ -373,3 +373,40 @@ autoscaling = { min_replicas = 2, max_replicas = 6, target_cpu_percent = 70 }
     assert_eq!(warnings.len(), 1, "{warnings:?}");
     assert!(warnings[0].starts_with("warning[aerospike.tls.community]"));
 }
+
+#[test]
+fn a_cluster_the_smallest_sizes_miss_gets_fewer_pods_then_a_refusal_that_says_for_what() {
+    // prod on 3 × 32 GiB: its smallest sizes with 60 API pods at the HPA's ceiling and six
+    // TaskManagers do not fit; with fewer of both they nearly do.
+    let (code, _, err) = fit("prod", 3, "32Gi", "8", &[]);
+    assert_eq!(code, 2, "{err}");
+    for says in ["missing", "aerospike", "--headroom 8% or less"] {
+        assert!(err.contains(says), "{says}: {err}");
+    }
+    let (code, out, err) = fit("prod", 3, "32Gi", "8", &["--headroom", "8%", "-o", "json"]);
+    assert_eq!(code, 0, "the hint is true: {err}");
+    let j = json(&out);
+    let p = &j["profile"];
+    let hpa = p["api"]["autoscaling"]["max_replicas"].as_u64().unwrap();
+    assert!(
+        hpa >= p["api"]["autoscaling"]["min_replicas"].as_u64().unwrap() && hpa < 9,
+        "{hpa}"
+    );
+    let tms = p["flink"]["taskmanager"]["replicas"].as_u64().unwrap();
+    assert!(tms < 6, "{tms}");
+    assert_eq!(
+        p["flink"]["parallelism_default"].as_u64().unwrap(),
+        tms * p["flink"]["taskmanager"]["task_slots"].as_u64().unwrap(),
+        "parallelism follows the TaskManagers"
+    );
+    let rule = j["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["key"] == "flink.taskmanager.replicas")
+        .unwrap()["rule"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(rule.contains("fewer pods"), "{rule}");
+}
