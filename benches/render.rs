@@ -1,5 +1,5 @@
 //! Criterion benchmarks of the pipeline stages: load (parse + merge + type), render (Bundle),
-//! emit (YAML stream), validate, diff and the migration plan. Run: cargo bench --bench render
+//! emit (YAML stream), validate, diff, the migration plan and fit. Run: cargo bench --bench render
 use amctl::profile::{LoadOptions, load};
 use amctl::render::{RenderOptions, render};
 use criterion::{Criterion, criterion_group, criterion_main};
@@ -73,5 +73,32 @@ fn diff(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, pipeline, diff);
+fn fit(c: &mut Criterion) {
+    let prod = load("prod", &LoadOptions::default()).unwrap().profile;
+    // The budget is for prod on 50 nodes (whole process: benches/whole_process.py); one
+    // render + validate pass is what every search step costs.
+    for (nodes, memory, cpu) in [(12, "128Gi", "32"), (50, "64Gi", "16")] {
+        let shape = amctl::commands::fit::shape(&amctl::commands::fit::FitArgs {
+            profile: "prod".into(),
+            nodes,
+            node_memory: memory.into(),
+            node_cpu: cpu.into(),
+            distribution: None,
+            zones: None,
+            headroom: "10%".into(),
+            keep_replicas: false,
+            format: amctl::commands::fit::Format::Toml,
+            explain: false,
+        })
+        .unwrap();
+        let mut group = c.benchmark_group("fit");
+        group.sample_size(20);
+        group.bench_function(format!("fit prod {nodes} x {memory}"), |b| {
+            b.iter(|| amctl::fit::fit(black_box(&prod), black_box(&shape)).unwrap())
+        });
+        group.finish();
+    }
+}
+
+criterion_group!(benches, pipeline, diff, fit);
 criterion_main!(benches);

@@ -1231,9 +1231,7 @@ fn search(
         }
         let um = v.requests.memory as f64 / target.memory.max(1) as f64;
         let uc = v.requests.cpu as f64 / target.cpu.max(1) as f64;
-        let placement = v
-            .blocking(allowed)
-            .all(|f| f.rule.starts_with("placement"));
+        let placement = v.blocking(allowed).all(|f| f.rule.starts_with("placement"));
         if placement && um > uc + 0.05 {
             sm *= 0.97;
         } else if placement && uc > um + 0.05 {

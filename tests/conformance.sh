@@ -87,6 +87,20 @@ counted() {
 }
 
 profiles=(demo prod examples/*.toml)
+# Profiles `amctl fit` sized go through every check the shipped ones do: fit changes values, and
+# the real servers must take them (PostgreSQL's buffers and connections, Flink's memory model).
+fitted=()
+for shape in "demo 1 16Gi 8" "prod 1 64Gi 16" "prod 5 64Gi 16 managed"; do
+  read -r base n mem cpu dist <<<"$shape"
+  file=$work/fit-$base-${n}x$mem.toml
+  if "$amctl" fit "$base" --nodes "$n" --node-memory "$mem" --node-cpu "$cpu" ${dist:+--distribution "$dist"} > "$file"; then
+    ok "(a) amctl fit $base on $n × $mem × $cpu CPU${dist:+ ($dist)}: a profile, checked below as $(basename "$file")"
+    fitted+=("$file")
+  else
+    bad "(a) amctl fit $base on $n × $mem × $cpu CPU${dist:+ ($dist)} failed"
+  fi
+done
+profiles+=("${fitted[@]}")
 # The spec-literal examples are invalid on purpose: render them past validation when amctl has it.
 r() { "$amctl" render "$@" --skip-validation 2>/dev/null || "$amctl" render "$@"; }
 
@@ -291,7 +305,7 @@ fi
 ckv_count() { # failed checks of a checkov JSON report
   "$py" -c 'import json,sys; d=json.load(open(sys.argv[1])); d=d if isinstance(d,dict) else d[0]; print(d["summary"]["failed"]); [print("   ", f["check_id"], f["resource"], file=sys.stderr) for f in d["results"]["failed_checks"]]' "$1"
 }
-for p in demo prod examples/laptop-16gb.toml examples/staging.toml examples/prod-aws.toml; do
+for p in demo prod examples/laptop-16gb.toml examples/staging.toml examples/prod-aws.toml "${fitted[@]}"; do
   name=$(basename "$p" .toml)
   dir=$work/ckv-$name
   "$amctl" render "$p" --out-dir "$dir" 2>/dev/null

@@ -69,7 +69,8 @@ fn positive<T>(
     }
 }
 
-fn shape(a: &FitArgs) -> Result<Shape, Error> {
+/// The cluster shape the arguments describe, each size parsed (a bad one is an input error).
+pub fn shape(a: &FitArgs) -> Result<Shape, Error> {
     if a.nodes == 0 {
         return Err(bad("--nodes", "0", "at least one node"));
     }
