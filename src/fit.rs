@@ -49,6 +49,8 @@ pub struct Fitted {
     pub changes: Vec<Change>,
     /// Warnings validate still gives that are not about sizes (fit cannot change them).
     pub left: Vec<Finding>,
+    /// HA counts fit did not raise because the base profile cannot carry them, and why.
+    pub kept: Vec<String>,
     /// Memory and CPU the fit may use (the nodes that must hold the platform, after headroom).
     pub target: Res,
     /// What the fitted profile requests (HPA at max).
@@ -310,15 +312,28 @@ impl Floors {
 /// fewer. A PostgreSQL standby; three Aerospike nodes with every namespace at RF 2; three
 /// brokers (and three controllers beside them) with replication 3 and min ISR 2; two
 /// JobManagers where the base configures Flink's HA storage (fit cannot choose one).
-fn high_availability(p: &mut Profile, rules: &mut BTreeMap<String, String>) {
+/// Raises replica counts to the HA ones, except where the base profile cannot carry them (a
+/// standby of an ephemeral primary, brokers that are also the KRaft controllers): those stay, and
+/// the returned notes say why and what would allow them.
+fn high_availability(p: &mut Profile, rules: &mut BTreeMap<String, String>) -> Vec<String> {
     let why = "the HA count, from three nodes on (--keep-replicas keeps the base's)";
+    let mut kept = Vec::new();
     let mut raise = |v: &mut u32, to: u32, key: String| {
         if *v < to {
             *v = to;
             rules.insert(key, why.to_string());
         }
     };
-    raise(&mut p.postgres.replicas, 2, "postgres.replicas".into());
+    if postgres::ephemeral(p) {
+        if p.postgres.replicas < 2 {
+            kept.push(format!(
+                "postgres.replicas stays {}: its storage is ephemeral, and a standby cannot follow a primary that restarts empty (persistent postgres.storage allows a standby)",
+                p.postgres.replicas
+            ));
+        }
+    } else {
+        raise(&mut p.postgres.replicas, 2, "postgres.replicas".into());
+    }
     raise(&mut p.aerospike.replicas, 3, "aerospike.replicas".into());
     for ns in &mut p.aerospike.namespaces {
         raise(
@@ -328,9 +343,16 @@ fn high_availability(p: &mut Profile, rules: &mut BTreeMap<String, String>) {
         );
     }
     let k = &mut p.kafka;
-    raise(&mut k.brokers, 3, "kafka.brokers".into());
-    if let Some(c) = &mut k.controllers {
-        raise(&mut c.replicas, 3, "kafka.controllers.replicas".into());
+    match &mut k.controllers {
+        Some(c) => {
+            raise(&mut k.brokers, 3, "kafka.brokers".into());
+            raise(&mut c.replicas, 3, "kafka.controllers.replicas".into());
+        }
+        None if k.brokers < 3 => kept.push(format!(
+            "kafka.brokers stays {} (and the replication factors with it): its brokers are the KRaft controllers (combined mode), whose voters cannot change on a running cluster ([kafka.controllers] with replicas = 3 allows HA brokers)",
+            k.brokers
+        )),
+        None => {}
     }
     for (v, to, key) in [
         (
@@ -373,6 +395,7 @@ fn high_availability(p: &mut Profile, rules: &mut BTreeMap<String, String>) {
             "flink.jobmanager.replicas".into(),
         );
     }
+    kept
 }
 
 /// The replica counts the nodes allow: a workload whose pods must not share a node has at most
@@ -1362,9 +1385,11 @@ pub fn fit(base: &Profile, shape: &Shape) -> Result<Fitted, Error> {
             .entry(format!("cluster.{k}"))
             .or_insert_with(|| "the cluster fit was asked for".to_string());
     }
-    if shape.raise_ha && shape.nodes >= 3 {
-        high_availability(&mut p, &mut rules);
-    }
+    let kept = if shape.raise_ha && shape.nodes >= 3 {
+        high_availability(&mut p, &mut rules)
+    } else {
+        Vec::new()
+    };
     replicas(&mut p, shape.nodes, &mut rules);
 
     let model = NodeModel::from_cluster(&p.cluster);
@@ -1425,6 +1450,7 @@ pub fn fit(base: &Profile, shape: &Shape) -> Result<Fitted, Error> {
         profile,
         changes,
         left,
+        kept,
         target,
         requests: v_ok.requests,
         memory_scale: sm,

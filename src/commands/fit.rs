@@ -140,6 +140,9 @@ pub fn run(args: &FitArgs) -> Result<Exit, Error> {
                     fit::why_left(f.rule)
                 ));
             }
+            for k in &fitted.kept {
+                out.push_str(&format!("# {k}\n"));
+            }
             out.push('\n');
             out.push_str(&fit::overlay(&base, &fitted.profile, &extends)?);
             out
@@ -153,6 +156,7 @@ pub fn run(args: &FitArgs) -> Result<Exit, Error> {
                 "cpu_scale": fitted.cpu_scale,
                 "changes": fitted.changes,
                 "warnings_left": fitted.left.iter().map(|f| f.rule).collect::<Vec<_>>(),
+                "kept": fitted.kept,
                 "profile": fitted.profile,
             });
             let mut s = serde_json::to_string_pretty(&v).map_err(|e| Error::Serialize {
@@ -176,6 +180,9 @@ pub fn run(args: &FitArgs) -> Result<Exit, Error> {
                 "{:kw$}  {:ow$}  {:nw$}  {}\n",
                 c.key, c.old, c.new, c.rule
             ));
+        }
+        for k in &fitted.kept {
+            t.push_str(&format!("not raised: {k}\n"));
         }
         eprint!("{t}");
     }

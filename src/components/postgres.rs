@@ -880,10 +880,15 @@ pub fn check(cx: &crate::rules::Check) {
     }
 }
 
+/// Whether PostgreSQL's data lives on the pod's own disk: a restarted primary then comes back
+/// empty under a new system identifier, which no standby can follow.
+pub fn ephemeral(p: &crate::profile::Profile) -> bool {
+    p.postgres.storage.effective(&p.storage).mode == crate::profile::StorageMode::Ephemeral
+}
+
 fn replication_and_backup(cx: &crate::rules::Check) {
     let pg = &cx.profile.postgres;
-    let ephemeral =
-        pg.storage.effective(&cx.profile.storage).mode == crate::profile::StorageMode::Ephemeral;
+    let ephemeral = ephemeral(cx.profile);
     if pg.replicas == 0 {
         cx.error(
             "postgres.replicas",

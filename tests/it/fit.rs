@@ -320,6 +320,75 @@ fn replicas_follow_the_cluster_single_on_one_node_ha_from_three() {
 }
 
 #[test]
+fn ha_counts_the_base_cannot_carry_stay_and_say_why() {
+    // The demo spread over three nodes (its checkpoint volume made shareable, which fit does not
+    // choose): Aerospike goes to three nodes at RF 2, but PostgreSQL keeps one pod (its storage is
+    // ephemeral: a standby cannot follow a primary that restarts empty) and Kafka one broker (it
+    // is its own KRaft controller; combined voters cannot change later). Raising those would
+    // only trade a fit for validate's warnings postgres.replicas.ephemeral and
+    // kafka.controllers.combined.
+    let dir = TempDir::new();
+    let base = dir.path().join("demo-rwx.toml");
+    std::fs::write(
+        &base,
+        "extends = \"demo\"\n[flink.checkpoint_volume]\nsize = \"2Gi\"\naccess_mode = \"ReadWriteMany\"\n",
+    )
+    .unwrap();
+    let base = base.to_str().unwrap();
+    let (code, out, err) = fit(base, 3, "16Gi", "8", &["-o", "json"]);
+    assert_eq!(code, 0, "{err}");
+    let j = json(&out);
+    let p = &j["profile"];
+    for (path, want) in [
+        ("/aerospike/replicas", 3),
+        ("/aerospike/namespaces/0/replication_factor", 2),
+        ("/postgres/replicas", 1),
+        ("/kafka/brokers", 1),
+        ("/kafka/default_replication_factor", 1),
+    ] {
+        assert_eq!(p.pointer(path), Some(&want.into()), "{path}");
+    }
+    let kept: Vec<&str> = j["kept"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k.as_str().unwrap())
+        .collect();
+    assert!(
+        kept.iter()
+            .any(|k| k.starts_with("postgres.replicas stays 1") && k.contains("ephemeral")),
+        "{kept:?}"
+    );
+    assert!(
+        kept.iter()
+            .any(|k| k.starts_with("kafka.brokers stays 1") && k.contains("[kafka.controllers]")),
+        "{kept:?}"
+    );
+    let warned: Vec<&str> = j["warnings_left"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w.as_str().unwrap())
+        .collect();
+    assert_eq!(warned, ["placement.n-1"], "only the warning no size avoids");
+    // The TOML says the same in its header, and validates.
+    let (code, toml, err) = fit(base, 3, "16Gi", "8", &[]);
+    assert_eq!(code, 0, "{err}");
+    assert!(toml.contains("# postgres.replicas stays 1:"), "{toml}");
+    let fitted = dir.path().join("demo-on-three.toml");
+    std::fs::write(&fitted, toml).unwrap();
+    let (code, _, verr) = run(&["validate", fitted.to_str().unwrap()]);
+    assert_eq!(code, 0, "{verr}");
+    // The demo as it ships cannot spread: its checkpoint claim is ReadWriteOnce, and the refusal
+    // names only that (not warnings of fit's own making).
+    let (code, _, err) = fit("demo", 3, "16Gi", "8", &[]);
+    assert_eq!(code, 2);
+    assert!(err.contains("flink.checkpoint.shared"), "{err}");
+    assert!(!err.contains("kafka.controllers.combined"), "{err}");
+    assert!(!err.contains("postgres.replicas.ephemeral"), "{err}");
+}
+
+#[test]
 fn a_service_with_its_own_sizes_is_sized_like_the_shared_ones() {
     let dir = TempDir::new();
     let base = dir.path().join("own-sizes.toml");
