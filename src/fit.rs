@@ -20,6 +20,9 @@ use std::collections::BTreeMap;
 use crate::model::MIB;
 const GIB: u64 = 1 << 30;
 
+/// The largest replica, node or partition count a profile may hold (`profile::check`).
+const MAX_COUNT: u32 = crate::profile::check::MAX_COUNT as u32;
+
 /// The cluster a profile is fitted to.
 #[derive(Clone, Debug)]
 pub struct Shape {
@@ -509,7 +512,7 @@ fn replicas(p: &mut Profile, n: u32, rules: &mut BTreeMap<String, String>) {
     }
     // The HPA's ceiling: at most three pods of a service per node (the budget counts the
     // ceiling; more only competes for the same nodes).
-    let most = 3 * n;
+    let most = (3 * n).min(MAX_COUNT);
     let hpa = |a: &mut Option<crate::profile::Autoscaling>,
                key: String,
                rules: &mut BTreeMap<String, String>| {
@@ -791,7 +794,8 @@ fn sized(base: &Profile, s: Scales, rules: &mut BTreeMap<String, String>) -> Pro
         tm.replicas,
         sm,
         cap,
-        4 * n_nodes,
+        // Parallelism follows the TaskManagers: both stay within what a profile may say.
+        (4 * n_nodes).min(MAX_COUNT / tm.task_slots.max(1)),
         pod_cpu(&tm.resources),
     );
     if r != tm.replicas {
@@ -1024,7 +1028,10 @@ impl ApiPods {
         let app = JvmApp::spring(threads);
         let (l0, base_req) = (bytes(&r.limits.memory), bytes(&r.requests.memory));
         let (most, what) = if hpa {
-            (3 * self.nodes, "the HPA may add pods up to")
+            (
+                (3 * self.nodes).min(MAX_COUNT),
+                "the HPA may add pods up to",
+            )
         } else {
             (self.nodes, "the replicas grow to")
         };

@@ -239,6 +239,17 @@ fn bad_shapes_are_input_errors() {
             &[][..],
             "too small for the smallest working platform",
         ),
+        // Beyond the cap (and u32::MAX, which once overflowed into a panic).
+        (
+            1001,
+            "64Gi",
+            "16",
+            &[][..],
+            "--nodes `1001`: expected at most 1000",
+        ),
+        (u32::MAX, "64Gi", "16", &[][..], "--nodes `4294967295`"),
+        (1, "16Gi", "8", &["--zones", ","][..], "--zones ``"),
+        (1, "16Gi", "8", &["--zones", "a,,b"][..], "--zones ``"),
     ] {
         let (code, out, err) = fit("demo", nodes, memory, cpu, extra);
         assert_eq!(code, 2, "{says}: {err}");
