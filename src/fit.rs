@@ -23,6 +23,17 @@ const GIB: u64 = 1 << 30;
 /// The largest replica, node or partition count a profile may hold (`profile::check`).
 const MAX_COUNT: u32 = crate::profile::check::MAX_COUNT as u32;
 
+/// The most nodes `amctl fit` sizes for. Placement is first-fit over every pod and node, and
+/// the pods grow with the nodes, so a fit's time grows with the square of the cluster
+/// (release build: 1000 nodes 1.0 s, 2000 nodes 4.4 s); past this it stops being interactive.
+pub const MAX_NODES: u32 = 1000;
+
+/// The HPA's ceiling: at most three pods of a service per node (the budget counts the ceiling;
+/// more only competes for the same nodes), within what a profile may say.
+fn hpa_ceiling(nodes: u32) -> u32 {
+    nodes.saturating_mul(3).min(MAX_COUNT)
+}
+
 /// The cluster a profile is fitted to.
 #[derive(Clone, Debug)]
 pub struct Shape {
@@ -510,9 +521,7 @@ fn replicas(p: &mut Profile, n: u32, rules: &mut BTreeMap<String, String>) {
             format!("the primary index (64 B × records × RF ÷ nodes) fits a node's share only over {} nodes", p.aerospike.replicas),
         );
     }
-    // The HPA's ceiling: at most three pods of a service per node (the budget counts the
-    // ceiling; more only competes for the same nodes).
-    let most = (3 * n).min(MAX_COUNT);
+    let most = hpa_ceiling(n);
     let hpa = |a: &mut Option<crate::profile::Autoscaling>,
                key: String,
                rules: &mut BTreeMap<String, String>| {
@@ -795,7 +804,9 @@ fn sized(base: &Profile, s: Scales, rules: &mut BTreeMap<String, String>) -> Pro
         sm,
         cap,
         // Parallelism follows the TaskManagers: both stay within what a profile may say.
-        (4 * n_nodes).min(MAX_COUNT / tm.task_slots.max(1)),
+        n_nodes
+            .saturating_mul(4)
+            .min(MAX_COUNT / tm.task_slots.max(1)),
         pod_cpu(&tm.resources),
     );
     if r != tm.replicas {
@@ -1028,10 +1039,7 @@ impl ApiPods {
         let app = JvmApp::spring(threads);
         let (l0, base_req) = (bytes(&r.limits.memory), bytes(&r.requests.memory));
         let (most, what) = if hpa {
-            (
-                (3 * self.nodes).min(MAX_COUNT),
-                "the HPA may add pods up to",
-            )
+            (hpa_ceiling(self.nodes), "the HPA may add pods up to")
         } else {
             (self.nodes, "the replicas grow to")
         };

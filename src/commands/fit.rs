@@ -74,17 +74,12 @@ pub fn shape(a: &FitArgs) -> Result<Shape, Error> {
     if a.nodes == 0 {
         return Err(bad("--nodes", "0", "at least one node"));
     }
-    // Placement is first-fit over every pod and node, so a fit's time grows with the square
-    // of the cluster (measured: 1000 nodes 1.0 s, 2000 nodes 4.4 s); past 1000 nodes it would
-    // stop being an interactive command.
-    const MOST_NODES: u32 = 1000;
-    if a.nodes > MOST_NODES {
+    let most = fit::MAX_NODES;
+    if a.nodes > most {
         return Err(bad(
             "--nodes",
             &a.nodes.to_string(),
-            &format!(
-                "at most {MOST_NODES} nodes; fit a {MOST_NODES}-node slice and repeat it per node pool"
-            ),
+            &format!("at most {most} nodes; fit a {most}-node slice and repeat it per node pool"),
         ));
     }
     let node_memory = positive(
