@@ -1,0 +1,261 @@
+"""The test cluster from Python: kubectl of the cluster's own release, nodes shaped from amctl's
+node model, and the waits and reads the suites share. Standard library only.
+
+As a program (for developers, after tests/cluster/up DIR):
+
+    python3 tests/cluster/kube.py DIR nodes PROFILE [amctl args...]   # nodes for PROFILE
+    python3 tests/cluster/kube.py DIR wait NAMESPACE                   # until it is Ready
+"""
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+
+# Labels and annotations the harness puts on what it creates, so it can find and remove them.
+POOL = "amctl.test/pool"
+KWOK = {"kwok.x-k8s.io/node": "fake"}
+
+
+class Failed(Exception):
+    """A command or a wait that did not succeed: the message says which and why."""
+
+
+class Cluster:
+    """A cluster tests/cluster/up brought up in `dir`."""
+
+    def __init__(self, dir, amctl=None):
+        self.dir = os.path.abspath(dir)
+        self.kubeconfig = os.path.join(self.dir, "kubeconfig")
+        self.kubectl_bin = os.path.join(self.dir, "bin", "kubectl")
+        if not os.path.exists(self.kubeconfig) or not os.path.exists(self.kubectl_bin):
+            raise Failed(f"{self.dir} holds no cluster: run tests/cluster/up {self.dir} first")
+        self.amctl_bin = amctl or os.path.join(ROOT, "target", "debug", "amctl")
+        # The scripts amctl prints run `kubectl`: the release's own, on this cluster.
+        self.env = dict(os.environ)
+        self.env["KUBECONFIG"] = self.kubeconfig
+        self.env["PATH"] = os.path.join(self.dir, "bin") + os.pathsep + self.env["PATH"]
+
+    # ------------------------------------------------------------ commands
+    def run(self, args, input=None, check=True, timeout=600, env=None):
+        """Runs a command with the cluster's kubeconfig and kubectl; returns CompletedProcess."""
+        p = subprocess.run(args, input=input, capture_output=True, text=True, timeout=timeout,
+                           env=env or self.env)
+        if check and p.returncode != 0:
+            raise Failed(f"`{' '.join(args)[:200]}` exited {p.returncode}: {p.stderr.strip()[-1500:]}")
+        return p
+
+    def kubectl(self, *args, input=None, check=True, timeout=600):
+        return self.run([self.kubectl_bin, *args], input=input, check=check, timeout=timeout)
+
+    def amctl(self, *args, check=True):
+        return self.run([self.amctl_bin, *args], check=check)
+
+    def get(self, *args):
+        """`kubectl get ... -o json`, parsed."""
+        return json.loads(self.kubectl("get", *args, "-o", "json").stdout)
+
+    def items(self, *args):
+        return self.get(*args).get("items", [])
+
+    # ------------------------------------------------------------ nodes
+    def node_model(self, profile, *amctl_args):
+        """amctl's node model and the profile's zones, as `amctl budget -o json` and `show` say."""
+        budget = json.loads(self.amctl("budget", profile, *amctl_args, "-o", "json").stdout)
+        shown = json.loads(self.amctl("show", profile, *amctl_args, "-o", "json").stdout)
+        return budget["node"], shown["cluster"].get("zones") or []
+
+    def make_nodes(self, pool, model, zones, count=None, offset=0):
+        """`count` (default: the model's) kwok nodes of the model's capacity and allocatable,
+        spread over `zones` in turn, labelled with `pool`; and per node the requests of the
+        distribution's own pods (coredns, metrics-server, ...) as the model counts them."""
+        count = model["nodes"] if count is None else count
+        if offset == 0:
+            self.remove_nodes(pool)  # what an interrupted run left behind
+        names = []
+        docs = []
+        for i in range(offset, offset + count):
+            name = f"{pool}-{i}"
+            names.append(name)
+            labels = {
+                "kubernetes.io/hostname": name,
+                "kubernetes.io/os": "linux",
+                "kubernetes.io/arch": "amd64",
+                "type": "kwok",
+                POOL: pool,
+            }
+            if zones:
+                labels["topology.kubernetes.io/zone"] = zones[i % len(zones)]
+            docs.append({
+                "apiVersion": "v1",
+                "kind": "Node",
+                "metadata": {"name": name, "labels": labels, "annotations": dict(KWOK)},
+                "spec": {},
+                "status": {
+                    "capacity": {"cpu": f"{model['capacity']['cpu']}m",
+                                 "memory": str(model["capacity"]["memory"]), "pods": "110"},
+                    "allocatable": {"cpu": f"{model['allocatable']['cpu']}m",
+                                    "memory": str(model["allocatable"]["memory"]), "pods": "110"},
+                },
+            })
+        self.kubectl("create", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "List", "items": docs}))
+        system = model.get("system_pods") or {}
+        if system.get("memory") or system.get("cpu"):
+            self.kubectl("apply", "--server-side", "-f", "-", input=json.dumps(system_pods(pool, system)))
+        self.wait(f"nodes of {pool} Ready", 60, lambda: all(
+            any(c["type"] == "Ready" and c["status"] == "True" for c in n.get("status", {}).get("conditions", []))
+            for n in self.items("nodes", "-l", f"{POOL}={pool}")) and len(names) > 0)
+        return names
+
+    def remove_nodes(self, pool):
+        self.kubectl("delete", "daemonset", f"system-pods-{pool}", "-n", "kube-system", "--ignore-not-found", "--wait=false")
+        self.kubectl("delete", "nodes", "-l", f"{POOL}={pool}", "--ignore-not-found", "--wait=true")
+
+    # ------------------------------------------------------------ waits
+    def wait(self, what, timeout, ready, every=0.5):
+        """Calls `ready()` until it returns true; raises Failed with `what` after `timeout` s."""
+        deadline = time.monotonic() + timeout
+        last = None
+        while True:
+            try:
+                if ready():
+                    return
+            except Failed as e:
+                if str(e).startswith("unschedulable for"):
+                    raise
+                last = e
+            if time.monotonic() > deadline:
+                raise Failed(f"{what}: not after {timeout} s" + (f" ({last})" if last else ""))
+            time.sleep(every)
+
+    def not_ready(self, ns):
+        """What in `ns` is not Ready yet (workloads, claims, certificates), as short strings."""
+        out = []
+        for kind in ("statefulsets", "deployments"):
+            for w in self.items(kind, "-n", ns):
+                want = w["spec"].get("replicas", 1)
+                st = w.get("status", {})
+                ready = st.get("readyReplicas", 0)
+                updated = st.get("updatedReplicas", 0)
+                current = st.get("observedGeneration", 0) >= w["metadata"].get("generation", 0)
+                if ready < want or updated < want or st.get("replicas", 0) != want or not current:
+                    out.append(f"{kind[:-1]}/{w['metadata']['name']} {ready}/{want} ready, {updated} updated")
+        # A claim no pod mounts yet waits for its first consumer (WaitForFirstConsumer): that
+        # is its steady state until then (a CronJob's, before its first run).
+        mounted = {v["persistentVolumeClaim"]["claimName"]
+                   for p in self.items("pods", "-n", ns)
+                   for v in p["spec"].get("volumes", []) if "persistentVolumeClaim" in v}
+        for c in self.items("pvc", "-n", ns):
+            phase = c.get("status", {}).get("phase")
+            if phase != "Bound" and (phase != "Pending" or c["metadata"]["name"] in mounted):
+                out.append(f"pvc/{c['metadata']['name']} {phase}")
+        for c in self.items("certificates.cert-manager.io", "-n", ns):
+            if not any(x["type"] == "Ready" and x["status"] == "True" for x in c.get("status", {}).get("conditions", [])):
+                out.append(f"certificate/{c['metadata']['name']} not Ready")
+        return out
+
+    def wait_ready(self, ns, timeout=180, stalled=30):
+        """Until everything in `ns` is Ready; gives up early when pods have been Unschedulable
+        and nothing changed for `stalled` seconds (the scheduler retries within seconds on
+        kwok nodes: waiting longer would not help)."""
+        left = []
+        since = [time.monotonic(), None]
+
+        def ready():
+            left[:] = self.not_ready(ns)
+            if not left:
+                return True
+            if left != since[1]:
+                since[:] = [time.monotonic(), list(left)]
+            elif time.monotonic() - since[0] > stalled and self.unschedulable(ns):
+                raise Failed(f"unschedulable for {stalled} s")
+            return False
+        try:
+            self.wait(f"namespace {ns} Ready", timeout, ready, every=1)
+        except Failed as e:
+            raise Failed(f"{e}: {', '.join(left)}; {self.pending_reasons(ns)}") from None
+
+    def unschedulable(self, ns):
+        return [p for p in self.items("pods", "-n", ns, "--field-selector", "status.phase=Pending")
+                if any(c["type"] == "PodScheduled" and c.get("reason") == "Unschedulable"
+                       for c in p.get("status", {}).get("conditions", []))]
+
+    def pending_reasons(self, ns):
+        """Why pods of `ns` are Pending, in the scheduler's words."""
+        out = []
+        for p in self.items("pods", "-n", ns, "--field-selector", "status.phase=Pending"):
+            for c in p.get("status", {}).get("conditions", []):
+                if c["type"] == "PodScheduled" and c["status"] == "False":
+                    out.append(f"{p['metadata']['name']}: {c.get('message', c.get('reason'))}")
+        return "; ".join(out) or "no pod Pending"
+
+    def warnings(self, ns, since=None):
+        """Warning events of `ns` (reason, object, message), newer than resourceVersion `since`."""
+        out = []
+        for e in self.items("events", "-n", ns, "--field-selector", "type=Warning"):
+            if since is not None and int(e["metadata"]["resourceVersion"]) <= since:
+                continue
+            obj = e.get("involvedObject", {})
+            out.append((e.get("reason"), f"{obj.get('kind', '').lower()}/{obj.get('name')}", e.get("message", "")))
+        return out
+
+    def resource_version(self):
+        """The cluster's current resourceVersion: events newer than it came after this call."""
+        listed = json.loads(self.kubectl("get", "--raw", "/api/v1/events?limit=1").stdout)
+        return int(listed["metadata"]["resourceVersion"])
+
+
+def system_pods(pool, requests):
+    """A DaemonSet standing in for the distribution's own pods on each node of `pool`: what the
+    scheduler sees of them is their requests, and that is all this carries."""
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "DaemonSet",
+        "metadata": {"name": f"system-pods-{pool}", "namespace": "kube-system"},
+        "spec": {
+            "selector": {"matchLabels": {"app": f"system-pods-{pool}"}},
+            "template": {
+                "metadata": {"labels": {"app": f"system-pods-{pool}"}},
+                "spec": {
+                    "nodeSelector": {POOL: pool},
+                    "priorityClassName": "system-node-critical",
+                    "tolerations": [{"operator": "Exists"}],
+                    "containers": [{
+                        "name": "system",
+                        "image": "registry.k8s.io/pause:3.10",
+                        "resources": {"requests": {"memory": str(requests.get("memory", 0)),
+                                                   "cpu": f"{requests.get('cpu', 0)}m"}},
+                    }],
+                },
+            },
+        },
+    }
+
+
+def main(argv):
+    if len(argv) < 3:
+        print(__doc__, file=sys.stderr)
+        return 2
+    c = Cluster(argv[1])
+    if argv[2] == "nodes" and len(argv) >= 4:
+        model, zones = c.node_model(argv[3], *argv[4:])
+        pool = os.path.splitext(os.path.basename(argv[3]))[0]
+        print("\n".join(c.make_nodes(pool, model, zones)))
+        return 0
+    if argv[2] == "wait" and len(argv) == 4:
+        c.wait_ready(argv[3])
+        return 0
+    print(__doc__, file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main(sys.argv))
+    except Failed as e:
+        print(f"kube.py: {e}", file=sys.stderr)
+        sys.exit(1)
