@@ -324,7 +324,7 @@ pub struct Step {
 impl Serialize for Step {
     fn serialize<S: serde::Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeStruct;
-        let mut st = ser.serialize_struct("Step", 12)?;
+        let mut st = ser.serialize_struct("Step", 13)?;
         st.serialize_field("phase", &self.phase)?;
         st.serialize_field("object", &self.object)?;
         st.serialize_field("action", self.action.as_str())?;
@@ -332,6 +332,11 @@ impl Serialize for Step {
         st.serialize_field("reason", &self.reason)?;
         st.serialize_field("data_risk", &self.data_risk)?;
         st.serialize_field("refused", &self.refused)?;
+        if self.refused {
+            // The flag that would include it; null: nothing does (the API server or the
+            // server itself refuses the change).
+            st.serialize_field("opt_in", &self.opt_in)?;
+        }
         st.serialize_field("in_apply_stream", &self.in_apply_stream)?;
         if let Some(p) = &self.patch {
             st.serialize_field("patch", p)?;

@@ -158,7 +158,7 @@ fn unfit(v: &Verdict, allowed: &[&str], shape: &Shape, target: Res, p: &Profile)
 /// Why fit leaves a warning: it is not about sizes, or no size avoids it.
 pub fn why_left(rule: &str) -> &'static str {
     if rule == "placement.n-1" {
-        "no size avoids it: on two nodes the platform cannot fit on one, and a set with a pod on every node leaves one Pending when a node is lost (its server keeps running on the others)"
+        "no size avoids it: on two nodes the platform cannot fit on one, a set with a pod on every node leaves one Pending when a node is lost (its server keeps running on the others), and a pod whose volume stays on its node (storage.topology = \"node\", local-path) waits for that node"
     } else {
         "not a size: the base profile chose it, fit leaves it"
     }
@@ -1436,9 +1436,12 @@ pub fn fit(base: &Profile, shape: &Shape) -> Result<Fitted, Error> {
         p.kafka.brokers,
         p.kafka.controllers.as_ref().map_or(0, |c| c.replicas),
     ];
-    if shape.nodes == 2 || spread.contains(&shape.nodes) {
-        // Two nodes cannot hold the platform on one; and a set with a pod on every node has one
-        // Pending after losing a node (its server runs on the others). Named in the output.
+    let node_local = p.storage.mode == crate::profile::StorageMode::Persistent
+        && p.storage.volume_topology(p.cluster.distribution) == crate::profile::VolumeTopology::Node;
+    if shape.nodes == 2 || spread.contains(&shape.nodes) || node_local {
+        // Two nodes cannot hold the platform on one; a set with a pod on every node has one
+        // Pending after losing a node (its server runs on the others); and a pod whose volume
+        // stays on its node waits for that node. Named in the output.
         allowed.push("placement.n-1");
     }
     // Where even the smallest sizes do not fit, fewer pods may: the HPA's ceilings and the

@@ -4,7 +4,7 @@
 use crate::error::{Error, Exit};
 use crate::model::mib;
 use crate::model::node::{NodeModel, Res};
-use crate::model::placement::{NodeUse, Placement};
+use crate::model::placement::{Drains, NodeUse, Placement, Verdict};
 use crate::output;
 use crate::pipeline::load;
 use crate::profile::Profile;
@@ -188,19 +188,37 @@ pub fn picture(name: &str, m: &NodeModel, b: &Budget, style: Style) -> String {
     draw(
         &mut out,
         &b.placement,
-        "memory per node (placement largest-first, HPA at max):",
+        "memory per node (as the scheduler places it, HPA at max):",
     );
-    if let Some(n1) = &b.placement_n_minus_1 {
+    if let Some(d) = &b.drains {
         let _ = writeln!(out);
-        let verdict = if n1.fits() {
-            style.paint("32", "everything still fits")
-        } else {
-            style.paint(
+        let verdict = match (d.verdict, &d.failure) {
+            (Verdict::Holds, _) => style.paint(
+                "32",
+                "every pod is placed again after each drain (each node uncordoned before the next)",
+            ),
+            (v, Some(f)) => style.paint(
                 "1;31",
-                &format!("{} pod(s) stay Pending", n1.unschedulable.len()),
-            )
+                &format!(
+                    "{}draining node-{} leaves {} pod(s) Pending ({})",
+                    if v == Verdict::Marginal {
+                        "depends on the scheduler's tie-breaks: "
+                    } else {
+                        ""
+                    },
+                    f.node + 1,
+                    f.pending.len(),
+                    f.pending
+                        .iter()
+                        .take(3)
+                        .map(|u| u.pod.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            ),
+            (_, None) => style.paint("1;31", "a drain leaves pods Pending"),
         };
-        let _ = writeln!(out, "after losing a node (N−1): {verdict}");
+        let _ = writeln!(out, "every node drained in turn (N−1): {verdict}");
     }
     let _ = write!(out, "  legend: ");
     let mut legend = vec![
@@ -352,7 +370,7 @@ struct BudgetJson<'a> {
     components: &'a [budget::Line],
     containers: Vec<ContainerJson>,
     placement: &'a Placement,
-    placement_n_minus_1: Option<&'a Placement>,
+    drains: Option<&'a Drains>,
 }
 
 /// What runs inside a container, pool by pool.
@@ -422,7 +440,7 @@ pub fn run(args: &BudgetArgs) -> Result<Exit, Error> {
                 components: &b.lines,
                 containers,
                 placement: &b.placement,
-                placement_n_minus_1: b.placement_n_minus_1.as_ref(),
+                drains: b.drains.as_ref(),
             };
             let mut s = serde_json::to_string_pretty(&doc).map_err(|e| Error::Serialize {
                 what: "the budget",

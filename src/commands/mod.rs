@@ -73,8 +73,19 @@ pub(crate) fn side(
     despite: Option<&str>,
 ) -> Result<Result<Side, Exit>, Error> {
     if !input::is_profile(arg) {
+        let (objects, foreign) = input::split_foreign(input::read(arg)?);
+        if !foreign.is_empty() {
+            let mut kinds: Vec<&str> = foreign.iter().map(|o| o.kind.as_str()).collect();
+            kinds.sort_unstable();
+            kinds.dedup();
+            eprintln!(
+                "amctl: {arg}: {} object(s) that are not amctl's left out ({}): amctl compares and prunes only what it renders",
+                foreign.len(),
+                kinds.join(", ")
+            );
+        }
         return Ok(Ok(Side {
-            objects: input::read(arg)?,
+            objects,
             profile: None,
         }));
     }

@@ -128,8 +128,10 @@ pub fn script(profile: &str, namespace: &str, specs: &[SecretSpec]) -> String {
              fi\n",
         );
     }
+    // --save-config: the render's `kubectl apply` then takes the namespace over without
+    // warning that it lacks a last-applied configuration.
     s.push_str(
-        "\nkubectl get namespace \"$ns\" >/dev/null 2>&1 || kubectl create namespace \"$ns\"\n",
+        "\nkubectl get namespace \"$ns\" >/dev/null 2>&1 || kubectl create namespace \"$ns\" --save-config\n",
     );
     for spec in specs {
         let name = sh_quote(&spec.name);

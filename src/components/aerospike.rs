@@ -951,6 +951,7 @@ pub const FACETS: super::Component = super::Component {
         svg: "#e15759",
     }),
     replicas_key,
+    tier: super::data_tier,
     impact,
     upgrade,
     migrate: migration_steps,

@@ -599,6 +599,7 @@ pub const FACETS: super::Component = super::Component {
         svg: "#76b7b2",
     }),
     replicas_key,
+    tier: super::service_tier,
     impact: super::none_impact,
     upgrade: super::none_upgrade,
     // Stateless Deployments: the object-level rollout is the whole migration.

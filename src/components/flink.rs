@@ -563,7 +563,7 @@ fn flink_volumes(ctx: &Ctx, taskmanager: bool) -> Vec<k8s_openapi::api::core::v1
             persistent_volume_claim: Some(
                 k8s_openapi::api::core::v1::PersistentVolumeClaimVolumeSource {
                     claim_name: CHECKPOINT_CLAIM.into(),
-                    read_only: Some(false),
+                    read_only: None,
                 },
             ),
             ..Default::default()
@@ -1052,6 +1052,7 @@ pub const FACETS: super::Component = super::Component {
         svg: "#b07aa1",
     }),
     replicas_key,
+    tier: |_| super::Tier::Processing,
     impact: super::none_impact,
     upgrade,
     migrate: upgrade_steps,

@@ -272,6 +272,15 @@ fn topics_script(ctx: &Ctx) -> Result<String, Error> {
 
 /// One kafka_exporter for the cluster, and its port.
 pub(crate) const EXPORTER: &str = "kafka-exporter";
+
+/// The brokers and controllers hold data; the exporter is a stateless scraper.
+fn tier(workload: &str) -> super::Tier {
+    if workload == EXPORTER {
+        super::Tier::Service
+    } else {
+        super::Tier::Data
+    }
+}
 pub(crate) const EXPORTER_PORT: i32 = 9308;
 /// kafka_exporter's image runs as nobody.
 const NOBODY: i64 = 65534;
@@ -1230,6 +1239,7 @@ pub const FACETS: super::Component = super::Component {
         svg: "#59a14f",
     }),
     replicas_key,
+    tier,
     impact,
     upgrade,
     migrate,
@@ -1365,7 +1375,7 @@ fn quorum_steps(from: &Profile, to: &Profile, opts: &Options, steps: &mut Vec<St
     for s in steps.iter_mut() {
         let ours = matches!(s.object.name.as_str(), NAME | CONTROLLER)
             && s.object.kind == "StatefulSet"
-            && s.action != Action::Wait;
+            && !matches!(s.action, Action::Wait | Action::Exec);
         if !ours {
             continue;
         }
@@ -1401,6 +1411,17 @@ fn quorum_steps(from: &Profile, to: &Profile, opts: &Options, steps: &mut Vec<St
                 format!("{what}. Keep FROM's quorum ([kafka.controllers] as it is; brokers scale freely with dedicated controllers), or build the new topology as a new cluster in another namespace and mirror the topics into it (MirrorMaker 2)"),
             );
         }
+    }
+    if recreated {
+        // Deleted with its pods: no adopted pod is left to release.
+        steps.retain(|s| {
+            !(s.object.kind == "StatefulSet"
+                && matches!(s.object.name.as_str(), NAME | CONTROLLER)
+                && s.action == Action::Exec
+                && s.commands
+                    .iter()
+                    .any(|c| c.to_string().starts_with("kubectl delete pod ")))
+        });
     }
     if !recreated {
         // Nothing of the brokers changes while the quorum step is refused: no rollout to wait for.

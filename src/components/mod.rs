@@ -69,6 +69,27 @@ impl ComponentId {
     }
 }
 
+/// A workload's place when pods compete for room (a lost node, memory pressure): data first,
+/// then stream processing, then the stateless services, which can run anywhere.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Tier {
+    /// Pods that hold data on their volumes (the StatefulSets): pinned where their volumes are.
+    Data,
+    /// Stream processing (Flink): large pods, restarted from checkpoints.
+    Processing,
+    /// Stateless services and exporters: small, any node does.
+    Service,
+}
+
+/// For a component whose workloads are all of one tier.
+pub(crate) fn data_tier(_: &str) -> Tier {
+    Tier::Data
+}
+
+pub(crate) fn service_tier(_: &str) -> Tier {
+    Tier::Service
+}
+
 /// How `budget` draws a component: a letter for the text picture, an ANSI background colour
 /// and an SVG fill.
 pub struct Style {
@@ -107,6 +128,8 @@ pub struct Component {
     pub style: Option<Style>,
     /// The profile key that sets the replica count of its workload (by name).
     pub replicas_key: fn(&str) -> String,
+    /// Which of its workloads (by name) outrank which when pods compete for a node.
+    pub tier: fn(&str) -> Tier,
     /// What a change at a path (kind, name, path) of its object takes, where the component knows
     /// better than the Kubernetes rules (which settings need a restart, which counts move
     /// data); `None` leaves it to them.

@@ -94,6 +94,7 @@ pub const FACETS: super::Component = super::Component {
     explain_memory: super::none_explain,
     style: None,
     replicas_key,
+    tier: super::service_tier,
     impact: super::none_impact,
     upgrade: super::none_upgrade,
     migrate: super::none_migrate,

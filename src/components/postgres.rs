@@ -522,7 +522,7 @@ fn backup(
                 persistent_volume_claim: Some(
                     k8s_openapi::api::core::v1::PersistentVolumeClaimVolumeSource {
                         claim_name: BACKUP.into(),
-                        read_only: Some(false),
+                        read_only: None,
                     },
                 ),
                 ..Default::default()
@@ -538,6 +538,8 @@ fn backup(
             };
             if let (_, Some(mut claim)) = k8s::data_volume(BACKUP, &storage, &b_labels) {
                 claim.metadata.namespace = Some(ctx.ns.to_string());
+                // A claim of its own, not a template: its status is the server's.
+                claim.status = None;
                 bundle.push(NAME, Object::PersistentVolumeClaim(Box::new(claim)));
             }
             (vec![], vec![dump])
@@ -1129,6 +1131,7 @@ pub const FACETS: super::Component = super::Component {
         svg: "#4e79a7",
     }),
     replicas_key,
+    tier: super::data_tier,
     impact,
     upgrade,
     migrate: migration_steps,

@@ -38,6 +38,26 @@ pub fn objects(bundle: &crate::kube::Bundle) -> Result<Vec<Obj>, Error> {
         .collect()
 }
 
+/// Objects read back from a cluster that are not amctl's: a namespace holds what Kubernetes
+/// creates in every namespace (`serviceaccount/default`, `configmap/kube-root-ca.crt`), what
+/// controllers make from amctl's objects (pods, ReplicaSets, Endpoints, Jobs of a CronJob, the
+/// claims of a StatefulSet), Secrets, and whatever else its users put there. A live object is
+/// amctl's when it is of a kind amctl renders, carries amctl's `managed-by` label and no
+/// controller owns it; the others are left out of every comparison and plan (so `--prune` never
+/// names them).
+pub fn split_foreign(objects: Vec<Obj>) -> (Vec<Obj>, Vec<Obj>) {
+    objects.into_iter().partition(|o| !o.live || is_amctls(o))
+}
+
+fn is_amctls(o: &Obj) -> bool {
+    let meta = &o.value["metadata"];
+    crate::kube::bundle::step_rank(&o.kind).is_some()
+        && meta["labels"]["app.kubernetes.io/managed-by"] == crate::kube::ctx::MANAGED_BY
+        && !meta["ownerReferences"]
+            .as_array()
+            .is_some_and(|owners| owners.iter().any(|r| r["controller"] == true))
+}
+
 /// Reads Kubernetes YAML: `-` for stdin, a directory of YAML files, or one file.
 pub fn read(arg: &str) -> Result<Vec<Obj>, Error> {
     if arg == "-" {

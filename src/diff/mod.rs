@@ -240,6 +240,13 @@ fn prune_at(ctx: &Ctx, path: &mut Vec<String>, live: &mut Value, desired: &Value
                         || DEFAULTED.contains(&k.as_str())
                         || populated_at(ctx, path, k))
             });
+            // The server drops empty maps and lists (Go's omitempty): an empty one amctl wrote
+            // reads back as no key at all.
+            for (k, dv) in d {
+                if is_empty(dv) && !dv.is_null() && !l.contains_key(k) {
+                    l.insert(k.clone(), dv.clone());
+                }
+            }
             for (k, lv) in l.iter_mut() {
                 if let Some(dv) = d.get(k) {
                     if QUANTITY_KEYS.contains(&k.as_str()) && quantity_eq(lv, dv) {
@@ -424,8 +431,39 @@ fn match_name(kind: &str, name: &str) -> String {
     name.to_string()
 }
 
+/// The claim name prefixes (`<template>-<statefulset>-`) of the StatefulSets read back from a
+/// cluster: the claims their controller made from the templates are the workload's, read back
+/// beside it, and no difference of their own.
+fn template_claims<'a>(objects: impl Iterator<Item = &'a Obj>) -> Vec<String> {
+    objects
+        .filter(|o| o.live && o.kind == "StatefulSet")
+        .flat_map(|o| {
+            o.value["spec"]["volumeClaimTemplates"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|t| t["metadata"]["name"].as_str())
+                .map(|t| format!("{t}-{}-", o.name))
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+/// Is `claim` one of `<prefix><ordinal>` for a prefix of [`template_claims`]?
+pub(crate) fn owned(claim: &str, prefixes: &[String]) -> bool {
+    prefixes.iter().any(|p| {
+        claim
+            .strip_prefix(p.as_str())
+            .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+    })
+}
+
 /// Diffs two object sets.
 pub fn diff(old: Vec<Obj>, new: Vec<Obj>) -> Vec<ObjectDiff> {
+    let made = template_claims(old.iter().chain(&new));
+    let keep = |o: &Obj| !(o.live && o.kind == "PersistentVolumeClaim" && owned(&o.name, &made));
+    let old: Vec<Obj> = old.into_iter().filter(keep).collect();
+    let new: Vec<Obj> = new.into_iter().filter(keep).collect();
     let key = |o: &Obj| {
         (
             o.kind.clone(),

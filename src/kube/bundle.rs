@@ -11,6 +11,7 @@ use k8s_openapi::api::core::v1::{
 use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
+use k8s_openapi::api::scheduling::v1::PriorityClass;
 use k8s_openapi::api::storage::v1::StorageClass;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use serde::Serialize;
@@ -21,6 +22,7 @@ use std::collections::BTreeMap;
 pub(crate) trait Typed {
     const KIND: &'static str;
     fn meta(&self) -> &ObjectMeta;
+    fn meta_mut(&mut self) -> &mut ObjectMeta;
     fn kind_of(&self) -> &'static str {
         Self::KIND
     }
@@ -30,6 +32,9 @@ impl<T: k8s_openapi::Resource + k8s_openapi::Metadata<Ty = ObjectMeta>> Typed fo
     const KIND: &'static str = T::KIND;
     fn meta(&self) -> &ObjectMeta {
         self.metadata()
+    }
+    fn meta_mut(&mut self) -> &mut ObjectMeta {
+        self.metadata_mut()
     }
 }
 
@@ -54,6 +59,12 @@ macro_rules! objects {
             pub fn metadata(&self) -> &ObjectMeta {
                 match self {
                     $(Object::$variant(o) => o.meta(),)*
+                }
+            }
+
+            pub(crate) fn metadata_mut(&mut self) -> &mut ObjectMeta {
+                match self {
+                    $(Object::$variant(o) => o.meta_mut(),)*
                 }
             }
 
@@ -84,6 +95,7 @@ objects! {
     // the workloads it talks to; what nothing waits on comes last.
     Namespace(Namespace) = 0 / 0,
     StorageClass(StorageClass) = 0 / 1,
+    PriorityClass(PriorityClass) = 0 / 1,
     ServiceAccount(ServiceAccount) = 1 / 3,
     Role(Role) = 2 / 4,
     RoleBinding(RoleBinding) = 3 / 5,
@@ -183,7 +195,15 @@ pub struct Bundle {
 }
 
 impl Bundle {
-    pub fn push(&mut self, component: &'static str, object: Object) {
+    pub fn push(&mut self, component: &'static str, mut object: Object) {
+        // kubectl's client-side apply records `"annotations":{}` in its last-applied
+        // configuration of an object without annotations, its server-side apply records none:
+        // an explicit empty map makes both record the same, so an installation can move from
+        // one field manager to the other without a change.
+        object
+            .metadata_mut()
+            .annotations
+            .get_or_insert_with(BTreeMap::new);
         self.items.push(Item {
             component,
             object: Box::new(object),

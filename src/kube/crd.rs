@@ -34,6 +34,9 @@ macro_rules! resource {
             fn meta(&self) -> &ObjectMeta {
                 &self.metadata
             }
+            fn meta_mut(&mut self) -> &mut ObjectMeta {
+                &mut self.metadata
+            }
         }
     };
 }

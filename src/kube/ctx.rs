@@ -12,6 +12,9 @@ use std::collections::BTreeMap;
 
 pub const DEFAULT_NAMESPACE: &str = "audience-manager";
 pub const PART_OF: &str = "audience-manager";
+/// The `app.kubernetes.io/managed-by` value on every object amctl renders: how a read-back tells
+/// amctl's objects from the others in a namespace.
+pub(crate) const MANAGED_BY: &str = "amctl";
 pub const CHECKSUM_ANNOTATION: &str = "amctl.io/config-checksum";
 
 #[derive(Clone, Debug)]
@@ -97,7 +100,7 @@ impl<'a> Ctx<'a> {
         let mut l = self.selector(name);
         l.insert("app.kubernetes.io/component".into(), component.into());
         l.insert("app.kubernetes.io/part-of".into(), PART_OF.into());
-        l.insert("app.kubernetes.io/managed-by".into(), "amctl".into());
+        l.insert("app.kubernetes.io/managed-by".into(), MANAGED_BY.into());
         if !version.is_empty() {
             l.insert(super::k8s::VERSION_LABEL.into(), label_value(version));
         }

@@ -5,8 +5,8 @@ use crate::profile::{EffectiveStorage, Medium, Resources};
 use k8s_openapi::api::core::v1::{
     Capabilities, ConfigMapVolumeSource, Container, ContainerPort, EmptyDirVolumeSource, EnvVar,
     EnvVarSource, ExecAction, HTTPGetAction, PersistentVolumeClaim, PersistentVolumeClaimSpec,
-    PodSecurityContext, Probe, ResourceRequirements, SeccompProfile, SecurityContext, ServicePort,
-    TCPSocketAction, Volume, VolumeMount, VolumeResourceRequirements,
+    PersistentVolumeClaimStatus, PodSecurityContext, Probe, ResourceRequirements, SeccompProfile,
+    SecurityContext, ServicePort, TCPSocketAction, Volume, VolumeMount, VolumeResourceRequirements,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -111,9 +111,11 @@ pub(crate) fn env_field(name: &str, field_path: &str) -> EnvVar {
     EnvVar {
         name: name.to_string(),
         value_from: Some(EnvVarSource {
+            // fieldRef is atomic: written as the API server defaults it (apiVersion v1), so
+            // server-side apply after a client-side one finds the same value, not a conflict.
             field_ref: Some(k8s_openapi::api::core::v1::ObjectFieldSelector {
+                api_version: Some("v1".to_string()),
                 field_path: field_path.to_string(),
-                ..Default::default()
             }),
             ..Default::default()
         }),
@@ -195,12 +197,18 @@ pub(crate) fn mount_sub(name: &str, path: &str, sub_path: &str) -> VolumeMount {
     }
 }
 
+/// An `omitempty` number as the API server returns it: a zero is not there at all (a read-back
+/// of `initialDelaySeconds: 0` has no such key).
+fn nonzero(n: i32) -> Option<i32> {
+    (n != 0).then_some(n)
+}
+
 pub(crate) fn exec_probe(command: &[&str], initial: i32, period: i32, failures: i32) -> Probe {
     Probe {
         exec: Some(ExecAction {
             command: Some(command.iter().map(|s| s.to_string()).collect()),
         }),
-        initial_delay_seconds: Some(initial),
+        initial_delay_seconds: nonzero(initial),
         period_seconds: Some(period),
         timeout_seconds: Some(5),
         failure_threshold: Some(failures),
@@ -214,7 +222,7 @@ pub(crate) fn tcp_probe(port: &str, initial: i32, period: i32, failures: i32) ->
             port: IntOrString::String(port.to_string()),
             ..Default::default()
         }),
-        initial_delay_seconds: Some(initial),
+        initial_delay_seconds: nonzero(initial),
         period_seconds: Some(period),
         timeout_seconds: Some(5),
         failure_threshold: Some(failures),
@@ -236,7 +244,7 @@ pub(crate) fn http_probe(
             scheme: Some("HTTP".to_string()),
             ..Default::default()
         }),
-        initial_delay_seconds: Some(initial),
+        initial_delay_seconds: nonzero(initial),
         period_seconds: Some(period),
         timeout_seconds: Some(5),
         failure_threshold: Some(failures),
@@ -264,8 +272,13 @@ pub(crate) fn data_volume(
                     labels: Some(claim_labels(labels)),
                     ..Default::default()
                 },
+                // A StatefulSet's claim templates are an atomic list: written as the API
+                // server defaults them (volumeMode; status.phase Pending, from
+                // pkg/apis/core/v1/defaults.go SetDefaults_PersistentVolumeClaim), so no field
+                // manager finds another value.
                 spec: Some(PersistentVolumeClaimSpec {
                     access_modes: Some(vec!["ReadWriteOnce".to_string()]),
+                    volume_mode: Some("Filesystem".to_string()),
                     storage_class_name: storage.class.clone(),
                     resources: Some(VolumeResourceRequirements {
                         requests: Some(BTreeMap::from([(
@@ -276,7 +289,10 @@ pub(crate) fn data_volume(
                     }),
                     ..Default::default()
                 }),
-                ..Default::default()
+                status: Some(PersistentVolumeClaimStatus {
+                    phase: Some("Pending".to_string()),
+                    ..Default::default()
+                }),
             }),
         ),
     }

@@ -177,6 +177,20 @@ pub const RULES: &[Rule] = &[
         says: "volumeBindingMode: field is immutable",
     },
     Rule {
+        kind: "PriorityClass",
+        fields: Fields::Under("value"),
+        when: When::Always,
+        source: "pkg/apis/scheduling/validation/validation.go ValidatePriorityClassUpdate",
+        says: "value: Forbidden: may not be changed in an update.",
+    },
+    Rule {
+        kind: "PriorityClass",
+        fields: Fields::Under("preemptionPolicy"),
+        when: When::Always,
+        source: "pkg/apis/scheduling/validation/validation.go ValidatePriorityClassUpdate",
+        says: "preemptionPolicy: Invalid value: field is immutable",
+    },
+    Rule {
         kind: "RoleBinding",
         fields: Fields::Under("roleRef"),
         when: When::Always,
@@ -193,7 +207,7 @@ pub const RULES: &[Rule] = &[
 ];
 
 /// Kinds without a namespace.
-pub const CLUSTER_SCOPED: &[&str] = &["Namespace", "StorageClass"];
+pub const CLUSTER_SCOPED: &[&str] = &["Namespace", "StorageClass", "PriorityClass"];
 
 /// The kinds amctl renders whose spec any update may change, and where the server says so.
 pub const MUTABLE: &[(&str, &str)] = &[
@@ -424,6 +438,11 @@ pub const POPULATED: &[Populated] = &[
             "volume.kubernetes.io/selected-node",
         ],
         by: "the scheduler (WaitForFirstConsumer)",
+    },
+    Populated {
+        kind: "Deployment",
+        path: &["spec", "replicas"],
+        by: "the HorizontalPodAutoscaler that scales it when amctl leaves replicas out (else pkg/apis/apps/v1/defaults.go SetDefaults_Deployment: 1)",
     },
     Populated {
         kind: "Job",

@@ -378,7 +378,11 @@ pub fn plan(
                     }
                 }
                 s.reason = annotate_restart(d, s.reason);
+                let adopted = (kind == "StatefulSet" && s.action == Action::Recreate)
+                    .then(|| release_adopted_pods(d, ns, phase))
+                    .flatten();
                 steps.push(s);
+                steps.extend(adopted);
             }
         }
         let wait = match kind {
@@ -458,6 +462,48 @@ pub fn plan(
         namespace: ns.clone(),
         steps,
     }
+}
+
+/// After a StatefulSet is re-created with claim templates its pods lack, the controller adopts
+/// the old pods and tries to add the claims to them, which the API server refuses ("pod updates
+/// may not change fields other than ...", FailedUpdate, forever): the rollout would never end.
+/// Those pods are deleted, so the controller re-creates each with its claims. The data they
+/// held was not on a claim (the step that re-creates the StatefulSet says what is lost).
+fn release_adopted_pods(d: &ObjectDiff, ns: &str, phase: Phase) -> Option<Step> {
+    let templates = |v: &Option<Value>| -> Vec<String> {
+        storage_of(v.as_ref().unwrap_or(&Value::Null))
+            .into_iter()
+            .map(|(name, _)| name)
+            .collect()
+    };
+    let (old, new) = (templates(&d.old), templates(&d.new));
+    let added: Vec<&String> = new.iter().filter(|t| !old.contains(t)).collect();
+    if added.is_empty() {
+        return None;
+    }
+    let name = &d.key.name;
+    let pods: Vec<String> = (0..replicas(d.old.as_ref().unwrap_or(&Value::Null)))
+        .map(|i| format!("{name}-{i}"))
+        .collect();
+    let mut step = Step::new(
+        phase,
+        d.key.clone(),
+        Action::Exec,
+        Impact::Recreate,
+        format!(
+            "the re-created {name} adopts its old pods, which lack the claim(s) {}: the API server refuses to add volumes to a pod, so they are deleted and the controller re-creates each with its claims",
+            added
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    );
+    let mut args: Vec<&str> = vec!["delete", "pod", "-n", ns];
+    args.extend(pods.iter().map(String::as_str));
+    args.extend(["--ignore-not-found", "--wait=true"]);
+    step.commands.push(Command::kubectl(args));
+    Some(step)
 }
 
 /// Fields the API server refuses to change in place ([`crate::kube::server::RULES`]), given the

@@ -5,6 +5,7 @@ use super::node::Res;
 use crate::kube::{Bundle, Object};
 use crate::units::Quantity;
 use k8s_openapi::api::core::v1::{PodSpec, ResourceRequirements};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -33,6 +34,107 @@ pub struct PodGroup {
     /// Required pod anti-affinity on the hostname against its own pods.
     pub spread_required: bool,
     pub containers: Vec<ContainerRes>,
+    /// What the scheduler reads of the pod template besides resources.
+    #[serde(skip)]
+    pub scheduling: Scheduling,
+}
+
+/// The parts of a pod template kube-scheduler acts on, beyond its requests.
+#[derive(Clone, Debug, Default)]
+pub struct Scheduling {
+    /// The pod's labels (what other pods' selectors match).
+    pub labels: BTreeMap<String, String>,
+    /// Its priority: the value of its PriorityClass (0 without one, or for a class the
+    /// render does not hold).
+    pub priority: i32,
+    /// Required anti-affinity terms (topology key, selector).
+    pub anti_required: Vec<(String, LabelSelector)>,
+    /// Preferred anti-affinity terms (weight, topology key, selector).
+    pub anti_preferred: Vec<(i32, String, LabelSelector)>,
+    /// Topology spread constraints (topology key, maxSkew, selector, DoNotSchedule).
+    pub spread: Vec<(String, i32, LabelSelector, bool)>,
+    /// It has claims of its own from the StatefulSet's templates (each pod its own volume).
+    pub template_claims: bool,
+    /// Standalone claims it mounts (shared by every pod that mounts them).
+    pub shared_claims: Vec<String>,
+    /// StatefulSet pods created one at a time (OrderedReady), each after the previous is Ready.
+    pub ordered: bool,
+    /// A PodDisruptionBudget of the render selects its pods.
+    pub budget: bool,
+}
+
+fn scheduling(
+    spec: &PodSpec,
+    labels: Option<&BTreeMap<String, String>>,
+    priorities: &BTreeMap<String, i32>,
+) -> Scheduling {
+    let anti = spec
+        .affinity
+        .as_ref()
+        .and_then(|a| a.pod_anti_affinity.as_ref());
+    Scheduling {
+        labels: labels.cloned().unwrap_or_default(),
+        priority: spec
+            .priority_class_name
+            .as_ref()
+            .and_then(|c| priorities.get(c).copied())
+            .unwrap_or(0),
+        anti_required: anti
+            .and_then(|a| {
+                a.required_during_scheduling_ignored_during_execution
+                    .as_ref()
+            })
+            .into_iter()
+            .flatten()
+            .map(|t| {
+                (
+                    t.topology_key.clone(),
+                    t.label_selector.clone().unwrap_or_default(),
+                )
+            })
+            .collect(),
+        anti_preferred: anti
+            .and_then(|a| {
+                a.preferred_during_scheduling_ignored_during_execution
+                    .as_ref()
+            })
+            .into_iter()
+            .flatten()
+            .map(|w| {
+                (
+                    w.weight,
+                    w.pod_affinity_term.topology_key.clone(),
+                    w.pod_affinity_term
+                        .label_selector
+                        .clone()
+                        .unwrap_or_default(),
+                )
+            })
+            .collect(),
+        spread: spec
+            .topology_spread_constraints
+            .iter()
+            .flatten()
+            .map(|c| {
+                (
+                    c.topology_key.clone(),
+                    c.max_skew,
+                    c.label_selector.clone().unwrap_or_default(),
+                    c.when_unsatisfiable == "DoNotSchedule",
+                )
+            })
+            .collect(),
+        template_claims: false,
+        budget: false,
+        shared_claims: spec
+            .volumes
+            .iter()
+            .flatten()
+            .filter_map(|v| v.persistent_volume_claim.as_ref())
+            .map(|c| c.claim_name.clone())
+            .collect(),
+        ordered: false,
+    }
 }
 
 impl PodGroup {
@@ -161,6 +263,22 @@ pub fn groups(bundle: &Bundle) -> Vec<PodGroup> {
             hpa_min.insert(key, spec.min_replicas.unwrap_or(1).max(0) as u32);
         }
     }
+    let priorities: BTreeMap<String, i32> = bundle
+        .items
+        .iter()
+        .filter_map(|i| match &*i.object {
+            Object::PriorityClass(c) => Some((c.metadata.name.clone()?, c.value)),
+            _ => None,
+        })
+        .collect();
+    let budgets: Vec<&LabelSelector> = bundle
+        .items
+        .iter()
+        .filter_map(|i| match &*i.object {
+            Object::PodDisruptionBudget(p) => p.spec.as_ref()?.selector.as_ref(),
+            _ => None,
+        })
+        .collect();
     let mut out = Vec::new();
     for item in &bundle.items {
         let (kind, replicas, spec): (&'static str, Option<i32>, Option<&PodSpec>) =
@@ -199,6 +317,21 @@ pub fn groups(bundle: &Bundle) -> Vec<PodGroup> {
             .or_else(|| hpa_min.get(&key).copied())
             .unwrap_or(1);
         let (request, limit, containers) = effective(spec);
+        let mut sched = scheduling(spec, item.object.pod_labels(), &priorities);
+        sched.budget = budgets
+            .iter()
+            .any(|b| crate::kube::selects(b, &sched.labels));
+        if let Object::StatefulSet(s) = &*item.object {
+            let s = s.spec.as_ref();
+            sched.template_claims = s.is_some_and(|s| {
+                s.volume_claim_templates
+                    .as_ref()
+                    .is_some_and(|t| !t.is_empty())
+            });
+            sched.ordered = s
+                .and_then(|s| s.pod_management_policy.as_deref())
+                .is_none_or(|p| p == "OrderedReady");
+        }
         out.push(PodGroup {
             component: item.component,
             kind,
@@ -210,6 +343,7 @@ pub fn groups(bundle: &Bundle) -> Vec<PodGroup> {
             tmpfs: tmpfs(spec),
             spread_required: spread_required(spec),
             containers,
+            scheduling: sched,
         });
     }
     out

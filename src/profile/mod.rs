@@ -99,6 +99,13 @@ pub struct Cluster {
     /// unset: containerd 2.x's 1024 soft / 524288 hard (systemd's default).
     #[serde(default)]
     pub open_files: OpenFiles,
+    /// Render two PriorityClasses (`<namespace>-data` for the StatefulSets,
+    /// `<namespace>-processing` for Flink) so that when a node is lost, a pod whose volume keeps
+    /// it in one zone preempts a stateless pod there instead of staying Pending, and the kubelet
+    /// evicts stateless pods first under memory pressure. Off: pods keep the cluster's default
+    /// priority (cluster-scoped objects need a cluster admin).
+    #[serde(default = "yes")]
+    pub priority_classes: bool,
 }
 
 /// A container's open-files limit: a process may raise its soft limit up to the hard one.
@@ -171,6 +178,50 @@ pub struct Storage {
     /// Render the StorageClass named `class` (unset: the class must already exist).
     #[serde(default)]
     pub define_class: Option<StorageClassDef>,
+    /// Where a volume of the class can be used from once made: `zone` (cloud disks: a pod
+    /// follows its volume within one zone), `node` (local-path: only on the node that has it),
+    /// `any` (network storage every node mounts). Unset: from `define_class`'s provisioner when
+    /// amctl renders the class, else `node` on k3s and kind (local-path) and `zone` on managed
+    /// clusters. The placement check moves pods only where their volumes can follow.
+    #[serde(default)]
+    pub topology: Option<VolumeTopology>,
+}
+
+/// Where a volume can be mounted from, once provisioned.
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum VolumeTopology {
+    /// Any node of the zone it was made in (cloud block storage).
+    Zone,
+    /// Only the node it was made on (local-path, hostPath, local volumes).
+    Node,
+    /// Any node (network file systems).
+    Any,
+}
+
+impl Storage {
+    /// The topology of the volumes amctl's claims get (see [`Storage::topology`]).
+    pub(crate) fn volume_topology(&self, distribution: Distribution) -> VolumeTopology {
+        if let Some(t) = self.topology {
+            return t;
+        }
+        if let Some(d) = &self.define_class {
+            return match d.provisioner.as_str() {
+                "rancher.io/local-path" | "openebs.io/local" | "kubernetes.io/no-provisioner" => {
+                    VolumeTopology::Node
+                }
+                "nfs.csi.k8s.io"
+                | "efs.csi.aws.com"
+                | "filestore.csi.storage.gke.io"
+                | "file.csi.azure.com" => VolumeTopology::Any,
+                _ => VolumeTopology::Zone,
+            };
+        }
+        match distribution {
+            Distribution::K3s | Distribution::Kind => VolumeTopology::Node,
+            Distribution::Managed => VolumeTopology::Zone,
+        }
+    }
 }
 
 /// A StorageClass amctl renders (`[storage.define_class]`).

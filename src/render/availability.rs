@@ -1,13 +1,16 @@
 //! Availability, across components: multi-replica workloads spread over nodes, and a
 //! PodDisruptionBudget (maxUnavailable 1) for each of them. A single replica gets no PDB: a PDB
-//! there would block every node drain.
+//! there would block every node drain. And the priorities that decide which pods give way when
+//! a node is lost ([`priorities`]).
 
+use crate::components::{Component, Tier};
 use crate::kube::placement::{ZONE, merge, term};
-use crate::kube::{Bundle, Object, k8s};
+use crate::kube::{Bundle, Ctx, Object, k8s};
 use k8s_openapi::api::core::v1::{
     PodAntiAffinity, PodSpec, TopologySpreadConstraint, WeightedPodAffinityTerm,
 };
 use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetSpec};
+use k8s_openapi::api::scheduling::v1::PriorityClass;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use std::collections::BTreeMap;
 
@@ -128,5 +131,69 @@ pub fn apply(bundle: &mut Bundle, zones: usize) {
     }
     for (component, pdb) in pdbs {
         bundle.push(component, pdb);
+    }
+}
+
+/// The PriorityClass of a tier in `namespace` and its value; `None` for the stateless services,
+/// which keep the cluster's default priority. Values sit far below the system classes (2e9)
+/// and above the default 0, in the order of [`Tier`].
+pub(crate) fn priority_class(namespace: &str, tier: Tier) -> Option<(String, i32)> {
+    match tier {
+        Tier::Data => Some((format!("{namespace}-data"), 100_000)),
+        Tier::Processing => Some((format!("{namespace}-processing"), 50_000)),
+        Tier::Service => None,
+    }
+}
+
+/// With `cluster.priority_classes`, each workload's pods get the PriorityClass of its tier
+/// (its component says which), and the classes in use are rendered. When a node is lost, a
+/// data pod that must return to its volume's zone then preempts a stateless pod there (which
+/// moves to any other node) instead of staying Pending; under memory pressure the kubelet
+/// evicts the stateless pods first.
+pub fn priorities(registry: &[&Component], ctx: &Ctx, bundle: &mut Bundle) {
+    if !ctx.profile.cluster.priority_classes {
+        return;
+    }
+    let mut used: BTreeMap<String, (i32, Tier)> = BTreeMap::new();
+    for item in &mut bundle.items {
+        let Some(component) = registry.iter().find(|c| c.id.name() == item.component) else {
+            continue;
+        };
+        let name = item.object.name().to_string();
+        let spec = match &mut *item.object {
+            Object::StatefulSet(s) => s.spec.as_mut().and_then(|s| s.template.spec.as_mut()),
+            Object::Deployment(d) => d.spec.as_mut().and_then(|s| s.template.spec.as_mut()),
+            _ => None,
+        };
+        let Some(spec) = spec else { continue };
+        let tier = (component.tier)(&name);
+        if let Some((class, value)) = priority_class(ctx.ns, tier) {
+            spec.priority_class_name = Some(class.clone());
+            used.insert(class, (value, tier));
+        }
+    }
+    for (class, (value, tier)) in used {
+        let what = match tier {
+            Tier::Data => {
+                "the platform's data pods (PostgreSQL, Aerospike, Kafka): pinned to their volumes, they preempt stateless pods when a node is lost"
+            }
+            Tier::Processing => {
+                "the platform's stream processing (Flink): preempts stateless pods, gives way to the data pods"
+            }
+            Tier::Service => continue,
+        };
+        let mut meta = k8s::meta(&class, "", ctx.labels(&class, "scheduling", ""));
+        meta.namespace = None;
+        bundle.push(
+            "namespace",
+            Object::PriorityClass(PriorityClass {
+                metadata: meta,
+                value,
+                // Unset: false, and read back as no key at all.
+                global_default: None,
+                preemption_policy: Some("PreemptLowerPriority".to_string()),
+                description: Some(format!("amctl, namespace {}: {what}", ctx.ns)),
+            }),
+        );
     }
 }

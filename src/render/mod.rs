@@ -33,6 +33,7 @@ pub(crate) fn render_with(
         (component.render)(&ctx, &mut bundle)?;
     }
     availability::apply(&mut bundle, profile.cluster.zones.len());
+    availability::priorities(registry, &ctx, &mut bundle);
     monitoring::apply(registry, &ctx, &mut bundle);
     network::apply(registry, &ctx, &mut bundle);
     waivers::apply(&mut bundle);
@@ -82,6 +83,7 @@ mod tests {
         explain_memory: c::none_explain,
         style: None,
         replicas_key: |_| "toy.replicas".into(),
+        tier: c::service_tier,
         impact: c::none_impact,
         upgrade: c::none_upgrade,
         migrate: c::none_migrate,

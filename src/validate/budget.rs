@@ -5,7 +5,7 @@ use super::Check;
 use super::topology::replicas_key;
 use crate::model::mib;
 use crate::model::node::Res;
-use crate::model::placement::{self, Placement};
+use crate::model::placement::{self, Drains, Placement, Shape, Verdict};
 use serde::Serialize;
 
 /// One line of the budget table.
@@ -29,8 +29,21 @@ pub struct Budget {
     /// What the cluster has for the platform (all nodes).
     pub available: Res,
     pub placement: Placement,
-    /// Placement with the largest node lost; `None` on a single node.
-    pub placement_n_minus_1: Option<Placement>,
+    /// Every node drained in turn; `None` on a single node, or when not every pod was placed.
+    pub drains: Option<Drains>,
+}
+
+/// The cluster as the scheduler sees it: the node model's allocatable and system pods, the
+/// profile's zones and the topology of its volumes.
+pub(crate) fn shape(cx: &Check) -> Shape {
+    let p = cx.profile;
+    Shape {
+        nodes: cx.nodes.nodes,
+        zones: p.cluster.zones.len(),
+        allocatable: cx.nodes.allocatable,
+        system_pods: cx.nodes.system_pods,
+        volumes: p.storage.volume_topology(p.cluster.distribution),
+    }
 }
 
 pub(crate) fn compute(cx: &Check) -> Budget {
@@ -51,17 +64,14 @@ pub(crate) fn compute(cx: &Check) -> Budget {
         total_limit = total_limit.plus(line.total_limit);
         lines.push(line);
     }
-    let nodes = cx.nodes.nodes;
-    let placement = placement::place(&cx.groups, nodes, cx.nodes.available);
-    let placement_n_minus_1 =
-        (nodes > 1).then(|| placement::place(&cx.groups, nodes - 1, cx.nodes.available));
+    let (placement, drains) = placement::place(&cx.groups, &shape(cx));
     Budget {
         lines,
         total_request,
         total_limit,
         available: cx.nodes.total_available(),
         placement,
-        placement_n_minus_1,
+        drains,
     }
 }
 
@@ -215,19 +225,50 @@ pub fn check(cx: &Check, b: &Budget) {
             );
         }
         if b.placement.fits()
-            && let Some(n1) = &b.placement_n_minus_1
-            && !n1.fits()
+            && let Some(d) = &b.drains
+            && d.verdict != Verdict::Holds
         {
+            let failure = d
+                .failure
+                .as_ref()
+                .map(|f| {
+                    format!(
+                        "draining node {} leaves {} pod(s) Pending: {}",
+                        f.node + 1,
+                        f.pending.len(),
+                        f.pending
+                            .iter()
+                            .take(3)
+                            .map(|u| format!("{} ({})", u.pod, u.reason))
+                            .collect::<Vec<_>>()
+                            .join("; ")
+                    )
+                })
+                .unwrap_or_default();
+            let (what, fix) = match d.verdict {
+                Verdict::Marginal => (
+                    "may not survive the loss of a node: whether it does depends on how the scheduler breaks ties between equally good nodes",
+                    format!(
+                        "add a node ({} in all) or trim requests, for a margin",
+                        n.nodes + 1
+                    ),
+                ),
+                _ => (
+                    "does not survive the loss of a node",
+                    format!(
+                        "add a node ({} in all) or trim requests so a node's loss is survivable",
+                        n.nodes + 1
+                    ),
+                ),
+            };
             cx.warn(
                 "placement.n-1",
                 "cluster.nodes",
                 format!(
-                    "everything fits on {} nodes, but not after losing one: {} pod(s) would stay Pending ({})",
-                    n.nodes,
-                    n1.unschedulable.len(),
-                    n1.unschedulable.iter().take(3).map(|u| u.pod.as_str()).collect::<Vec<_>>().join(", ")
+                    "everything fits on {} nodes (HPA at max), but the platform {what}: with every node drained in turn (each uncordoned before the next), {failure}",
+                    n.nodes
                 ),
-                format!("add a node ({} in all) or trim requests so a node's loss is survivable", n.nodes + 1),
+                fix,
             );
         }
     }
