@@ -157,10 +157,12 @@ fn unfit(v: &Verdict, allowed: &[&str], shape: &Shape, target: Res, p: &Profile)
 
 /// Why fit leaves a warning: it is not about sizes, or no size avoids it.
 pub fn why_left(rule: &str) -> &'static str {
-    if rule == "placement.n-1" {
-        "no size avoids it: on two nodes the platform cannot fit on one, a set with a pod on every node leaves one Pending when a node is lost (its server keeps running on the others), and a pod whose volume stays on its node (storage.topology = \"node\", local-path) waits for that node"
-    } else {
-        "not a size: the base profile chose it, fit leaves it"
+    match rule {
+        "placement.n-1" => "no size avoids it: on two nodes the platform cannot fit on one",
+        "placement.n-1-pinned" => {
+            "no size avoids it: a pod whose volume stays on its node (or in a zone of one node), or a set with a pod on every node, waits for a lost node to come back"
+        }
+        _ => "not a size: the base profile chose it, fit leaves it",
     }
 }
 
@@ -1430,18 +1432,10 @@ pub fn fit(base: &Profile, shape: &Shape) -> Result<Fitted, Error> {
     );
 
     let mut allowed = allowed;
-    let spread = [
-        p.postgres.replicas,
-        p.aerospike.replicas,
-        p.kafka.brokers,
-        p.kafka.controllers.as_ref().map_or(0, |c| c.replicas),
-    ];
-    let node_local = p.storage.mode == crate::profile::StorageMode::Persistent
-        && p.storage.volume_topology(p.cluster.distribution) == crate::profile::VolumeTopology::Node;
-    if shape.nodes == 2 || spread.contains(&shape.nodes) || node_local {
-        // Two nodes cannot hold the platform on one; a set with a pod on every node has one
-        // Pending after losing a node (its server runs on the others); and a pod whose volume
-        // stays on its node waits for that node. Named in the output.
+    // No size moves a pod whose volume stays on a lost node, or a set with a pod on every node.
+    allowed.push("placement.n-1-pinned");
+    if shape.nodes == 2 {
+        // Two nodes cannot hold the platform on one. Named in the output.
         allowed.push("placement.n-1");
     }
     // Where even the smallest sizes do not fit, fewer pods may: the HPA's ceilings and the

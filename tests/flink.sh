@@ -211,4 +211,49 @@ else
   bad "(i) flink: no completed checkpoint (job state: ${state:-unknown})"
   api "/jobs/$job/exceptions" 2>/dev/null | head -c 2000 || true; tail -30 "$work/taskmanager.out"
 fi
+
+# A version upgrade's stop-with-savepoint, by the plan's own command: `amctl migrate` of a Flink
+# image bump runs it in the JobManager pod (`kubectl exec ... -c jobmanager -- sh -c '...'`).
+# Here it runs as written against this JobManager; mapped: /opt/flink/bin/flink to this
+# distribution with the JobManager's conf, and the plan's s3:// savepoint directory to a local
+# one (the sandbox has no S3). Then the job resumes from its savepoint, as the plan prints.
+if [ -n "$done_cp" ] && [ "${AMCTL_FLINK_SABOTAGE:-}" != replace-config ]; then
+  "$amctl" migrate prod prod --set 'flink.image="flink:2.2.0-scala_2.12-java17"' -o json > "$work/upgrade.json"
+  savepoints=$work/shared/savepoints
+  printf '#!/bin/sh\nFLINK_CONF_DIR=%s exec %s "$@"\n' "$conf_jm" "$flink_home/bin/flink" > "$work/flink-cli"
+  chmod +x "$work/flink-cli"
+  stop=$("$py" - "$work/upgrade.json" "$work/flink-cli" "file://$savepoints" <<'EOF'
+import json, shlex, sys
+plan, cli, target = json.load(open(sys.argv[1])), sys.argv[2], sys.argv[3]
+cmd = next(c for s in plan["steps"] if s["object"]["kind"] == "FlinkJobs" for c in s["commands"] if "flink stop" in c)
+words = shlex.split(cmd)
+assert words[:2] == ["kubectl", "exec"] and words[words.index("-c") + 1] == "jobmanager", cmd
+script = words[words.index("--") + 3]
+print(script.replace("/opt/flink/bin/flink", cli).replace("s3://prod-checkpoints/savepoints", target))
+EOF
+  )
+  if out=$(sh -c "$stop" 2>"$work/stop.err") && read -r stopped path <<<"$out" && [ "$stopped" = "$job" ] &&
+     [ -f "${path#file:}/_metadata" ] &&
+     [ "$(api "/jobs/$job" | "$py" -c 'import json,sys; print(json.load(sys.stdin)["state"])')" = FINISHED ]; then
+    ok "(i) flink: the upgrade plan's stop-with-savepoint stopped job $job with a savepoint at $path"
+    if FLINK_CONF_DIR=$conf_jm "$flink_home/bin/flink" run -d -s "$path" "$work/job/keyed-count.jar" > "$work/resume.log" 2>&1; then
+      resumed=$(grep -o 'JobID [0-9a-f]*' "$work/resume.log" | awk '{print $2}')
+      restored=""
+      for _ in $(seq 1 30); do
+        restored=$(api "/jobs/$resumed/checkpoints" 2>/dev/null | "$py" -c 'import json,sys; r=json.load(sys.stdin)["latest"].get("restored") or {}; print(r.get("external_path", ""))' || true)
+        [ -n "$restored" ] && break
+        sleep 2
+      done
+      if [ "$restored" = "$path" ]; then
+        ok "(i) flink: the job resumes from that savepoint, as the plan's last step says (job $resumed restored $restored)"
+      else
+        bad "(i) flink: the resumed job did not restore the savepoint (restored: ${restored:-nothing})"
+      fi
+    else
+      bad "(i) flink: resuming from the savepoint failed"; tail -20 "$work/resume.log"
+    fi
+  else
+    bad "(i) flink: the upgrade plan's stop-with-savepoint failed: ${out:-} $(tail -5 "$work/stop.err")"
+  fi
+fi
 exit "$failed"

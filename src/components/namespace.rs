@@ -2,6 +2,7 @@
 //! StorageClass when the profile defines one.
 
 use crate::error::Error;
+use crate::kube::ctx::MANAGED_BY;
 use crate::kube::k8s;
 use crate::kube::{Bundle, Object};
 use crate::kube::{Ctx, PART_OF};
@@ -12,12 +13,15 @@ use std::collections::BTreeMap;
 
 pub fn render(ctx: &Ctx, bundle: &mut Bundle) -> Result<(), Error> {
     let level = ctx.profile.security.pod_security.as_str();
+    // The instance label on the cluster-scoped objects too: a read-back finds the
+    // installation's own with `-l app.kubernetes.io/instance=<namespace>`.
     let labels = BTreeMap::from([
         ("app.kubernetes.io/part-of".to_string(), PART_OF.to_string()),
         (
             "app.kubernetes.io/managed-by".to_string(),
-            "amctl".to_string(),
+            MANAGED_BY.to_string(),
         ),
+        ("app.kubernetes.io/instance".to_string(), ctx.ns.to_string()),
         (
             "kubernetes.io/metadata.name".to_string(),
             ctx.ns.to_string(),
@@ -51,8 +55,9 @@ pub fn render(ctx: &Ctx, bundle: &mut Bundle) -> Result<(), Error> {
                         ("app.kubernetes.io/part-of".to_string(), PART_OF.to_string()),
                         (
                             "app.kubernetes.io/managed-by".to_string(),
-                            "amctl".to_string(),
+                            MANAGED_BY.to_string(),
                         ),
+                        ("app.kubernetes.io/instance".to_string(), ctx.ns.to_string()),
                     ])),
                     ..Default::default()
                 },

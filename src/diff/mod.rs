@@ -471,7 +471,28 @@ pub fn diff(old: Vec<Obj>, new: Vec<Obj>) -> Vec<ObjectDiff> {
             match_name(&o.kind, &o.name),
         )
     };
-    let mut olds: BTreeMap<_, Obj> = old.into_iter().map(|o| (key(&o), o)).collect();
+    // A Job named by its content hash runs again under a new name when its content changes:
+    // where a side holds several runs, the one the other side names is compared, and the
+    // earlier runs (which expire by their TTL) are not a difference of their own.
+    let exact: std::collections::BTreeSet<(String, String)> = new
+        .iter()
+        .filter(|o| o.kind == "Job")
+        .map(|o| (o.namespace.clone(), o.name.clone()))
+        .collect();
+    let mut olds: BTreeMap<_, Obj> = BTreeMap::new();
+    for o in old {
+        let k = key(&o);
+        let named = exact.contains(&(o.namespace.clone(), o.name.clone()));
+        match olds.get(&k) {
+            Some(held)
+                if !named
+                    && (exact.contains(&(held.namespace.clone(), held.name.clone()))
+                        || held.name > o.name) => {}
+            _ => {
+                olds.insert(k, o);
+            }
+        }
+    }
     let mut out = Vec::new();
     let mut news: Vec<Obj> = new;
     news.sort_by_key(|o| key(o));

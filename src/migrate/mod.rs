@@ -159,7 +159,13 @@ pub fn plan(
                         s.refused = !opts.allow_data_loss;
                     }
                 }
+                let kept = if kind == "StatefulSet" && opts.prune {
+                    kept_template_claims(d, ns, phase, to_name)
+                } else {
+                    Vec::new()
+                };
                 steps.push(s);
+                steps.extend(kept);
             }
             Status::Changed => {
                 // A Job renamed by its content hash: a new Job (the old one expires by TTL).
@@ -260,21 +266,30 @@ pub fn plan(
                     let mut s = base(Action::Apply, d.impact(), summarize(d));
                     match crate::kube::server::resize(&before, &after, claim) {
                         Resize::Same | Resize::Accepted => s.in_apply_stream = true,
+                        // Never bound: no volume, no data. Its spec cannot change, so it is
+                        // made anew at the new size (the step checks it is still unbound).
+                        Resize::Refused(_)
+                            if claim.bound == Some(false) && grows(&before, &after) =>
+                        {
+                            s.reason = format!(
+                                "{before} → {after}: the claim was never bound (no volume, no data) and an unbound claim's request cannot change, so it is made anew at the new size"
+                            );
+                            s.commands = remake_or_grow_claim(ns, name);
+                        }
                         Resize::Refused(why) => {
                             s.refuse(
                                 None,
-                                format!("{why}; amctl never re-creates a claim to change its size"),
+                                format!("{why}; amctl never re-creates a claim that holds data to change its size"),
                             );
                         }
                         Resize::Unknown(what) => {
-                            s.action = Action::Resize;
                             s.reason = format!(
                                 "{before} → {after}: the API server takes it only if {what}; the step checks that first and stops the script if not"
                             );
-                            if let (Some(o), Some(n)) = (&d.old, &d.new) {
-                                let body = patch::strategic(kind, o, n).unwrap_or_default();
-                                s.commands = grow_claim(ns, name, &body);
+                            if claim.bound.is_none() {
+                                s.reason.push_str(". A claim never bound (no volume, no data, e.g. a CronJob's before its first run) cannot change at all: it is made anew at the new size");
                             }
+                            s.commands = remake_or_grow_claim(ns, name);
                         }
                     }
                     s
@@ -381,8 +396,14 @@ pub fn plan(
                 let adopted = (kind == "StatefulSet" && s.action == Action::Recreate)
                     .then(|| release_adopted_pods(d, ns, phase))
                     .flatten();
+                let kept = if kind == "StatefulSet" {
+                    kept_template_claims(d, ns, phase, to_name)
+                } else {
+                    Vec::new()
+                };
                 steps.push(s);
                 steps.extend(adopted);
+                steps.extend(kept);
             }
         }
         let wait = match kind {
@@ -506,6 +527,39 @@ fn release_adopted_pods(d: &ObjectDiff, ns: &str, phase: Phase) -> Option<Step> 
     Some(step)
 }
 
+/// The claims a StatefulSet's old templates made, when the new StatefulSet no longer has those
+/// templates: they stay (amctl never deletes a claim), each named by a step of its own.
+fn kept_template_claims(d: &ObjectDiff, ns: &str, phase: Phase, to_name: &str) -> Vec<Step> {
+    let templates = |v: &Option<Value>| -> Vec<String> {
+        storage_of(v.as_ref().unwrap_or(&Value::Null))
+            .into_iter()
+            .map(|(name, _)| name)
+            .collect()
+    };
+    let new = templates(&d.new);
+    let name = &d.key.name;
+    let mut out = Vec::new();
+    for t in templates(&d.old).iter().filter(|t| !new.contains(t)) {
+        for i in 0..replicas(d.old.as_ref().unwrap_or(&Value::Null)) {
+            let claim = format!("{t}-{name}-{i}");
+            out.push(Step::new(
+                phase,
+                ObjectKey {
+                    kind: "PersistentVolumeClaim".into(),
+                    namespace: ns.to_string(),
+                    name: claim.clone(),
+                },
+                Action::Keep,
+                Impact::None,
+                format!(
+                    "{name} in {to_name} has no claim template `{t}`: its claim {claim} stays with its data (amctl never deletes a claim); `kubectl delete pvc {claim} -n {ns}` once you no longer need it"
+                ),
+            ));
+        }
+    }
+    out
+}
+
 /// Fields the API server refuses to change in place ([`crate::kube::server::RULES`]), given the
 /// object as it is now.
 fn is_immutable(kind: &str, c: &diff::Change, now: &Value) -> bool {
@@ -575,6 +629,22 @@ if [ \"$(kubectl get storageclass \"$class\" -o jsonpath='{{.allowVolumeExpansio
         Command::new(["sh", "-c", &check]),
         Command::kubectl(["patch", "pvc", claim, "-n", ns, "-p", &body.to_string()]),
     ]
+}
+
+/// Before a standalone claim's manifest is applied with a larger request: a claim that was
+/// never bound (no volume, so no data) is deleted, to be made anew by the apply, since the API
+/// server refuses any change to an unbound claim's spec; a bound one must be in a class that
+/// allows expansion (else the script stops with the reason), and the apply grows it.
+fn remake_or_grow_claim(ns: &str, claim: &str) -> Vec<Command> {
+    let check = format!(
+        "phase=$(kubectl get pvc {claim} -n {ns} -o jsonpath='{{.status.phase}}'); \
+volume=$(kubectl get pvc {claim} -n {ns} -o jsonpath='{{.spec.volumeName}}'); \
+if [ \"$phase\" != Bound ] && [ -z \"$volume\" ]; then kubectl delete pvc {claim} -n {ns} --wait=true --timeout=60s; exit; fi; \
+if [ \"$phase\" != Bound ]; then echo \"pvc {claim} is $phase with volume $volume: its size cannot change until it is Bound\" >&2; exit 1; fi; \
+class=$(kubectl get pvc {claim} -n {ns} -o jsonpath='{{.spec.storageClassName}}'); \
+if [ \"$(kubectl get storageclass \"$class\" -o jsonpath='{{.allowVolumeExpansion}}')\" != true ]; then echo \"StorageClass $class does not allow volume expansion: the API server would refuse to grow pvc {claim}\" >&2; exit 1; fi"
+    );
+    vec![Command::new(["sh", "-c", &check])]
 }
 
 /// Is `claim` one a StatefulSet's claim template made (`<template>-<statefulset>-<ordinal>`),

@@ -1,6 +1,6 @@
 //! Availability, across components: multi-replica workloads spread over nodes, and a
-//! PodDisruptionBudget (maxUnavailable 1) for each of them. A single replica gets no PDB: a PDB
-//! there would block every node drain. And the priorities that decide which pods give way when
+//! PodDisruptionBudget (maxUnavailable 1) for each of them. A single replica gets no PDB, nor
+//! does anything on a single node: a PDB there would block every node drain. And the priorities that decide which pods give way when
 //! a node is lost ([`priorities`]).
 
 use crate::components::{Component, Tier};
@@ -49,7 +49,7 @@ fn spread(spec: &mut PodSpec, selector: &k8s::Labels, required: bool, zones: usi
 
 /// Adds anti-affinity, zone spreading (with `zones` > 1) and PDBs to every multi-replica
 /// workload of the Bundle.
-pub fn apply(bundle: &mut Bundle, zones: usize) {
+pub fn apply(bundle: &mut Bundle, zones: usize, nodes: u32) {
     let mut hpa_min: BTreeMap<String, i32> = BTreeMap::new();
     for item in &bundle.items {
         if let Object::HorizontalPodAutoscaler(h) = &*item.object
@@ -111,7 +111,10 @@ pub fn apply(bundle: &mut Bundle, zones: usize) {
         if let Some(spec) = spec {
             spread(spec, &selector, required, zones);
         }
-        if already {
+        // On one node a drain has nowhere to move a pod to: a budget there only makes the
+        // drain wait forever (the second replica's eviction is refused while the first is
+        // Pending), so a single-node cluster gets none.
+        if already || nodes <= 1 {
             continue;
         }
         let labels = item.object.metadata().labels.clone().unwrap_or_default();

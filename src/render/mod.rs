@@ -32,7 +32,11 @@ pub(crate) fn render_with(
     for component in registry {
         (component.render)(&ctx, &mut bundle)?;
     }
-    availability::apply(&mut bundle, profile.cluster.zones.len());
+    availability::apply(
+        &mut bundle,
+        profile.cluster.zones.len(),
+        profile.cluster.nodes,
+    );
     availability::priorities(registry, &ctx, &mut bundle);
     monitoring::apply(registry, &ctx, &mut bundle);
     network::apply(registry, &ctx, &mut bundle);

@@ -226,50 +226,51 @@ pub fn check(cx: &Check, b: &Budget) {
         }
         if b.placement.fits()
             && let Some(d) = &b.drains
-            && d.verdict != Verdict::Holds
         {
-            let failure = d
-                .failure
-                .as_ref()
-                .map(|f| {
+            let describe = |f: &crate::model::placement::DrainFailure| {
+                format!(
+                    "draining node {} leaves {} pod(s) Pending: {}",
+                    f.node + 1,
+                    f.pending.len(),
+                    f.pending
+                        .iter()
+                        .take(3)
+                        .map(|u| format!("{} ({})", u.pod, u.reason))
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                )
+            };
+            if d.verdict != Verdict::Holds {
+                let failure = d.failure.as_ref().map(describe).unwrap_or_default();
+                let what = if d.verdict == Verdict::Marginal {
+                    "may not have room for every pod after losing a node: it depends on how the scheduler breaks ties between equally good nodes"
+                } else {
+                    "has no room for every pod after losing a node"
+                };
+                cx.warn(
+                    "placement.n-1",
+                    "cluster.nodes",
                     format!(
-                        "draining node {} leaves {} pod(s) Pending: {}",
-                        f.node + 1,
-                        f.pending.len(),
-                        f.pending
-                            .iter()
-                            .take(3)
-                            .map(|u| format!("{} ({})", u.pod, u.reason))
-                            .collect::<Vec<_>>()
-                            .join("; ")
-                    )
-                })
-                .unwrap_or_default();
-            let (what, fix) = match d.verdict {
-                Verdict::Marginal => (
-                    "may not survive the loss of a node: whether it does depends on how the scheduler breaks ties between equally good nodes",
-                    format!(
-                        "add a node ({} in all) or trim requests, for a margin",
-                        n.nodes + 1
+                        "everything fits on {} nodes (HPA at max), but the platform {what}: with every node drained in turn (each uncordoned before the next), {failure}",
+                        n.nodes
                     ),
-                ),
-                _ => (
-                    "does not survive the loss of a node",
                     format!(
                         "add a node ({} in all) or trim requests so a node's loss is survivable",
                         n.nodes + 1
                     ),
-                ),
-            };
-            cx.warn(
-                "placement.n-1",
-                "cluster.nodes",
-                format!(
-                    "everything fits on {} nodes (HPA at max), but the platform {what}: with every node drained in turn (each uncordoned before the next), {failure}",
-                    n.nodes
-                ),
-                fix,
-            );
+                );
+            }
+            if let Some(f) = &d.pinned {
+                cx.warn(
+                    "placement.n-1-pinned",
+                    "storage.topology|cluster.zones|cluster.nodes",
+                    format!(
+                        "some pods cannot move off a node that is lost or drained, whatever the room elsewhere: {}; they wait until the node is back",
+                        describe(f)
+                    ),
+                    "volumes that follow their pods across nodes (storage.topology = \"zone\" with at least two nodes per zone, or \"any\"), and more nodes than the largest anti-affine set",
+                );
+            }
         }
     }
 }

@@ -381,7 +381,11 @@ fn ha_counts_the_base_cannot_carry_stay_and_say_why() {
         .iter()
         .map(|w| w.as_str().unwrap())
         .collect();
-    assert_eq!(warned, ["placement.n-1"], "only the warning no size avoids");
+    assert_eq!(
+        warned,
+        ["placement.n-1-pinned"],
+        "only the warning no size avoids"
+    );
     // The TOML says the same in its header, and validates.
     let (code, toml, err) = fit(base, 3, "16Gi", "8", &[]);
     assert_eq!(code, 0, "{err}");

@@ -301,13 +301,14 @@ fn immutable_fields_are_known() {
     for (kind, name, a, b, action) in [
         ("Deployment", "d", dep("a"), dep("b"), "recreate"),
         ("Service", "v", svc("10.0.0.1"), svc("10.0.0.2"), "recreate"),
-        // A file says nothing of the claim's binding or class: the grow checks both first.
+        // A file says nothing of the claim's binding or class: the grow checks both first
+        // (and makes a never-bound claim anew), then applies it.
         (
             "PersistentVolumeClaim",
             "p",
             pvc("1Gi", "ReadWriteOnce"),
             pvc("2Gi", "ReadWriteOnce"),
-            "resize",
+            "apply",
         ),
         // Never a re-create: the claim's data would go with it.
         (
@@ -320,13 +321,18 @@ fn immutable_fields_are_known() {
     ] {
         let (fa, fb) = (dir.join("a.yaml"), dir.join("b.yaml"));
         std::fs::write(&fa, a).unwrap();
-        std::fs::write(&fb, b).unwrap();
+        std::fs::write(&fb, &b).unwrap();
         let p = plan(&[fa.to_str().unwrap(), fb.to_str().unwrap(), "-n", "n"]);
         let s = steps(&p, kind, name);
         assert_eq!(s[0]["action"], action, "{kind}: {p}");
         if kind == "PersistentVolumeClaim" && action == "apply" {
-            assert_eq!(s[0]["refused"], true, "{p}");
-            assert!(s[0]["commands"].as_array().unwrap().is_empty(), "{p}");
+            let grows = b.contains("2Gi");
+            assert_eq!(s[0]["refused"], !grows, "{p}");
+            assert_eq!(
+                s[0]["commands"].as_array().unwrap().is_empty(),
+                !grows,
+                "{p}"
+            );
         }
     }
     // A shrinking claim is refused whatever the flags: the server would reject it.
@@ -600,7 +606,12 @@ fn a_claim_grows_only_where_the_server_takes_it() {
     ]);
     assert_eq!(code, 0, "{script}");
     assert!(
-        script.contains("# Step 1: resize PersistentVolumeClaim audience-manager/postgres-backup"),
+        script.contains("# Step 1: apply PersistentVolumeClaim audience-manager/postgres-backup"),
+        "{script}"
+    );
+    // A claim never bound (the backup's, before the CronJob's first run) is made anew.
+    assert!(
+        script.contains("kubectl delete pvc postgres-backup -n audience-manager --wait=true"),
         "{script}"
     );
     assert!(
@@ -616,7 +627,7 @@ fn a_claim_grows_only_where_the_server_takes_it() {
     ]);
     assert_eq!(code, 3, "left out of the apply stream: {err}");
     assert!(
-        err.contains("resize PersistentVolumeClaim audience-manager/postgres-backup"),
+        err.contains("apply PersistentVolumeClaim audience-manager/postgres-backup"),
         "{err}"
     );
 }

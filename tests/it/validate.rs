@@ -658,8 +658,18 @@ const CASES: &[Case] = &[
     },
     Case {
         name: "placement-n-minus-1",
-        profile: "extends = \"prod\"\n[cluster]\nnodes = 3\nnode_memory = \"256Gi\"\nnode_cpu = \"64\"\n",
+        profile: "extends = \"prod\"\n[cluster]\nnodes = 4\nnode_memory = \"112Gi\"\nnode_cpu = \"32\"\nzones = [\"zone-a\"]\n",
         rule: "placement.n-1",
+        severity: "warning",
+        line: 3,
+        exit: 0,
+    },
+    // Three nodes over three zones: a pod whose zonal volume is on the drained node has no
+    // other node in its zone, whatever the room.
+    Case {
+        name: "placement-n-minus-1-pinned",
+        profile: "extends = \"prod\"\n[cluster]\nnodes = 3\nnode_memory = \"256Gi\"\nnode_cpu = \"64\"\n",
+        rule: "placement.n-1-pinned",
         severity: "warning",
         line: 3,
         exit: 0,

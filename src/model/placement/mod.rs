@@ -75,9 +75,14 @@ pub enum Verdict {
 
 #[derive(Clone, Debug, Serialize)]
 pub struct Drains {
+    /// Whether every drain leaves room for every pod.
     pub verdict: Verdict,
-    /// The first drain that left pods Pending (lowest-node tie-break, else the other).
+    /// The first drain that left pods short of room (lowest-node tie-break, else the other).
     pub failure: Option<DrainFailure>,
+    /// The first drain whose pods could only wait for their node: their volume stays on it
+    /// (or in its zone, which has no other node), or their anti-affinity leaves no other node.
+    /// No size avoids it.
+    pub pinned: Option<DrainFailure>,
     /// Pods preempted along the way (lowest-node tie-break).
     pub preemptions: u32,
 }
@@ -136,14 +141,15 @@ pub fn place(groups: &[PodGroup], shape: &Shape) -> (Placement, Option<Drains>) 
         ..low.placement
     };
     let drains = match (low.drains, high.drains) {
-        (Some((lf, lp)), Some((hf, _))) => Some(Drains {
-            verdict: match (lf.is_none(), hf.is_none()) {
+        (Some(l), Some(h)) => Some(Drains {
+            verdict: match (l.failure.is_none(), h.failure.is_none()) {
                 (true, true) => Verdict::Holds,
                 (false, false) => Verdict::Fails,
                 _ => Verdict::Marginal,
             },
-            failure: lf.or(hf),
-            preemptions: lp,
+            failure: l.failure.or(h.failure),
+            pinned: l.pinned.or(h.pinned),
+            preemptions: l.preemptions,
         }),
         _ => None,
     };
@@ -278,9 +284,16 @@ fn resolve(groups: &[PodGroup], shape: &Shape) -> (Vec<Group>, usize) {
 
 struct Run {
     placement: Placement,
-    /// The first failing drain, and the preemptions; `None` on a single node or when not
-    /// every pod was placed to begin with.
-    drains: Option<(Option<DrainFailure>, u32)>,
+    /// `None` on a single node or when not every pod was placed to begin with.
+    drains: Option<DrainRun>,
+}
+
+struct DrainRun {
+    /// The first drain that left a pod short of room.
+    failure: Option<DrainFailure>,
+    /// The first drain whose pods could only wait for their node (volume or anti-affinity).
+    pinned: Option<DrainFailure>,
+    preemptions: u32,
 }
 
 impl Run {
@@ -356,7 +369,11 @@ impl Run {
             marginal: false,
         };
         let drains = (shape.nodes > 1 && placement.fits()).then(|| {
-            let mut failure = None;
+            let mut out = DrainRun {
+                failure: None,
+                pinned: None,
+                preemptions: 0,
+            };
             for node in 0..c.nodes() {
                 c.cordon(node, true);
                 let evicted: Vec<Pod> = c.pods_on(node).to_vec();
@@ -366,19 +383,33 @@ impl Run {
                     queue.push(c.pod(p.group, p.ordinal));
                 }
                 let left = c.run(queue);
-                if !left.is_empty() {
-                    failure = Some(DrainFailure {
-                        node,
-                        pending: left
-                            .iter()
-                            .map(|(p, why)| pending_pod(&c, groups, specs, *p, why))
-                            .collect(),
-                    });
+                let describe = |c: &Cluster, left: &[(Pod, Refusal)]| DrainFailure {
+                    node,
+                    pending: left
+                        .iter()
+                        .map(|(p, why)| pending_pod(c, groups, specs, *p, why))
+                        .collect(),
+                };
+                // A pod no node could take even with room to spare (its volume, or its
+                // anti-affinity, keeps it off every other node) waits for its node; one short
+                // of room means the cluster is too full to lose a node.
+                if left.iter().any(|(_, why)| why.resources > 0) {
+                    out.failure = Some(describe(&c, &left));
                     break;
                 }
+                if !left.is_empty() && out.pinned.is_none() {
+                    out.pinned = Some(describe(&c, &left));
+                }
                 c.cordon(node, false);
+                // Back on the node they waited for.
+                let back: Vec<Pod> = left.iter().map(|(p, _)| *p).collect();
+                if !c.run(back).is_empty() && out.failure.is_none() {
+                    out.failure = out.pinned.clone();
+                    break;
+                }
             }
-            (failure, c.preemptions)
+            out.preemptions = c.preemptions;
+            out
         });
         Run { placement, drains }
     }

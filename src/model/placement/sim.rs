@@ -23,8 +23,8 @@
 //! more than one of a few.
 
 use super::{Shape, Tie};
-use crate::profile::VolumeTopology;
 use crate::model::node::Res;
+use crate::profile::VolumeTopology;
 use std::collections::{BTreeSet, BinaryHeap, HashMap};
 
 /// Where a volume holds the pods that mount it, once made.
