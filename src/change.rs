@@ -317,6 +317,18 @@ pub struct Step {
     pub follows: Option<String>,
     /// Order among the steps that follow the same workload.
     pub seq: i16,
+    /// What the API server does with the in-place update of the object, by the rules amctl
+    /// restates (`kube::server`): `None` where it takes it or the step updates nothing.
+    pub server: Option<ServerVerdict>,
+}
+
+/// The API server's verdict on updating an object in place from FROM to TO.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ServerVerdict {
+    /// Refused, with each rule's citation.
+    Refuses(Vec<String>),
+    /// Taken only if this holds on the cluster (the step checks it first).
+    AcceptsIf(String),
 }
 
 /// The plan's JSON (`amctl.migrate/v1`): the action by name, its payload (`replicas`, `files`)
@@ -324,7 +336,7 @@ pub struct Step {
 impl Serialize for Step {
     fn serialize<S: serde::Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeStruct;
-        let mut st = ser.serialize_struct("Step", 13)?;
+        let mut st = ser.serialize_struct("Step", 14)?;
         st.serialize_field("phase", &self.phase)?;
         st.serialize_field("object", &self.object)?;
         st.serialize_field("action", self.action.as_str())?;
@@ -338,6 +350,13 @@ impl Serialize for Step {
             st.serialize_field("opt_in", &self.opt_in)?;
         }
         st.serialize_field("in_apply_stream", &self.in_apply_stream)?;
+        match &self.server {
+            Some(ServerVerdict::Refuses(rules)) => st.serialize_field("server_refuses", rules)?,
+            Some(ServerVerdict::AcceptsIf(what)) => {
+                st.serialize_field("server_accepts_if", what)?
+            }
+            None => {}
+        }
         if let Some(p) = &self.patch {
             st.serialize_field("patch", p)?;
         }
@@ -378,6 +397,7 @@ impl Step {
             commands: Vec::new(),
             follows: None,
             seq: 0,
+            server: None,
         }
     }
 

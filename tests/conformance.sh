@@ -26,6 +26,10 @@ amctl=$(realpath "$amctl")
 k8s_version=1.30.0
 work=$(mktemp -d)
 cleanup() {
+  # A test cluster left up by a failed step stops with the run.
+  for d in "$work"/cluster-*; do
+    [ -d "$d" ] && tests/cluster/down "$d" >/dev/null 2>&1
+  done
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -74,16 +78,24 @@ if [ "$(id -u)" = 0 ] && ! id postgres >/dev/null 2>&1; then
   useradd --system --no-create-home --shell /usr/sbin/nologin postgres
 fi
 
-# Runs a script that prints ok/FAIL lines, counting them.
+# Runs a script that prints ok/FAIL lines (shown as they come), counting them. A script that
+# exits non-zero without a FAIL line (it crashed, or could not start) is a failure too.
 counted() {
-  local line
+  local line log rc fails=0
+  log=$(mktemp -p "$work")
+  set +e
+  "$@" 2>&1 | tee "$log"
+  rc=${PIPESTATUS[0]}
+  set -e
   while IFS= read -r line; do
     case "$line" in
       ok*) passed=$((passed + 1)) ;;
-      FAIL*) failed=$((failed + 1)) ;;
+      FAIL*) failed=$((failed + 1)); fails=1 ;;
     esac
-    echo "$line"
-  done < <("$@" 2>&1 || true)
+  done < "$log"
+  if [ "$rc" != 0 ] && [ "$fails" = 0 ]; then
+    bad "$(basename "$2" 2>/dev/null || echo "$1") exited $rc without naming a failure"
+  fi
 }
 
 profiles=(demo prod examples/*.toml)
@@ -355,6 +367,35 @@ EOF
   done
   if [ -z "$fails" ]; then ok "(h) $variant: $n rendered scripts pass $([ -n "$n" ] && echo "-n and shellcheck")"
   else bad "(h) $variant: scripts fail shellcheck:$fails"; fi
+done
+
+# ---------------------------------------------------------------- (j) a real control plane
+# tests/cluster: a real Kubernetes control plane (kube-apiserver, kube-controller-manager,
+# kube-scheduler, etcd) with kwok nodes, cert-manager and a claim provisioner, at each version of
+# tests/cluster/versions.env. On the newest: every profile's lifecycle (secrets, both apply
+# managers, Ready, second apply, read-back diff and prune, node loss), every migrate scenario's
+# script, the restated API-server rules, and amctl's placement against the real scheduler over
+# 200 generated cases. On the oldest supported: the lifecycles and the rules. A cluster that
+# cannot start is a failure, never a skip.
+. tests/cluster/versions.env
+newest=${KUBERNETES_VERSIONS%% *}
+port=${AMCTL_CLUSTER_PORT:-16443}
+for v in $KUBERNETES_VERSIONS; do
+  dir=$work/cluster-$v
+  if ! log=$(tests/cluster/up "$dir" --kubernetes "$v" --port "$port" 2>&1); then
+    bad "(j) Kubernetes $v: the test cluster did not start: $log"
+    continue
+  fi
+  ok "(j) Kubernetes $v: $(tail -n 1 <<<"$log")"
+  if [ "$v" = "$newest" ]; then
+    counted "$py" tests/cluster/suite.py "$dir" "$amctl" "${profiles[@]}"
+    counted "$py" tests/cluster/rules.py "$dir" "$amctl" 24
+    counted "$py" tests/cluster/placement.py "$dir" "$amctl" 200
+  else
+    counted "$py" tests/cluster/suite.py "$dir" "$amctl" --only lifecycle "${profiles[@]}"
+    counted "$py" tests/cluster/rules.py "$dir" "$amctl" 8
+  fi
+  tests/cluster/down "$dir" >/dev/null
 done
 
 echo

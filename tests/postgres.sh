@@ -184,6 +184,26 @@ EOF
     else
       bad "clone-primary.sh on a running standby's PGDATA"; tail -3 "$dir/clone-3.log"
     fi
+    # The minor upgrade's gate, by the plan's own command: after each standby's rollout,
+    # `kubectl exec ... postgres-replica-0 -c postgres -- sh -c '<check>'` must pass on a
+    # streaming standby (tests/cluster/suite.py records that exec and names this test).
+    image=$("$py" -c 'import json,sys; print(json.load(open(sys.argv[1]))["postgres"]["image"])' "$dir/profile.json")
+    tag=${image##*:}
+    bumped="${image%%:*}:${tag%%.*}.$(( ${tag#*.} + 1 ))"
+    gate=$("$amctl" migrate "$profile" "$profile" --set "postgres.image=\"$bumped\"" -o json 2>/dev/null | "$py" -c '
+import json, shlex, sys
+for s in json.load(sys.stdin)["steps"]:
+    for c in s["commands"]:
+        w = shlex.split(c)
+        if w[:2] == ["kubectl", "exec"] and "postgres-replica-0" in w and w[w.index("-c") + 1] == "postgres":
+            print(w[w.index("--") + 3]); sys.exit()')
+    if [ -z "$gate" ]; then
+      bad "the $image → $bumped plan has no exec gate on postgres-replica-0"
+    elif as_pg env PGHOST="$dir/sock" PGPORT="$sport" PATH="$client:$PATH" timeout 60 sh -c "$gate" > "$dir/gate.log" 2>&1; then
+      ok "the minor upgrade's standby gate (the plan's exec command, $image → $bumped) passes on the streaming standby"
+    else
+      bad "the minor upgrade's standby gate fails on a streaming standby: $(tail -3 "$dir/gate.log")"
+    fi
   else
     bad "the standby did not start"; tail -5 "$dir/standby.log"
   fi

@@ -204,6 +204,20 @@ pub const RULES: &[Rule] = &[
         source: "pkg/apis/core/validation/validation.go ValidateConfigMapUpdate",
         says: "data: field is immutable when `immutable` is set",
     },
+    Rule {
+        kind: "ConfigMap",
+        fields: Fields::Under("binaryData"),
+        when: When::MarkedImmutable,
+        source: "pkg/apis/core/validation/validation.go ValidateConfigMapUpdate",
+        says: "binaryData: field is immutable when `immutable` is set",
+    },
+    Rule {
+        kind: "ConfigMap",
+        fields: Fields::Under("immutable"),
+        when: When::MarkedImmutable,
+        source: "pkg/apis/core/validation/validation.go ValidateConfigMapUpdate (the mark itself, once set; found by the real server, tests/cluster/rules.py)",
+        says: "immutable: field is immutable when `immutable` is set",
+    },
 ];
 
 /// Kinds without a namespace.
@@ -882,6 +896,22 @@ mod tests {
         ));
         assert!(forbidding("ConfigMap", "data[\"a\"]", &frozen).is_some());
         assert!(forbidding("ConfigMap", "data[\"a\"]", &cm).is_none());
+        // The mark and binaryData are frozen with it.
+        assert!(refused(
+            "ConfigMap",
+            &frozen,
+            &with(&frozen, "immutable", json!(false))
+        ));
+        assert!(refused(
+            "ConfigMap",
+            &frozen,
+            &with(&frozen, "binaryData", json!({"b": "MQ=="}))
+        ));
+        assert!(!refused(
+            "ConfigMap",
+            &cm,
+            &with(&cm, "immutable", json!(true))
+        ));
     }
 
     #[test]

@@ -6,7 +6,7 @@
 pub mod emit;
 pub mod patch;
 
-pub use crate::change::{Action, Command, Impact, ObjectKey, Options, Phase, Step};
+pub use crate::change::{Action, Command, Impact, ObjectKey, Options, Phase, ServerVerdict, Step};
 use crate::diff::{self, ObjectDiff, Status};
 use crate::kube::server::Resize;
 use crate::profile::Profile;
@@ -203,6 +203,16 @@ pub fn plan(
                         .changes
                         .iter()
                         .find_map(|c| crate::kube::server::forbidding(kind, &c.path, &now));
+                    // Every rule the update breaks, once each.
+                    let mut cites: Vec<String> = Vec::new();
+                    for c in &d.changes {
+                        if let Some(r) = crate::kube::server::forbidding(kind, &c.path, &now)
+                            && !cites.contains(&r.cite())
+                        {
+                            cites.push(r.cite());
+                        }
+                    }
+                    let verdict = ServerVerdict::Refuses(cites);
                     let labels_only = fields.iter().all(|f| {
                         f.starts_with("spec.volumeClaimTemplates") && f.contains(".metadata.labels")
                     });
@@ -241,11 +251,13 @@ pub fn plan(
                             .as_ref()
                             .zip(d.new.as_ref())
                             .and_then(|(o, n)| patch::strategic(kind, o, n));
+                        s.server = Some(verdict);
                         steps.push(s);
                         continue;
                     }
                     let mut s = base(Action::Recreate, d.impact(), why);
                     s.commands.push(recreate_delete(kind, name, ns));
+                    s.server = Some(verdict);
                     s
                 } else if only_replicas {
                     let (from_r, to_r) = (
@@ -268,21 +280,24 @@ pub fn plan(
                         Resize::Same | Resize::Accepted => s.in_apply_stream = true,
                         // Never bound: no volume, no data. Its spec cannot change, so it is
                         // made anew at the new size (the step checks it is still unbound).
-                        Resize::Refused(_)
+                        Resize::Refused(why)
                             if claim.bound == Some(false) && grows(&before, &after) =>
                         {
+                            s.server = Some(ServerVerdict::Refuses(vec![why]));
                             s.reason = format!(
                                 "{before} → {after}: the claim was never bound (no volume, no data) and an unbound claim's request cannot change, so it is made anew at the new size"
                             );
                             s.commands = remake_or_grow_claim(ns, name);
                         }
                         Resize::Refused(why) => {
+                            s.server = Some(ServerVerdict::Refuses(vec![why.clone()]));
                             s.refuse(
                                 None,
                                 format!("{why}; amctl never re-creates a claim that holds data to change its size"),
                             );
                         }
                         Resize::Unknown(what) => {
+                            s.server = Some(ServerVerdict::AcceptsIf(what.clone()));
                             s.reason = format!(
                                 "{before} → {after}: the API server takes it only if {what}; the step checks that first and stops the script if not"
                             );

@@ -7,11 +7,16 @@ As a program (for developers, after tests/cluster/up DIR):
     python3 tests/cluster/kube.py DIR wait NAMESPACE                   # until it is Ready
 """
 
+import http.client
 import json
 import os
+import re
+import ssl
 import subprocess
 import sys
+import threading
 import time
+import urllib.parse
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -19,6 +24,32 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 # Labels and annotations the harness puts on what it creates, so it can find and remove them.
 POOL = "amctl.test/pool"
 KWOK = {"kwok.x-k8s.io/node": "fake"}
+
+
+# kubectl's names for what the waits read, and their API paths (group version, resource).
+API_PATHS = {
+    "pods": ("api/v1", "pods"),
+    "pvc": ("api/v1", "persistentvolumeclaims"),
+    "nodes": ("api/v1", "nodes"),
+    "events": ("api/v1", "events"),
+    "secrets": ("api/v1", "secrets"),
+    "statefulsets": ("apis/apps/v1", "statefulsets"),
+    "deployments": ("apis/apps/v1", "deployments"),
+    "jobs": ("apis/batch/v1", "jobs"),
+    "cronjobs": ("apis/batch/v1", "cronjobs"),
+    "pdb": ("apis/policy/v1", "poddisruptionbudgets"),
+    "hpa": ("apis/autoscaling/v2", "horizontalpodautoscalers"),
+    "certificates.cert-manager.io": ("apis/cert-manager.io/v1", "certificates"),
+}
+
+
+# The scheduler's messages that say it waits rather than fails, and places the pod as soon as
+# the wait is over: two pods binding the same new claim at once (optimistic concurrency,
+# retried at once), a pod seen before the ephemeral volume controller made its generic
+# ephemeral claim, or before the StatefulSet controller made its claim.
+WAITS = re.compile(r"Operation cannot be fulfilled on persistentvolumeclaims .* the object has been modified"
+                   r"|waiting for ephemeral volume controller to create the persistentvolumeclaim"
+                   r'|persistentvolumeclaim "[a-z0-9.-]+" not found')
 
 
 class Failed(Exception):
@@ -35,6 +66,12 @@ class Cluster:
         if not os.path.exists(self.kubeconfig) or not os.path.exists(self.kubectl_bin):
             raise Failed(f"{self.dir} holds no cluster: run tests/cluster/up {self.dir} first")
         self.amctl_bin = amctl or os.path.join(ROOT, "target", "debug", "amctl")
+        pki = os.path.join(self.dir, "pki")
+        self.tls = ssl.create_default_context(cafile=os.path.join(pki, "ca.crt"))
+        self.tls.load_cert_chain(os.path.join(pki, "admin.crt"), os.path.join(pki, "admin.key"))
+        server = re.search(r"server: \"?https://([0-9.]+):([0-9]+)", open(self.kubeconfig).read())
+        self.server = (server.group(1), int(server.group(2)))
+        self._local = threading.local()
         # The scripts amctl prints run `kubectl`: the release's own, on this cluster.
         self.env = dict(os.environ)
         self.env["KUBECONFIG"] = self.kubeconfig
@@ -59,8 +96,51 @@ class Cluster:
         """`kubectl get ... -o json`, parsed."""
         return json.loads(self.kubectl("get", *args, "-o", "json").stdout)
 
-    def items(self, *args):
-        return self.get(*args).get("items", [])
+    def items(self, kind, *args):
+        """The objects of `kind` (`-n NS`, `-l SELECTOR`, `--field-selector F` as for kubectl
+        get), read straight from the API server: the waits poll often, and a kubectl process per
+        poll would cost more CPU than the cluster under test."""
+        path = API_PATHS.get(kind)
+        if path is None:
+            return self.get(kind, *args).get("items", [])
+        ns, query = None, {}
+        it = iter(args)
+        for a in it:
+            if a == "-n":
+                ns = next(it)
+            elif a == "-l":
+                query["labelSelector"] = next(it)
+            elif a == "--field-selector":
+                query["fieldSelector"] = next(it)
+            else:
+                raise ValueError(f"items(): {a}")
+        group, resource = path
+        url = f"/{group}/namespaces/{ns}/{resource}" if ns else f"/{group}/{resource}"
+        if query:
+            url += "?" + urllib.parse.urlencode(query)
+        return self.rest("GET", url).get("items", [])
+
+    def rest(self, method, url):
+        """One request to the API server with the admin certificate, on this thread's
+        keep-alive connection."""
+        conn = getattr(self._local, "conn", None)
+        for attempt in (0, 1):
+            if conn is None:
+                conn = http.client.HTTPSConnection(self.server[0], self.server[1], context=self.tls, timeout=30)
+                self._local.conn = conn
+            try:
+                conn.request(method, url)
+                r = conn.getresponse()
+                body = r.read()
+                if r.status >= 300:
+                    raise Failed(f"{method} {url}: {r.status} {body[:300]!r}")
+                return json.loads(body)
+            except (http.client.HTTPException, OSError):
+                conn.close()
+                conn = self._local.conn = None
+                if attempt:
+                    raise
+        raise Failed(f"{method} {url}: no answer")
 
     # ------------------------------------------------------------ nodes
     def node_model(self, profile, *amctl_args):
@@ -180,8 +260,10 @@ class Cluster:
             raise Failed(f"{e}: {', '.join(left)}; {self.pending_reasons(ns)}") from None
 
     def unschedulable(self, ns):
+        """Pods the scheduler could not place, but for those only waiting (see WAITS)."""
         return [p for p in self.items("pods", "-n", ns, "--field-selector", "status.phase=Pending")
                 if any(c["type"] == "PodScheduled" and c.get("reason") == "Unschedulable"
+                       and not WAITS.search(c.get("message", ""))
                        for c in p.get("status", {}).get("conditions", []))]
 
     def pending_reasons(self, ns):

@@ -25,11 +25,11 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from kube import POOL, Cluster, Failed  # noqa: E402
+from kube import POOL, WAITS, Cluster, Failed  # noqa: E402
 
 # Objects the scheduler acts on; the rest (config, policies, monitors, certificates) cannot
 # change where a pod goes, and leaving them out makes a case quick.
-SCHEDULING_KINDS = {"Namespace", "PriorityClass", "StorageClass", "Service", "PersistentVolumeClaim",
+SCHEDULING_KINDS = {"Namespace", "PriorityClass", "StorageClass", "ServiceAccount", "Service", "PersistentVolumeClaim",
                     "StatefulSet", "Deployment", "Job", "CronJob", "PodDisruptionBudget"}
 
 
@@ -40,12 +40,18 @@ def generate(rng, i):
     mem = rng.choice([24, 32, 48, 64, 96, 128])
     cpu = rng.choice([8, 12, 16, 32])
     zones = rng.choice([0, 1, 2, 3, 3])
+    topology = rng.choice(["zone", "zone", "any", "node"])
+    if topology == "zone":
+        # Zonal disks come with zone labels on every node (one zone at least).
+        zones = max(zones, 1)
     sets = [
         f"cluster.nodes={nodes}",
         f'cluster.node_memory="{mem}Gi"',
         f'cluster.node_cpu="{cpu}"',
         "cluster.zones=[" + ",".join(f'"zone-{chr(97 + z)}"' for z in range(zones)) + "]",
-        f'storage.topology="{rng.choice(["zone", "zone", "any", "node"])}"',
+        # The topology amctl assumes, and (below) a class of the test cluster that gives it.
+        f'storage.topology="{topology}"',
+
         f"cluster.priority_classes={rng.choice(['true', 'true', 'false'])}",
         f"api.autoscaling.max_replicas={rng.randint(3, 12)}",
         f"flink.taskmanager.replicas={rng.randint(1, 6)}",
@@ -53,7 +59,8 @@ def generate(rng, i):
         f"kafka.brokers={rng.choice([1, 3]) if nodes >= 3 else 1}",
         f"postgres.replicas={rng.randint(1, 2)}",
     ]
-    if sets[-2].endswith("=1"):
+    sets.append('storage.class="' + {"zone": "fast-ssd", "any": "shared-fs", "node": "local-path"}[topology] + '"')
+    if "kafka.brokers=1" in sets:
         # One broker: replication factors and min ISR as a single broker needs them.
         sets += ["kafka.default_replication_factor=1", "kafka.min_insync_replicas=1",
                  "kafka.offsets_topic_replication_factor=1", "kafka.transaction_state_log_replication_factor=1",
@@ -71,42 +78,47 @@ def model(c, base, sets):
     except ValueError:
         return None
     placed = not b["placement"]["unschedulable"]
+    drains = b["drains"] or {}
+    # A drain fails for the real cluster whether pods lack room or can only wait for their node.
+    n1 = "fails" if drains.get("pinned") else drains.get("verdict")
     return {
         "placed": "marginal" if b["placement"].get("marginal") else placed,
-        "n-1": (b["drains"] or {}).get("verdict") if placed else None,
+        "n-1": n1 if placed else None,
         "node": b["node"],
         "pods": sum(line["replicas"] for line in b["components"]),
     }
 
 
 class Case:
-    def __init__(self, c, n, base, sets):
+    def __init__(self, c, n, base, sets, run_id=0):
         self.c, self.n, self.base, self.sets = c, n, base, sets
-        self.ns = f"case-{n}"
+        self.ns = f"case-{run_id}-{n}"
         self.args = [a for s in sets for a in ("--set", s)]
 
-    def settle(self, timeout=120, quiet=6):
-        """Until every pod of the namespace is placed (True), or pods stay Unschedulable with
-        nothing changing for `quiet` seconds (False)."""
+    def settle(self, timeout=180, quiet=5):
+        """Until every pod of the namespace runs (True), or pods the scheduler calls
+        Unschedulable stay so with nothing changing for `quiet` seconds (False). Anything else
+        past `timeout` is the harness's failure, not a verdict."""
         deadline = time.monotonic() + timeout
         last, since = None, time.monotonic()
         while time.monotonic() < deadline:
             pods = self.c.items("pods", "-n", self.ns)
-            state = sorted((p["metadata"]["name"], p["spec"].get("nodeName", ""), p["status"].get("phase"),
-                            any(x["type"] == "Ready" and x["status"] == "True" for x in p["status"].get("conditions", [])))
-                           for p in pods)
             live = [p for p in pods if not p["metadata"].get("deletionTimestamp")]
-            pending = [p for p in live if not p["spec"].get("nodeName")]
-            unready = [p for p in live if p["spec"].get("nodeName") and p["status"].get("phase") == "Pending"]
-            owners = self.expected()
-            if not pending and not unready and owners:
+            state = sorted((p["metadata"]["name"], p["spec"].get("nodeName", ""), p["status"].get("phase"))
+                           for p in live)
+            unschedulable = [p for p in live if not p["spec"].get("nodeName") and any(
+                x["type"] == "PodScheduled" and x.get("reason") == "Unschedulable"
+                and not WAITS.search(x.get("message", ""))
+                for x in p["status"].get("conditions", []))]
+            waiting = [p for p in live if p["status"].get("phase") == "Pending"]
+            if not waiting and self.expected():
                 return True
             if state != last:
                 last, since = state, time.monotonic()
-            elif pending and time.monotonic() - since > quiet:
+            elif unschedulable and time.monotonic() - since > quiet:
                 return False
-            time.sleep(0.5)
-        return False
+            time.sleep(1)
+        raise Failed(f"{self.ns} neither settled nor stuck in {timeout} s: {self.c.pending_reasons(self.ns)[:300]}")
 
     def expected(self):
         """Every workload has as many pods as it wants (a StatefulSet's come one at a time)."""
@@ -128,42 +140,62 @@ class Case:
         c.kubectl("annotate", "namespace", self.ns, f"scheduler.alpha.kubernetes.io/node-selector={POOL}={pool}")
         render = json.loads(c.amctl("render", self.base, *self.args, "-n", self.ns, "--skip-validation", "-o", "json").stdout)
         render["items"] = [o for o in render["items"] if o["kind"] in SCHEDULING_KINDS and o["kind"] != "Namespace"]
+        hpas = [(h["spec"]["scaleTargetRef"]["kind"].lower(), h["spec"]["scaleTargetRef"]["name"],
+                 h["spec"].get("minReplicas", 1), h["spec"]["maxReplicas"])
+                for h in json.loads(c.amctl("render", self.base, *self.args, "-n", self.ns, "--skip-validation", "-o", "json").stdout)["items"]
+                if h["kind"] == "HorizontalPodAutoscaler"]
         c.kubectl("apply", "--server-side", "-f", "-", input=json.dumps(render))
+        # What the HPA controller does at once (it does not run here: no metrics): its target
+        # at minReplicas.
+        for kind, name, low, _ in hpas:
+            c.kubectl("scale", f"{kind}/{name}", f"--replicas={low}", "-n", self.ns)
         placed = self.settle()
         if placed:
-            for kind, name, top in [(h["spec"]["scaleTargetRef"]["kind"].lower(), h["spec"]["scaleTargetRef"]["name"], h["spec"]["maxReplicas"])
-                                    for h in json.loads(c.amctl("render", self.base, *self.args, "-n", self.ns, "--skip-validation", "-o", "json").stdout)["items"]
-                                    if h["kind"] == "HorizontalPodAutoscaler"]:
+            for kind, name, _, top in hpas:
                 c.kubectl("scale", f"{kind}/{name}", f"--replicas={top}", "-n", self.ns)
             placed = self.settle()
         if placed:
             for cj in c.items("cronjobs", "-n", self.ns):
                 c.kubectl("create", "job", f"{cj['metadata']['name'][:30]}-run", f"--from=cronjob/{cj['metadata']['name']}", "-n", self.ns)
             placed = self.settle() and self.jobs_done()
+        if not placed:
+            self.why = f"not placed: {c.pending_reasons(self.ns)[:400]}"
         drains = None
         if placed and node["nodes"] > 1:
             drains = "holds"
             names = sorted((n["metadata"]["name"] for n in c.items("nodes", "-l", f"{POOL}={pool}")),
                            key=lambda x: int(x.rsplit("-", 1)[1]))
             for n in names:
-                p = c.kubectl("drain", n, "--ignore-daemonsets", "--delete-emptydir-data", "--timeout=40s",
-                              "--skip-wait-for-delete-timeout=1", check=False)
-                ok = p.returncode == 0 and self.settle()
+                ok, why = self.drain(n)
                 c.kubectl("uncordon", n)
                 if not ok:
                     drains = "fails"
-                    self.why = f"drain of {n}: {p.stderr.strip()[-200:]} {c.pending_reasons(self.ns)[:300]}"
+                    self.why = f"drain of {n}: {why}"
                     break
         return placed, drains
 
+    def drain(self, node, timeout=240):
+        """`kubectl drain`, retried while it is only slow: it fails for real when pods the
+        scheduler calls Unschedulable block it (a budget then refuses the next eviction)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            p = self.c.kubectl("drain", node, "--ignore-daemonsets", "--delete-emptydir-data", "--timeout=30s",
+                               "--skip-wait-for-delete-timeout=1", check=False)
+            if p.returncode == 0:
+                return self.settle(), self.c.pending_reasons(self.ns)[:300]
+            if self.c.unschedulable(self.ns):
+                return False, f"{p.stderr.strip()[-200:]} {self.c.pending_reasons(self.ns)[:300]}"
+            if time.monotonic() > deadline:
+                raise Failed(f"drain of {node} neither completed nor got stuck in {timeout} s: {p.stderr.strip()[-300:]}")
+
     def jobs_done(self):
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             jobs = self.c.items("jobs", "-n", self.ns)
             if all(j.get("status", {}).get("succeeded", 0) >= 1 for j in jobs):
                 return True
             time.sleep(0.5)
-        return False
+        raise Failed(f"{self.ns}: a Job did not complete in 120 s")
 
     def clean(self):
         self.c.kubectl("delete", "namespace", self.ns, "--wait=false", check=False)
@@ -201,7 +233,7 @@ def main(argv):
             with lock:
                 tally["skipped"] += 1
             return
-        case = Case(c, n, base, sets)
+        case = Case(c, n, base, sets, seed % 100000)
         try:
             placed, drains = case.run()
         except Failed as e:

@@ -18,7 +18,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from kube import Cluster, Failed  # noqa: E402
+from kube import WAITS, Cluster, Failed  # noqa: E402
 
 # Warning events no render may cause (the issue's list): a pod that cannot be created, placed,
 # mounted, or a workload the controller cannot update.
@@ -26,14 +26,8 @@ WARNINGS = ("FailedCreate", "FailedScheduling", "FailedMount", "FailedUpdate", "
             "ProvisioningFailed", "FailedBinding")
 # The scheduler's optimistic-concurrency retry when two pods bind the same new claim at once
 # (both mounts of a shared RWO claim): it retries at once and binds; nothing failed.
-# Two messages of FailedScheduling are the scheduler waiting, not failing, and it places the pod
-# as soon as the wait is over: two pods binding the same new claim at once (both mounts of a
-# shared RWO claim: optimistic concurrency, retried at once), and a pod seen before the
-# ephemeral volume controller made its generic ephemeral claim (retried when the claim appears).
-# Likewise a StatefulSet pod seen a moment before the claim its controller makes for it.
-RETRIED = re.compile(r"Operation cannot be fulfilled on persistentvolumeclaims .* the object has been modified"
-                     r"|waiting for ephemeral volume controller to create the persistentvolumeclaim"
-                     r'|persistentvolumeclaim "[a-z0-9.-]+" not found')
+# FailedScheduling events that say the scheduler waits, not fails (kube.WAITS).
+RETRIED = WAITS
 
 
 class Suite:
@@ -334,8 +328,11 @@ SCENARIOS = [
 # command is named with the test where the real server runs that same command, by the
 # container it runs in (or why none can).
 EXEC_COVERED_BY = {
-    "postgres": "tests/postgres.sh (the standby's streaming check, against a real 17.6 standby) and "
-                "tests/pg_upgrade.sh (every major-upgrade command, against real 17.6 and 18.1)",
+    "postgres": "tests/postgres.sh (the minor upgrade's standby gate, the plan's own command, on a real "
+                "streaming 17.6 standby) and tests/pg_upgrade.sh (every major-upgrade command, against real "
+                "17.6 and 18.1)",
+    "jobmanager": "tests/flink.sh (the upgrade's stop-with-savepoint, the plan's own command, against a real "
+                  "Flink 2.1.1 job, which then resumes from the savepoint)",
     "kafka": "none yet: the brokers run for real with issue 29",
     "aerospike": "none can: no registry serves the Aerospike server (restated in tests/it/startup.rs)",
 }

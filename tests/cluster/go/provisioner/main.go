@@ -6,7 +6,8 @@
 //   - zonal provisioners (cloud disks: ebs.csi.aws.com, pd.csi.storage.gke.io, ...) make volumes
 //     pinned to the zone of the node the scheduler selected (topology.kubernetes.io/zone);
 //   - node-local provisioners (rancher.io/local-path, ...) pin them to that node
-//     (kubernetes.io/hostname).
+//     (kubernetes.io/hostname);
+//   - shared ones (network file systems) make volumes any node mounts.
 //
 // A bound claim whose request grows past its capacity is expanded as a CSI resizer would: the
 // volume's capacity, then the claim's status. The API server's resize admission plugin has
@@ -47,6 +48,9 @@ type provisioner struct {
 
 func (p *provisioner) Provision(ctx context.Context, o controller.ProvisionOptions) (*v1.PersistentVolume, controller.ProvisioningState, error) {
 	label := p.topology[o.StorageClass.Provisioner]
+	if label == "" {
+		o.SelectedNodeName = ""
+	}
 	if o.SelectedNodeName == "" {
 		// An Immediate class: a real zonal driver picks a zone; a node-local one cannot work.
 		if label == hostLabel {
@@ -124,6 +128,7 @@ func main() {
 	kubeconfig := flag.String("kubeconfig", "", "kubeconfig of the cluster")
 	zonal := flag.String("zonal", "", "comma-separated provisioner names whose volumes are pinned to a zone")
 	local := flag.String("node-local", "", "comma-separated provisioner names whose volumes are pinned to a node")
+	shared := flag.String("shared", "", "comma-separated provisioner names whose volumes any node mounts")
 	flag.Parse()
 	names := map[string]string{}
 	for _, n := range strings.Split(*zonal, ",") {
@@ -136,8 +141,13 @@ func main() {
 			names[n] = hostLabel
 		}
 	}
+	for _, n := range strings.Split(*shared, ",") {
+		if n != "" {
+			names[n] = ""
+		}
+	}
 	if len(names) == 0 {
-		fmt.Fprintln(os.Stderr, "provisioner: name at least one provisioner with --zonal or --node-local")
+		fmt.Fprintln(os.Stderr, "provisioner: name at least one provisioner with --zonal, --node-local or --shared")
 		os.Exit(2)
 	}
 	config, err := clientcmd.BuildConfigFromFlags("", *kubeconfig)
