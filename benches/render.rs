@@ -71,13 +71,35 @@ fn diff(c: &mut Criterion) {
     c.bench_function("validate prod", |bench| {
         bench.iter(|| amctl::validate::validate(black_box(&loaded), black_box(&bundle)))
     });
+    // Placement and its drains on 5,000 nodes (the ceiling: ≤ 1 s), with the HPAs at a
+    // ceiling that puts pods on most nodes.
+    let big = amctl::pipeline::render(
+        "prod",
+        "audience-manager",
+        &[
+            "cluster.nodes=5000".into(),
+            "api.autoscaling.max_replicas=3000".into(),
+        ],
+    )
+    .unwrap();
+    let mut group = c.benchmark_group("placement");
+    group.sample_size(10);
+    group.bench_function("validate prod on 5000 nodes, HPA ceiling 3000", |bench| {
+        bench.iter(|| amctl::validate::validate(black_box(&big.loaded), black_box(&big.bundle)))
+    });
+    group.finish();
 }
 
 fn fit(c: &mut Criterion) {
     let prod = load("prod", &LoadOptions::default()).unwrap().profile;
     // The budget is for prod on 50 nodes (whole process: benches/whole_process.py); one
     // render + validate pass is what every search step costs.
-    for (nodes, memory, cpu) in [(12, "128Gi", "32"), (50, "64Gi", "16")] {
+    for (nodes, memory, cpu) in [
+        (12, "128Gi", "32"),
+        (50, "64Gi", "16"),
+        (1000, "64Gi", "16"),
+        (5000, "64Gi", "16"),
+    ] {
         let shape = amctl::commands::fit::shape(&amctl::commands::fit::FitArgs {
             profile: "prod".into(),
             nodes,

@@ -23,10 +23,10 @@ const GIB: u64 = 1 << 30;
 /// The largest replica, node or partition count a profile may hold (`profile::check`).
 const MAX_COUNT: u32 = crate::profile::check::MAX_COUNT as u32;
 
-/// The most nodes `amctl fit` sizes for. Placement is first-fit over every pod and node, and
-/// the pods grow with the nodes, so a fit's time grows with the square of the cluster
-/// (release build: 1000 nodes 1.0 s, 2000 nodes 4.4 s); past this it stops being interactive.
-pub const MAX_NODES: u32 = 1000;
+/// The most nodes `amctl fit` sizes for. The searches measure requests only; placement (whose
+/// pods grow with the nodes) runs on the scales they find. Release build, prod on 64 GiB × 16
+/// CPU nodes: see benches/README.md.
+pub const MAX_NODES: u32 = 5000;
 
 /// The HPA's ceiling: at most three pods of a service per node (the budget counts the ceiling;
 /// more only competes for the same nodes), within what a profile may say.
@@ -1158,12 +1158,12 @@ fn largest(tolerance: f64, mut fits: impl FnMut(f64) -> Result<bool, Error>) -> 
 struct Verdict {
     findings: Vec<Finding>,
     requests: Res,
-    limits: Res,
     /// Memory requests per component, largest first.
     by_component: Vec<(&'static str, u64)>,
 }
 
-fn judge(p: &Profile) -> Result<Verdict, Error> {
+/// A candidate loaded back from its TOML (as a user's file would be) and rendered.
+fn rendered(p: &Profile) -> Result<(crate::profile::Loaded, crate::kube::Bundle), Error> {
     let text = toml::to_string(p).map_err(|e| Error::Serialize {
         what: "the fitted profile to TOML",
         detail: e.to_string(),
@@ -1176,6 +1176,35 @@ fn judge(p: &Profile) -> Result<Verdict, Error> {
             namespace: crate::kube::DEFAULT_NAMESPACE.to_string(),
         },
     )?;
+    Ok((loaded, bundle))
+}
+
+/// What a candidate requests and may use at most (every HPA at its maximum), without
+/// validating it: all the searches for the largest scales look at. Validation, with its
+/// placement and drains (the cost that grows with the cluster), runs only on the scales found.
+fn measure(p: &Profile) -> Result<Measured, Error> {
+    let (_, bundle) = rendered(p)?;
+    let mut m = Measured::default();
+    for g in crate::model::pods::groups(&bundle) {
+        let n = u64::from(g.worst_replicas());
+        m.requests = m.requests.plus(g.request.scale(n));
+        m.limits = m.limits.plus(g.limit.scale(n));
+        m.largest.memory = m.largest.memory.max(g.request.memory);
+        m.largest.cpu = m.largest.cpu.max(g.request.cpu);
+    }
+    Ok(m)
+}
+
+/// A candidate's totals, and its largest pod's request of each resource.
+#[derive(Default)]
+struct Measured {
+    requests: Res,
+    limits: Res,
+    largest: Res,
+}
+
+fn judge(p: &Profile) -> Result<Verdict, Error> {
+    let (loaded, bundle) = rendered(p)?;
     let (findings, budget) = crate::validate::validate_with_budget(&loaded, &bundle);
     let mut by_component: Vec<(&'static str, u64)> = Vec::new();
     for l in &budget.lines {
@@ -1188,7 +1217,6 @@ fn judge(p: &Profile) -> Result<Verdict, Error> {
     Ok(Verdict {
         findings,
         requests: budget.total_request,
-        limits: budget.total_limit,
         by_component,
     })
 }
@@ -1220,7 +1248,7 @@ fn search(
     };
     // CPU has no fixed parts and does not depend on memory: the largest scale whose requests fit.
     let mut sc = largest(1.01, |sc| {
-        Ok(judge(&sized(p, at(1.0, sc, 1.0), &mut scratch))?
+        Ok(measure(&sized(p, at(1.0, sc, 1.0), &mut scratch))?
             .requests
             .cpu
             <= target.cpu)
@@ -1230,24 +1258,25 @@ fn search(
     // the scale where they would not: the room `lx` that fits, if any, for a memory scale.
     let all = model.available.memory * u64::from(shape.nodes);
     let mut room = |sm: f64, sc: f64| -> Result<Option<f64>, Error> {
-        let v = judge(&sized(p, at(sm, sc, 1.0), &mut scratch))?;
-        if v.requests.memory > target.memory {
+        let m = measure(&sized(p, at(sm, sc, 1.0), &mut scratch))?;
+        let (mut requests, mut limits) = (m.requests, m.limits);
+        if requests.memory > target.memory {
             return Ok(None);
         }
-        if v.limits.memory <= all {
+        if limits.memory <= all {
             return Ok(Some(1.0));
         }
         // The limits' room above the requests is near linear in lx: a few corrections land it.
         let mut lx = 1.0;
-        let mut v = v;
         for _ in 0..4 {
-            let above = v.limits.memory.saturating_sub(v.requests.memory).max(1);
-            lx *= (all.saturating_sub(v.requests.memory) as f64 / above as f64 * 0.995).min(1.0);
-            v = judge(&sized(p, at(sm, sc, lx), &mut scratch))?;
-            if v.requests.memory > target.memory {
+            let above = limits.memory.saturating_sub(requests.memory).max(1);
+            lx *= (all.saturating_sub(requests.memory) as f64 / above as f64 * 0.995).min(1.0);
+            let m = measure(&sized(p, at(sm, sc, lx), &mut scratch))?;
+            (requests, limits) = (m.requests, m.limits);
+            if requests.memory > target.memory {
                 return Ok(None);
             }
-            if v.limits.memory <= all {
+            if limits.memory <= all {
                 return Ok(Some(lx));
             }
         }
@@ -1260,6 +1289,41 @@ fn search(
             && v.requests.memory <= target.memory
             && v.requests.cpu <= target.cpu
     };
+    // A pod larger than a node's room for the platform is never placed, whatever else holds:
+    // on a cluster far larger than the platform the totals allow such pods, and they come down
+    // first, measured alone (no placement runs until every pod fits a node).
+    // A pod's size may follow the other scale (a TaskManager's memory follows its slots, so
+    // its CPU): of the moves that shrink the largest pod, the first of its own resource's
+    // scale, the other scale, both.
+    let over = |m: &Measured| {
+        (
+            model.available.memory as f64 / m.largest.memory.max(1) as f64,
+            model.available.cpu as f64 / m.largest.cpu.max(1) as f64,
+        )
+    };
+    for _ in 0..100 {
+        let m = measure(&sized(p, at(sm, sc, lx), &mut scratch))?;
+        let (fm, fc) = over(&m);
+        if (fm >= 1.0 && fc >= 1.0) || sm < SMALLEST_SCALE || sc < SMALLEST_SCALE {
+            break;
+        }
+        let f = (fm.min(fc) * 0.99).min(0.95);
+        let mut moves = if fm < 1.0 {
+            vec![(f, 1.0), (1.0, f)]
+        } else {
+            vec![(1.0, f), (f, 1.0)]
+        };
+        moves.push((f, f));
+        let mut next = (sm * f, sc * f);
+        for (a, b) in moves {
+            let (gm, gc) = over(&measure(&sized(p, at(sm * a, sc * b, lx), &mut scratch))?);
+            if (fm < 1.0 && gm > fm) || (fc < 1.0 && gc > fc) {
+                next = (sm * a, sc * b);
+                break;
+            }
+        }
+        (sm, sc) = next;
+    }
     // Then down until validate is clean (placement with anti-affinity, N−1, the models). Where
     // only placement fails and one resource is fuller than the other, that one steps down.
     let mut found = None;

@@ -1098,7 +1098,7 @@ pub(crate) fn migration_steps(from: &Profile, to: &Profile, opts: &Options) -> V
     let brokers = to.kafka.brokers;
     // The brokers as TO runs them (the topic steps follow the broker rollout).
     let admin = |tool: &str, args: &[&str]| {
-        Command::kubectl(["exec", "-n", ns, "kafka-0", "--", tool])
+        Command::kubectl(["exec", "-n", ns, "kafka-0", "-c", NAME, "--", tool])
             .args(admin_args(ns, to.security.tls))
             .args(args.iter().copied())
     };

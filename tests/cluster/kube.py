@@ -23,6 +23,10 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 
 # Labels and annotations the harness puts on what it creates, so it can find and remove them.
 POOL = "amctl.test/pool"
+# The nodes a test's namespace may use (one or more pools): the PodNodeSelector admission
+# plugin keeps the namespace's pods on them (Cluster.confine), so tests run side by side.
+GROUP = "amctl.test/group"
+NODE_SELECTOR = "scheduler.alpha.kubernetes.io/node-selector"
 KWOK = {"kwok.x-k8s.io/node": "fake"}
 
 
@@ -149,7 +153,13 @@ class Cluster:
         shown = json.loads(self.amctl("show", profile, *amctl_args, "-o", "json").stdout)
         return budget["node"], shown["cluster"].get("zones") or []
 
-    def make_nodes(self, pool, model, zones, count=None, offset=0):
+    def confine(self, ns, group):
+        """Creates namespace `ns` with its pods kept on the nodes of `group` (make_nodes)."""
+        # As `amctl secrets` makes it (--save-config): client-side apply takes it over quietly.
+        self.kubectl("create", "namespace", ns, "--save-config")
+        self.kubectl("annotate", "namespace", ns, f"{NODE_SELECTOR}={GROUP}={group}")
+
+    def make_nodes(self, pool, model, zones, count=None, offset=0, group=None):
         """`count` (default: the model's) kwok nodes of the model's capacity and allocatable,
         spread over `zones` in turn, labelled with `pool`; and per node the requests of the
         distribution's own pods (coredns, metrics-server, ...) as the model counts them."""
@@ -167,6 +177,7 @@ class Cluster:
                 "kubernetes.io/arch": "amd64",
                 "type": "kwok",
                 POOL: pool,
+                GROUP: group or pool,
             }
             if zones:
                 labels["topology.kubernetes.io/zone"] = zones[i % len(zones)]

@@ -1,7 +1,10 @@
 """amctl's renders, read-backs, drains and migrations on a real control plane (tests/cluster/up).
 
-Usage: python3 tests/cluster/suite.py CLUSTER_DIR AMCTL [--only GROUP,...] PROFILE...
-Groups: lifecycle (apply, Ready, second apply, read-back, node loss), migrate, rules.
+Usage: python3 tests/cluster/suite.py CLUSTER_DIR AMCTL [--only GROUP,...] [--scenario REGEX]
+                                      [--parallel N] PROFILE...
+Groups: lifecycle (apply, Ready, second apply, read-back, node loss) and migrate. Each test runs
+in a namespace of its own on kwok nodes of its own (the PodNodeSelector admission plugin keeps
+its pods there), N (default 4) side by side.
 Prints `ok ...` / `FAIL ...` lines (tests/conformance.sh counts them); exits 1 on a failure.
 
 What kwok simulates and what it does not: nodes heartbeat and pods become Running and Ready
@@ -11,14 +14,16 @@ tests/conformance.sh are). Everything the API server, the controllers, the sched
 and the provisioner do is real.
 """
 
+import concurrent.futures
 import json
 import os
 import re
 import sys
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from kube import WAITS, Cluster, Failed  # noqa: E402
+from kube import NODE_SELECTOR, WAITS, Cluster, Failed  # noqa: E402
 
 # Warning events no render may cause (the issue's list): a pod that cannot be created, placed,
 # mounted, or a workload the controller cannot update.
@@ -35,14 +40,17 @@ class Suite:
         self.c = cluster
         self.passed = 0
         self.failed = 0
+        self.lock = threading.Lock()
 
     def ok(self, msg):
-        self.passed += 1
-        print(f"ok   {msg}", flush=True)
+        with self.lock:
+            self.passed += 1
+            print(f"ok   {msg}", flush=True)
 
     def bad(self, msg):
-        self.failed += 1
-        print(f"FAIL {msg}", flush=True)
+        with self.lock:
+            self.failed += 1
+            print(f"FAIL {msg}", flush=True)
 
     def check(self, cond, good, bad):
         (self.ok if cond else self.bad)(good if cond else bad)
@@ -79,7 +87,11 @@ def read_back(c, ns, path):
     # PriorityClasses and StorageClass), by the instance label it puts on them.
     scoped = c.kubectl("get", "priorityclass,storageclass", "-l",
                        f"app.kubernetes.io/instance={ns}", "-o", "yaml").stdout
-    ns_obj = c.kubectl("get", "namespace", ns, "-o", "yaml").stdout
+    # The harness's own mark on the namespace (which nodes its pods may use) is not the
+    # installation's: it goes, as if the namespace had been made without it.
+    ns_obj = json.loads(c.kubectl("get", "namespace", ns, "-o", "json").stdout)
+    (ns_obj["metadata"].get("annotations") or {}).pop(NODE_SELECTOR, None)
+    ns_obj = json.dumps(ns_obj)
     with open(path, "w") as f:
         for part in (ns_obj, scoped, live):
             f.write(part)
@@ -118,6 +130,7 @@ def lifecycle(s, profile, work):
         for how in ("server-side", "client-side"):
             ns = f"{name}-{'ssa' if how == 'server-side' else 'csa'}"
             try:
+                c.confine(ns, name)
                 apply_and_read_back(s, profile, ns, how, work)
                 if how == "server-side":
                     node_loss(s, profile, ns, name)
@@ -353,8 +366,7 @@ def shim_dir(c):
     d = os.path.join(c.dir, "shim")
     os.makedirs(d, exist_ok=True)
     path = os.path.join(d, "kubectl")
-    with open(path, "w") as f:
-        f.write(f"""#!/usr/bin/env bash
+    text = f"""#!/usr/bin/env bash
 # kubectl for migration scripts on a kwok cluster: `kubectl exec` is recorded, not run.
 for a in "$@"; do
   case $a in
@@ -364,8 +376,13 @@ for a in "$@"; do
   esac
 done
 exec {c.kubectl_bin} "$@"
-""")
-    os.chmod(path, 0o755)
+"""
+    # Written once: tests side by side run it while others would rewrite it.
+    if not os.path.exists(path) or open(path).read() != text:
+        with open(path + ".tmp", "w") as f:
+            f.write(text)
+        os.chmod(path + ".tmp", 0o755)
+        os.replace(path + ".tmp", path)
     return d
 
 
@@ -399,11 +416,12 @@ def migrate(s, tag, frm, to, flags, work):
                 if first_model["capacity"] == model["capacity"] and first_model["allocatable"] == model["allocatable"]:
                     extra = model["nodes"] - have
                     if extra > 0:
-                        c.make_nodes(pool, model, zones, count=extra, offset=have)
+                        c.make_nodes(pool, model, zones, count=extra, offset=have, group=ns)
                         pools.append(pool)
                     continue
-            c.make_nodes(pool, model, zones)
+            c.make_nodes(pool, model, zones, group=ns)
             pools.append(pool)
+        c.confine(ns, ns)
         # FROM, applied as amctl's own scripts apply (client-side) and Ready.
         env = secrets_env(c, base if not frm.startswith("@") else "prod", ns, from_sets)
         if frm == "@old-labels":
@@ -525,6 +543,11 @@ def main(argv):
         i = args.index("--scenario")
         scenario_filter = args[i + 1]
         del args[i:i + 2]
+    parallel = 4
+    if "--parallel" in args:
+        i = args.index("--parallel")
+        parallel = int(args[i + 1])
+        del args[i:i + 2]
     if len(args) < 2:
         print(__doc__, file=sys.stderr)
         return 2
@@ -532,18 +555,35 @@ def main(argv):
     s = Suite(Cluster(cluster_dir, amctl))
     work = os.path.join(s.c.dir, "work")
     os.makedirs(work, exist_ok=True)
-    for p in profiles:
-        if only is None or "lifecycle" in only:
+    shim_dir(s.c)
+    # Each test in a namespace of its own on nodes of its own, side by side; a profile that
+    # renders its own StorageClass (cluster-wide, by name) runs alone afterwards.
+    side_by_side, alone = [], []
+
+    def life(p):
+        def run():
             try:
                 lifecycle(s, p, work)
             except Failed as e:
                 s.bad(f"[{slug(p)}] {e}")
+        return run
+    if only is None or "lifecycle" in only:
+        for p in profiles:
+            r = s.c.amctl("render", p, "-o", "json", check=False)
+            own_class = r.returncode == 0 and any(o["kind"] == "StorageClass" for o in json.loads(r.stdout)["items"])
+            (alone if own_class else side_by_side).append(life(p))
     if only is None or "migrate" in only:
         for tag, frm, to, flags in SCENARIOS:
             if scenario_filter and not re.search(scenario_filter, tag):
                 continue
-            migrate(s, tag, frm, to, flags, work)
-    print(f"cluster suite: {s.passed} passed, {s.failed} failed", flush=True)
+            side_by_side.append(lambda t=(tag, frm, to, flags): migrate(s, *t, work))
+    start = time.monotonic()
+    with concurrent.futures.ThreadPoolExecutor(max_workers=parallel) as pool:
+        list(pool.map(lambda f: f(), side_by_side))
+    for f in alone:
+        f()
+    print(f"cluster suite: {s.passed} passed, {s.failed} failed in {time.monotonic() - start:.0f} s "
+          f"({parallel} side by side)", flush=True)
     return 1 if s.failed else 0
 
 

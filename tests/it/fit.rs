@@ -241,11 +241,11 @@ fn bad_shapes_are_input_errors() {
         ),
         // Beyond the cap (and u32::MAX, which once overflowed into a panic).
         (
-            1001,
+            5001,
             "64Gi",
             "16",
             &[][..],
-            "--nodes `1001`: expected at most 1000",
+            "--nodes `5001`: expected at most 5000",
         ),
         (u32::MAX, "64Gi", "16", &[][..], "--nodes `4294967295`"),
         (1, "16Gi", "8", &["--zones", ","][..], "--zones ``"),
