@@ -389,6 +389,15 @@ for v in $KUBERNETES_VERSIONS; do
   ok "(j) Kubernetes $v: $(tail -n 1 <<<"$log")"
   if [ "$v" = "$newest" ]; then
     counted "$py" tests/cluster/suite.py "$dir" "$amctl" "${profiles[@]}"
+    # tests/it/live.rs restates what a cluster hands back (the property tests read back with
+    # it): held to the real read-backs the suite just wrote (client-side applied, as amctl's
+    # scripts apply).
+    readback="demo:$dir/work/live-demo-csa.yaml,prod:$dir/work/live-prod-csa.yaml"
+    if log=$(AMCTL_REAL_READBACK=$readback cargo test --quiet --locked --test it -- --ignored --exact live::restated_read_back_is_the_real_one 2>&1); then
+      ok "(j) tests/it/live.rs's restated read-back is field for field what Kubernetes $v handed back (demo, prod)"
+    else
+      bad "(j) tests/it/live.rs's restated read-back differs from Kubernetes $v's"; grep -v '^\s*$' <<<"$log" | tail -30
+    fi
     counted "$py" tests/cluster/rules.py "$dir" "$amctl" 24
     counted "$py" tests/cluster/placement.py "$dir" "$amctl" 200
   else

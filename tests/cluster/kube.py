@@ -50,8 +50,10 @@ API_PATHS = {
 # The scheduler's messages that say it waits rather than fails, and places the pod as soon as
 # the wait is over: two pods binding the same new claim at once (optimistic concurrency,
 # retried at once), a pod seen before the ephemeral volume controller made its generic
-# ephemeral claim, or before the StatefulSet controller made its claim.
+# ephemeral claim, or before the StatefulSet controller made its claim. The first in the words
+# of v1.30 too: its VolumeBinding plugin says the claim in its cache "is out of sync".
 WAITS = re.compile(r"Operation cannot be fulfilled on persistentvolumeclaims .* the object has been modified"
+                   r'|running Reserve plugin "VolumeBinding": v1.PersistentVolumeClaim ".*" is out of sync'
                    r"|waiting for ephemeral volume controller to create the persistentvolumeclaim"
                    r'|persistentvolumeclaim "[a-z0-9.-]+" not found')
 

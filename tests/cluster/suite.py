@@ -139,6 +139,9 @@ def lifecycle(s, profile, work):
                 # The installation's cluster-scoped objects go with it.
                 c.kubectl("delete", "priorityclass,storageclass", "-l", f"app.kubernetes.io/instance={ns}",
                           "--ignore-not-found")
+                # The next installation starts on empty nodes: every pod of this one gone.
+                c.wait(f"the pods of {ns} gone", 180, lambda: not [
+                    p for p in c.items("pods", "-n", ns)])
     finally:
         c.remove_nodes(name)
         for sc in classes:

@@ -6,8 +6,8 @@
 //! HPAs at their maximum, a CronJob run, then every node drained in turn and uncordoned before
 //! the next. Each pod is placed by a model of kube-scheduler ([`sim`]), with its priority, its
 //! spreading, and the zone or node its volumes hold it to once made. The real scheduler breaks
-//! ties at random; the model runs twice, breaking them towards the lowest and the highest node,
-//! and a result the two runs disagree on is `Marginal`.
+//! ties at random; the model runs six times ([`TIES`]: towards the lowest node, the highest, and
+//! four seeded), and a result the runs disagree on is `Marginal`.
 
 mod sim;
 
@@ -134,33 +134,60 @@ pub fn place(groups: &[PodGroup], shape: &Shape) -> (Placement, Option<Drains>) 
         );
     }
     let (specs, claims) = resolve(groups, shape);
-    let low = Run::go(groups, &specs, claims, shape, Tie::Low);
-    let high = Run::go(groups, &specs, claims, shape, Tie::High);
+    let mut runs = TIES
+        .iter()
+        .map(|&tie| Run::go(groups, &specs, claims, shape, tie));
+    let first = runs.next().expect("TIES is not empty");
+    let rest: Vec<Run> = runs.collect();
+    let fits = first.placement.fits();
     let placement = Placement {
-        marginal: low.placement.fits() != high.placement.fits(),
-        ..low.placement
+        marginal: rest.iter().any(|r| r.placement.fits() != fits),
+        ..first.placement
     };
-    let drains = match (low.drains, high.drains) {
-        (Some(l), Some(h)) => Some(Drains {
-            verdict: match (l.failure.is_none(), h.failure.is_none()) {
-                (true, true) => Verdict::Holds,
-                (false, false) => Verdict::Fails,
-                _ => Verdict::Marginal,
+    // Drains where every run placed every pod; a run that did not leaves the verdict to the
+    // others (the placement itself is then marginal).
+    let drained: Vec<DrainRun> = std::iter::once(first.drains)
+        .chain(rest.into_iter().map(|r| r.drains))
+        .flatten()
+        .collect();
+    let drains = (!drained.is_empty()).then(|| {
+        let holds = drained.iter().filter(|d| d.failure.is_none()).count();
+        Drains {
+            verdict: if holds == drained.len() {
+                Verdict::Holds
+            } else if holds == 0 {
+                Verdict::Fails
+            } else {
+                Verdict::Marginal
             },
-            failure: l.failure.or(h.failure),
-            pinned: l.pinned.or(h.pinned),
-            preemptions: l.preemptions,
-        }),
-        _ => None,
-    };
+            failure: drained.iter().find_map(|d| d.failure.clone()),
+            pinned: drained.iter().find_map(|d| d.pinned.clone()),
+            preemptions: drained[0].preemptions,
+        }
+    });
     (placement, drains)
 }
+
+/// The tie-breaks the model runs: towards the lowest node, the highest, and four seeded ones.
+/// The real scheduler picks at random among equally scored nodes, so where the runs disagree
+/// the outcome is `Marginal` (found by the real scheduler, tests/cluster/placement.py: with only
+/// the first two, a drain amctl called safe failed where the random picks packed differently).
+const TIES: [Tie; 6] = [
+    Tie::Low,
+    Tie::High,
+    Tie::Mixed(1),
+    Tie::Mixed(2),
+    Tie::Mixed(3),
+    Tie::Mixed(4),
+];
 
 /// Which way a tie between equally scored nodes goes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Tie {
     Low,
     High,
+    /// Among equals, the node a seeded hash ranks first.
+    Mixed(u64),
 }
 
 /// The scheduler's view of each group: selectors resolved to the groups they match.

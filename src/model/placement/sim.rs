@@ -390,6 +390,10 @@ impl<'a> Cluster<'a> {
         match self.tie {
             Tie::Low => *class.nodes.first().expect("classes are never empty"),
             Tie::High => *class.nodes.last().expect("classes are never empty"),
+            Tie::Mixed(seed) if seed % 2 == 0 => {
+                *class.nodes.first().expect("classes are never empty")
+            }
+            Tie::Mixed(_) => *class.nodes.last().expect("classes are never empty"),
         }
     }
 
@@ -521,6 +525,7 @@ impl<'a> Cluster<'a> {
                             && match self.tie {
                                 Tie::Low => *n < b,
                                 Tie::High => *n > b,
+                                Tie::Mixed(seed) => mix(seed, *n) < mix(seed, b),
                             })
                 }
             };
@@ -680,6 +685,7 @@ impl<'a> Cluster<'a> {
                             && match self.tie {
                                 Tie::Low => rep < *b,
                                 Tie::High => rep > *b,
+                                Tie::Mixed(seed) => mix(seed, rep) < mix(seed, *b),
                             })
                 }
             };
@@ -763,6 +769,17 @@ impl Why {
             Why::Spread => r.spread += n,
         }
     }
+}
+
+/// A node's rank among equals for one seeded tie-break (splitmix64): the scheduler picks at
+/// random among equally scored nodes (schedule_one.go selectHost).
+fn mix(seed: u64, node: u32) -> u64 {
+    let mut z = seed
+        .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        .wrapping_add(u64::from(node));
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
 }
 
 /// NodeResourcesFit's LeastAllocated score of a node requesting `with` (the pod included).
