@@ -241,10 +241,9 @@ fn prune_at(ctx: &Ctx, path: &mut Vec<String>, live: &mut Value, desired: &Value
                         || populated_at(ctx, path, k))
             });
             // The server drops empty maps and lists (Go's omitempty): an empty one amctl wrote
-            // reads back as no key at all; so does a null (a claim template's zero
-            // creationTimestamp, which Kubernetes from v1.33 no longer writes out).
+            // reads back as no key at all.
             for (k, dv) in d {
-                if is_empty(dv) && !l.contains_key(k) {
+                if is_empty(dv) && !dv.is_null() && !l.contains_key(k) {
                     l.insert(k.clone(), dv.clone());
                 }
             }

@@ -106,7 +106,6 @@ objects! {
     // every move while rendering and sorting thousands of them) that large.
     PersistentVolumeClaim(Box<PersistentVolumeClaim>) = 4 / 2,
     Service(Service) = 5 / 7,
-    #[serde(serialize_with = "statefulset_as_stored")]
     StatefulSet(Box<StatefulSet>) = 6 / 8,
     Deployment(Box<Deployment>) = 6 / 9,
     Job(Box<Job>) = 7 / 10,
@@ -319,29 +318,4 @@ impl Bundle {
             self.items.extend(b);
         }
     }
-}
-
-/// A StatefulSet with `metadata.creationTimestamp: null` in each claim template, as Kubernetes
-/// before v1.33 stores and returns them (a zero time). `volumeClaimTemplates` is an atomic list:
-/// server-side apply co-owns it with another manager only when the whole value is equal, so on
-/// those versions a server-side apply after a client-side one conflicted on it ("conflict with
-/// \"kubectl-client-side-apply\" ... .spec.volumeClaimTemplates", found on a real v1.30.14;
-/// v1.37 takes either). The typed field cannot say null (`None` is left out), so the object is
-/// written through a value.
-fn statefulset_as_stored<S: serde::Serializer>(s: &StatefulSet, ser: S) -> Result<S::Ok, S::Error> {
-    use serde::Serialize;
-    let mut v = serde_json::to_value(s).map_err(serde::ser::Error::custom)?;
-    // (`pointer_mut`: indexing a map would add the key as null where it is absent.)
-    if let Some(templates) = v
-        .pointer_mut("/spec/volumeClaimTemplates")
-        .and_then(|t| t.as_array_mut())
-    {
-        for t in templates {
-            if let Some(meta) = t["metadata"].as_object_mut() {
-                meta.entry("creationTimestamp")
-                    .or_insert(serde_json::Value::Null);
-            }
-        }
-    }
-    v.serialize(ser)
 }

@@ -298,6 +298,13 @@ class Cluster:
             out.append((e.get("reason"), f"{obj.get('kind', '').lower()}/{obj.get('name')}", e.get("message", "")))
         return out
 
+    def minor(self):
+        """The API server's minor version (30 for v1.30.14)."""
+        if not hasattr(self, "_minor"):
+            v = json.loads(self.kubectl("version", "-o", "json").stdout)["serverVersion"]
+            self._minor = int(re.match(r"\d+", v["minor"]).group(0))
+        return self._minor
+
     def resource_version(self):
         """The cluster's current resourceVersion: events newer than it came after this call."""
         listed = json.loads(self.kubectl("get", "--raw", "/api/v1/events?limit=1").stdout)

@@ -176,11 +176,8 @@ pub fn read_back(v: &mut Value) {
             {
                 vct["apiVersion"] = json!("v1");
                 vct["kind"] = json!("PersistentVolumeClaim");
-                // amctl writes the zero creationTimestamp (null) older servers store; v1.37
-                // hands the template back without it.
-                if let Some(m) = vct["metadata"].as_object_mut() {
-                    m.remove("creationTimestamp");
-                }
+                // Before v1.33 the server returns a zero creationTimestamp (null) here that no
+                // manifest has; v1.37 leaves it out, and amctl's diff takes either.
                 default(&mut vct["spec"], "volumeMode", json!("Filesystem"));
                 vct["status"] = json!({"phase": "Pending"});
             }
