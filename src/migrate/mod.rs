@@ -199,19 +199,18 @@ pub fn plan(
                         .filter(|c| is_immutable(kind, c, &now))
                         .map(|c| c.path.as_str())
                         .collect();
-                    let rule = d
-                        .changes
-                        .iter()
-                        .find_map(|c| crate::kube::server::forbidding(kind, &c.path, &now));
-                    // Every rule the update breaks, once each.
+                    // Every rule the update breaks, once each; the first one is cited in
+                    // the reason.
                     let mut cites: Vec<String> = Vec::new();
                     for c in &d.changes {
-                        if let Some(r) = crate::kube::server::forbidding(kind, &c.path, &now)
-                            && !cites.contains(&r.cite())
-                        {
-                            cites.push(r.cite());
+                        if let Some(r) = crate::kube::server::forbidding(kind, &c.path, &now) {
+                            let cite = r.cite();
+                            if !cites.contains(&cite) {
+                                cites.push(cite);
+                            }
                         }
                     }
+                    let rule = cites.first().cloned();
                     let verdict = ServerVerdict::Refuses(cites);
                     let labels_only = fields.iter().all(|f| {
                         f.starts_with("spec.volumeClaimTemplates") && f.contains(".metadata.labels")
@@ -228,8 +227,8 @@ pub fn plan(
                             recreate_how(kind)
                         )
                     };
-                    let why = match rule {
-                        Some(r) if !labels_only => format!("{why}; {}", r.cite()),
+                    let why = match &rule {
+                        Some(cite) if !labels_only => format!("{why}; {cite}"),
                         _ => why,
                     };
                     if kind == "PersistentVolumeClaim" {
@@ -239,7 +238,7 @@ pub fn plan(
                             d.impact(),
                             format!("{} cannot change in place", fields.join(", ")),
                         );
-                        let cite = rule.map(|r| r.cite()).unwrap_or_default();
+                        let cite = rule.unwrap_or_default();
                         s.refuse(
                             None,
                             format!(

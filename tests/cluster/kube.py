@@ -58,6 +58,19 @@ WAITS = re.compile(r"Operation cannot be fulfilled on persistentvolumeclaims .* 
                    r'|persistentvolumeclaim "[a-z0-9.-]+" not found')
 
 
+def option(args, flag, default, kind=str):
+    """Takes `flag VALUE` out of the argument list `args` (in place): VALUE as `kind`, or
+    `default` when the flag is not there."""
+    if flag not in args:
+        return default
+    i = args.index(flag)
+    if i + 1 >= len(args):
+        raise SystemExit(f"{flag} needs a value")
+    value = args[i + 1]
+    del args[i:i + 2]
+    return kind(value)
+
+
 class Failed(Exception):
     """A command or a wait that did not succeed: the message says which and why."""
 

@@ -25,7 +25,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from kube import POOL, WAITS, Cluster, Failed  # noqa: E402
+from kube import POOL, WAITS, Cluster, Failed, option  # noqa: E402
 
 # Objects the scheduler acts on; the rest (config, policies, monitors, certificates) cannot
 # change where a pod goes, and leaving them out makes a case quick.
@@ -136,8 +136,7 @@ class Case:
         node, _ = c.node_model(self.base, *self.args)
         zones = json.loads(c.amctl("show", self.base, *self.args, "-o", "json").stdout)["cluster"]["zones"]
         c.make_nodes(pool, node, zones)
-        c.kubectl("create", "namespace", self.ns)
-        c.kubectl("annotate", "namespace", self.ns, f"scheduler.alpha.kubernetes.io/node-selector={POOL}={pool}")
+        c.confine(self.ns, pool)
         render = json.loads(c.amctl("render", self.base, *self.args, "-n", self.ns, "--skip-validation", "-o", "json").stdout)
         render["items"] = [o for o in render["items"] if o["kind"] in SCHEDULING_KINDS and o["kind"] != "Namespace"]
         hpas = [(h["spec"]["scaleTargetRef"]["kind"].lower(), h["spec"]["scaleTargetRef"]["name"],
@@ -205,16 +204,8 @@ class Case:
 
 def main(argv):
     args = argv[1:]
-    seed = random.randrange(1 << 30)
-    parallel = 8
-    if "--seed" in args:
-        i = args.index("--seed")
-        seed = int(args[i + 1])
-        del args[i:i + 2]
-    if "--parallel" in args:
-        i = args.index("--parallel")
-        parallel = int(args[i + 1])
-        del args[i:i + 2]
+    seed = option(args, "--seed", random.randrange(1 << 30), int)
+    parallel = option(args, "--parallel", 8, int)
     if len(args) < 2:
         print(__doc__, file=sys.stderr)
         return 2

@@ -33,7 +33,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from kube import POOL, Cluster, Failed  # noqa: E402
+from kube import Cluster, Failed, option  # noqa: E402
 from suite import read_back, secrets_env  # noqa: E402
 
 POOL_NAME = "rules"
@@ -119,8 +119,7 @@ def condition_holds(c, ns, name, condition):
 
 def install(c, ns, profile, args, run_cronjobs=False):
     """FROM in `ns`, on the rules nodes, settled; its read-back path."""
-    c.kubectl("create", "namespace", ns)
-    c.kubectl("annotate", "namespace", ns, f"scheduler.alpha.kubernetes.io/node-selector={POOL}={POOL_NAME}")
+    c.confine(ns, POOL_NAME)
     # What the pods mount that no Certificate issues (keystore passwords, credentials).
     secrets_env(c, profile, ns, args)
     c.kubectl("apply", "-f", "-", input=c.amctl("render", profile, "-n", ns, *args).stdout)
@@ -372,16 +371,8 @@ def every_rule(c, tag):
 
 def main(argv):
     args = argv[1:]
-    seed = random.randrange(1 << 30)
-    parallel = 4
-    if "--seed" in args:
-        i = args.index("--seed")
-        seed = int(args[i + 1])
-        del args[i:i + 2]
-    if "--parallel" in args:
-        i = args.index("--parallel")
-        parallel = int(args[i + 1])
-        del args[i:i + 2]
+    seed = option(args, "--seed", random.randrange(1 << 30), int)
+    parallel = option(args, "--parallel", 4, int)
     if len(args) < 2:
         print(__doc__, file=sys.stderr)
         return 2

@@ -23,7 +23,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from kube import NODE_SELECTOR, WAITS, Cluster, Failed  # noqa: E402
+from kube import NODE_SELECTOR, WAITS, Cluster, Failed, option  # noqa: E402
 
 # Warning events no render may cause (the list): a pod that cannot be created, placed,
 # mounted, or a workload the controller cannot update.
@@ -550,21 +550,9 @@ def secrets_env(c, profile, ns, sets, env=None):
 
 def main(argv):
     args = argv[1:]
-    only = None
-    if "--only" in args:
-        i = args.index("--only")
-        only = set(args[i + 1].split(","))
-        del args[i:i + 2]
-    scenario_filter = None
-    if "--scenario" in args:
-        i = args.index("--scenario")
-        scenario_filter = args[i + 1]
-        del args[i:i + 2]
-    parallel = 4
-    if "--parallel" in args:
-        i = args.index("--parallel")
-        parallel = int(args[i + 1])
-        del args[i:i + 2]
+    only = option(args, "--only", None, lambda v: set(v.split(",")))
+    scenario_filter = option(args, "--scenario", None)
+    parallel = option(args, "--parallel", 4, int)
     if len(args) < 2:
         print(__doc__, file=sys.stderr)
         return 2
